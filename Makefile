@@ -1,0 +1,69 @@
+# Yima — every command a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# The PostgreSQL the tests use (trust auth on this machine); `make test` runs every test on it too.
+YIMA_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export YIMA_TEST_POSTGRES_URL
+
+.PHONY: help install install-test serve test lint format bench conformance clean browser-deps
+
+help:
+	@echo "make serve        install, upgrade the database, load the demo data, serve on http://$(HOST):$(PORT)"
+	@echo "make test         install the test dependencies, lint, run the whole suite on SQLite and PostgreSQL"
+	@echo "make bench        run the benchmarks and print figures and ratios"
+	@echo "make conformance  run ../shared/conformance/check.py against this install"
+	@echo "make lint|format  ruff check / ruff format"
+
+$(BIN)/yima: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(BIN)/yima
+
+$(VENV)/.test-installed: $(BIN)/yima
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/yima
+
+install-test: $(VENV)/.test-installed browser-deps
+
+# Browser tests drive Debian's chromium; install it when we can (root on Debian), else they skip.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+serve: install
+	$(BIN)/yima db upgrade
+	$(BIN)/yima demo
+	$(BIN)/yima serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check registry catalog standards web migrations tests benchmarks
+	$(BIN)/ruff format --check registry catalog standards web migrations tests benchmarks
+
+format: $(VENV)/.test-installed
+	$(BIN)/ruff format registry catalog standards web migrations tests benchmarks
+	$(BIN)/ruff check --fix registry catalog standards web migrations tests benchmarks
+
+# pytest's exit code 5 ("no tests ran") must fail, never pass silently.
+test: install-test lint
+	@if ! $(BIN)/python -c "import psycopg,sys; psycopg.connect(sys.argv[1].replace('+psycopg','')).close()" "$(YIMA_TEST_POSTGRES_URL)" 2>/dev/null; then \
+	  echo "PostgreSQL is not reachable at $(YIMA_TEST_POSTGRES_URL): its tests will be skipped (start it, or set YIMA_TEST_POSTGRES_URL)"; \
+	  unset YIMA_TEST_POSTGRES_URL; export YIMA_TEST_POSTGRES_URL=; fi; \
+	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+bench: install-test
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+conformance: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python ../shared/conformance/check.py $(SECTIONS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache bench-out

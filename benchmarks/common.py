@@ -1,0 +1,45 @@
+"""What every benchmark shares: a figure line, a timer, the Uniclass data's location."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+UNICLASS_DIR = Path(os.environ.get("YIMA_UNICLASS_DIR", ROOT.parent / "shared" / "data" / "uniclass2015"))
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    meets: bool | None = None
+
+    def line(self) -> str:
+        verdict = "" if self.meets is None else ("  ok" if self.meets else "  MISSES TARGET")
+        target = f"  (target {self.target})" if self.target else ""
+        return f"   {self.name:<58} {self.value:>12.3f} {self.unit:<8}{target}{verdict}"
+
+
+def best_of(fn, repeat: int = 5) -> float:
+    """The fastest of ``repeat`` runs, in seconds (least disturbed by the rest of the machine)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def median_of(fn, repeat: int = 21) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)

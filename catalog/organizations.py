@@ -1,0 +1,141 @@
+"""Organization service: the bureau and its participating units (建设/施工/监理/第三方评估)."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from catalog.models import ORGANIZATION_KINDS, Organization
+from registry import audit
+from registry.errors import Conflict, Invalid, NotFound
+from registry.jsonutil import check_if_match
+from registry.paging import Page, paginate
+
+ENTITY = "organization"
+EDITABLE = ("name", "name_en", "kind", "credit_code", "parent", "contact", "description")
+
+#: other tables that refer to an organization by code; later modules add to it
+REFERENCES: list = []
+
+
+def get(session: Session, code: str) -> Organization:
+    """The organization with this code. Raises NotFound."""
+    org = session.scalar(select(Organization).where(Organization.code == code))
+    if org is None:
+        raise NotFound(f"no organization with code {code!r}")
+    return org
+
+
+def list_(
+    session: Session, *, q: str | None = None, kind: str | None = None, page: int = 1, per_page: int = 50
+) -> Page:
+    """Organizations by code, optionally filtered by kind or a substring of code or name."""
+    query = select(Organization).order_by(Organization.code)
+    if kind:
+        query = query.where(Organization.kind == kind)
+    if q:
+        like = f"%{q}%"
+        query = query.where(
+            or_(Organization.code.ilike(like), Organization.name.like(like), Organization.name_en.ilike(like))
+        )
+    return paginate(session, query, page, per_page)
+
+
+def _check(session: Session, values: dict, code: str) -> None:
+    errors = {}
+    if "kind" in values and values["kind"] not in ORGANIZATION_KINDS:
+        errors["kind"] = [f"one of {', '.join(ORGANIZATION_KINDS)}"]
+    parent = values.get("parent")
+    if parent:
+        if parent == code:
+            errors["parent"] = ["an organization cannot be its own parent"]
+        elif session.scalar(select(Organization.id).where(Organization.code == parent)) is None:
+            errors["parent"] = [f"no organization with code {parent!r}"]
+    if errors:
+        raise Invalid("the organization has invalid values", errors)
+
+
+def create(session: Session, values: dict, *, actor: str) -> Organization:
+    """Create an organization and audit it. Raises Conflict for a taken code, Invalid for bad values."""
+    code = values["code"]
+    if session.scalar(select(Organization.id).where(Organization.code == code)) is not None:
+        raise Conflict(f"an organization with code {code!r} already exists")
+    values = {"kind": "other", **values}
+    _check(session, values, code)
+    org = Organization(code=code, **{k: values.get(k) for k in EDITABLE})
+    session.add(org)
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity_type=ENTITY,
+        entity_key=code,
+        before=None,
+        after=org.to_dict(),
+    )
+    session.commit()
+    return org
+
+
+def update(
+    session: Session,
+    code: str,
+    values: dict,
+    *,
+    actor: str,
+    if_match: str | None = None,
+    replace: bool = False,
+) -> Organization:
+    """Change an organization (PATCH, or PUT when ``replace``); checks ``if_match`` first.
+
+    Raises NotFound, Stale (stale If-Match), Invalid.
+    """
+    org = get(session, code)
+    before = org.to_dict()
+    check_if_match(if_match, before)
+    if values.get("code", code) != code:
+        raise Invalid("the code of an organization cannot be changed", {"code": ["read-only"]})
+    if replace:
+        values = {k: values.get(k) for k in EDITABLE} | {"kind": values.get("kind") or "other"}
+    _check(session, values, code)
+    for key in EDITABLE:
+        if key in values:
+            setattr(org, key, values[key])
+    after = org.to_dict()
+    if after != before:
+        audit.record(
+            session,
+            actor=actor,
+            action="update",
+            entity_type=ENTITY,
+            entity_key=code,
+            before=before,
+            after=after,
+        )
+    session.commit()
+    return org
+
+
+def delete(session: Session, code: str, *, actor: str, if_match: str | None = None) -> None:
+    """Delete an organization nobody refers to. Raises NotFound, Stale, Conflict (still referenced)."""
+    org = get(session, code)
+    before = org.to_dict()
+    check_if_match(if_match, before)
+    if session.scalar(select(Organization.id).where(Organization.parent == code).limit(1)) is not None:
+        raise Conflict(f"organization {code!r} is the parent of other organizations")
+    for describe, find in REFERENCES:
+        if find(session, code):
+            raise Conflict(f"organization {code!r} is still referenced by {describe}")
+    session.delete(org)
+    audit.record(
+        session, actor=actor, action="delete", entity_type=ENTITY, entity_key=code, before=before, after=None
+    )
+    session.commit()
+
+
+def _snapshot(session: Session, key: str) -> dict | None:
+    org = session.scalar(select(Organization).where(Organization.code == key))
+    return None if org is None else org.to_dict()
+
+
+audit.register_entity(ENTITY, _snapshot, lambda s: s.scalars(select(Organization.code)))

@@ -1,0 +1,60 @@
+"""Alembic migrations, the only way Yima's schema changes; ``upgrade``/``downgrade``/``current`` run them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+HERE = Path(__file__).resolve().parent
+
+#: every module that defines tables; all must be imported for autogenerate and drift checks to see them
+MODEL_MODULES = (
+    "registry.audit",
+    "registry.tokens",
+    "catalog.models",
+    "standards.models",
+    "catalog.lineage_models",
+)
+
+
+def load_models():
+    """Import every model module and return the metadata they share."""
+    import importlib
+
+    from registry.db import Base
+
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+    return Base.metadata
+
+
+def alembic_config(url: str) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(HERE))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def needs_upgrade(engine) -> bool:
+    with engine.connect() as conn:
+        return current_revision(conn) != head_revision()

@@ -1,0 +1,1 @@
+"""The core of Yima: configuration, database, audit chain, tokens and domain errors."""

@@ -1,0 +1,121 @@
+"""API tokens and roles: a token is shown once, only its SHA-256 is stored; each write is attributed to its name."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import Boolean, DateTime, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from registry import audit
+from registry.db import Base, utcnow
+from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from registry.jsonutil import sha256_hex
+
+#: each role includes the ones before it
+ROLES = ("viewer", "contributor", "steward", "admin")
+
+
+class Token(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    def snapshot(self) -> dict:
+        return {"name": self.name, "role": self.role, "revoked": self.revoked}
+
+
+def role_rank(role: str) -> int:
+    return ROLES.index(role)
+
+
+def has_role(role: str | None, needed: str) -> bool:
+    return role is not None and role_rank(role) >= role_rank(needed)
+
+
+def require_role(principal, needed: str) -> None:
+    """Raise Unauthorized (no valid token) or Forbidden (role too low) unless ``principal`` may act as ``needed``."""
+    if principal is None:
+        raise Unauthorized(
+            f"this action needs a token with role {needed!r} or higher: send 'Authorization: Bearer TOKEN'"
+        )
+    if not has_role(principal.role, needed):
+        raise Forbidden(
+            f"token {principal.name!r} has role {principal.role!r}; this action needs {needed!r} or higher"
+        )
+
+
+def create_token(session: Session, name: str, role: str, *, actor: str) -> tuple[Token, str]:
+    """Create a token and return it with its secret, which is never stored and cannot be shown again.
+
+    Raises Invalid for an unknown role or empty name, Conflict if the name is taken.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise Invalid("a token needs a name of 1 to 200 characters", {"name": ["required"]})
+    if role not in ROLES:
+        raise Invalid(
+            f"unknown role {role!r}; choose one of {', '.join(ROLES)}", {"role": [f"one of {ROLES}"]}
+        )
+    if session.scalar(select(Token.id).where(Token.name == name)) is not None:
+        raise Conflict(f"a token named {name!r} already exists; revoke it or choose another name")
+    secret = "yima_" + secrets.token_urlsafe(32)
+    token = Token(name=name, role=role, token_hash=sha256_hex(secret), created_at=utcnow(), revoked=False)
+    session.add(token)
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity_type="token",
+        entity_key=name,
+        before=None,
+        after=token.snapshot(),
+    )
+    session.commit()
+    return token, secret
+
+
+def revoke_token(session: Session, name: str, *, actor: str) -> Token:
+    """Revoke a token by name; it stops working at once. Raises NotFound."""
+    token = session.scalar(select(Token).where(Token.name == name))
+    if token is None:
+        raise NotFound(f"no token named {name!r}")
+    before = token.snapshot()
+    token.revoked = True
+    audit.record(
+        session,
+        actor=actor,
+        action="revoke",
+        entity_type="token",
+        entity_key=name,
+        before=before,
+        after=token.snapshot(),
+    )
+    session.commit()
+    return token
+
+
+def list_tokens(session: Session) -> list[Token]:
+    return list(session.scalars(select(Token).order_by(Token.name)))
+
+
+def authenticate(session: Session, secret: str) -> Token | None:
+    """The live token for this secret, or None."""
+    token = session.scalar(select(Token).where(Token.token_hash == sha256_hex(secret)))
+    if token is None or token.revoked:
+        return None
+    return token
+
+
+def _snapshot(session: Session, key: str) -> dict | None:
+    token = session.scalar(select(Token).where(Token.name == key))
+    return None if token is None else token.snapshot()
+
+
+audit.register_entity("token", _snapshot, lambda s: s.scalars(select(Token.name)))

@@ -1,0 +1,1 @@
+"""Classification code schemes declared as data, releases, codes, crosswalks and code validation."""

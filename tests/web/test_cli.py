@@ -1,0 +1,100 @@
+"""The ``yima`` command: help, tokens, demo, db, audit — as a user runs it."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def test_cli_help_lists_every_command(runner):
+    out = runner(["--help"]).output
+    for command in ("db", "serve", "demo", "token", "audit", "validate"):
+        assert command in out
+    assert "YIMA_DATABASE_URL" in out
+    assert "--role" in runner(["token", "create", "--help"]).output
+
+
+def test_cli_token_create_prints_the_secret_last_and_stores_only_a_hash(runner, db, client):
+    result = runner(["token", "create", "ci-bot", "--role", "steward"])
+    assert result.exit_code == 0
+    secret = result.stdout.strip().splitlines()[-1]
+    assert secret.startswith("yima_")
+    from sqlalchemy import text
+
+    with db.session() as s:
+        stored = s.execute(text("SELECT token_hash FROM api_token WHERE name = 'ci-bot'")).scalar()
+    assert stored != secret and secret not in stored
+    r = client.post(
+        "/api/v1/organizations",
+        json={"code": "T", "name": "t"},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert r.status_code == 201
+    entries = client.get("/api/v1/audit?entity_type=token").get_json()["items"]
+    assert entries[0]["entity_key"] == "ci-bot" and entries[0]["after"]["role"] == "steward"
+    assert "hash" not in entries[0]["after"]
+    again = runner(["token", "create", "ci-bot", "--role", "viewer"])
+    assert again.exit_code == 1 and "already exists" in again.output and "Traceback" not in again.output
+    assert runner(["token", "revoke", "ci-bot"]).exit_code == 0
+    r = client.post(
+        "/api/v1/organizations",
+        json={"code": "T2", "name": "t"},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert r.status_code == 401
+
+
+def test_cli_demo_is_idempotent_and_audited(runner, client):
+    first = runner(["demo"])
+    assert first.exit_code == 0, first.output
+    count = client.get("/api/v1/audit?per_page=1").get_json()["total"]
+    assert count > 0
+    orgs = client.get("/api/v1/organizations").get_json()
+    assert "SZGWS" in [o["code"] for o in orgs["items"]]
+    assert {"contractor", "supervisor", "assessor", "owner"} <= {o["kind"] for o in orgs["items"]}
+    assert runner(["demo"]).exit_code == 0
+    assert client.get("/api/v1/audit?per_page=1").get_json()["total"] == count
+    assert runner(["audit", "verify"]).exit_code == 0
+
+
+def test_cli_db_current_names_the_head(runner):
+    import migrations
+
+    out = runner(["db", "current"]).output
+    assert migrations.head_revision() in out and "(head)" in out
+
+
+def test_cli_serve_runs_a_production_server(tmp_path, free_port):
+    """The installed console script upgrades a fresh database and serves the API (gunicorn)."""
+    exe = Path(sys.executable).with_name("yima")
+    port = free_port()
+    env = {
+        **os.environ,
+        "YIMA_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
+        "YIMA_INSTANCE_PATH": str(tmp_path / "inst"),
+    }
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port), "--threads", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2) as r:
+                    body, server = r.read().decode(), r.headers.get("Server", "")
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert body is not None and '"status":"ok"' in body
+        assert "gunicorn" in server.lower() and "werkzeug" not in server.lower()
+        assert (tmp_path / "inst" / "secret_key").exists()
+    finally:
+        proc.terminate()
+        proc.wait(10)

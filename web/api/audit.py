@@ -1,0 +1,59 @@
+"""``/api/v1/audit``: the chain's entries, and a verification of chain and current state."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from registry import audit
+from web.api.common import PageArgsSchema, page_schema
+from web.context import session
+
+blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The tamper-evident audit chain")
+
+
+class AuditEntrySchema(Schema):
+    seq = fields.Integer()
+    at = fields.String()
+    actor = fields.String()
+    action = fields.String()
+    entity_type = fields.String()
+    entity_key = fields.String()
+    before = fields.Raw(allow_none=True)
+    after = fields.Raw(allow_none=True)
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class AuditQueryArgsSchema(PageArgsSchema):
+    entity_type = fields.String()
+    entity_key = fields.String()
+    actor = fields.String()
+    action = fields.String()
+    after_seq = fields.Integer()
+
+
+class VerifySchema(Schema):
+    ok = fields.Boolean()
+    count = fields.Integer()
+    head = fields.String(allow_none=True)
+    first_bad_seq = fields.Integer(allow_none=True)
+    problems = fields.List(fields.String())
+
+
+@blp.route("")
+class AuditEntries(MethodView):
+    @blp.arguments(AuditQueryArgsSchema, location="query")
+    @blp.response(200, page_schema(AuditEntrySchema, "AuditPage"))
+    def get(self, args):
+        """Entries in chain order (by ``seq``), filtered by entity, actor, action or ``after_seq``."""
+        page, per_page = args.pop("page"), args.pop("per_page")
+        items, total = audit.list_entries(session(), page=page, per_page=per_page, **args)
+        return {"items": [e.to_dict() for e in items], "total": total, "page": page, "per_page": per_page}
+
+
+@blp.route("/verify")
+class AuditVerify(MethodView):
+    @blp.response(200, VerifySchema)
+    def get(self):
+        """Re-compute every hash and compare each audited object's current state with its last entry."""
+        return audit.verify(session()).to_dict()

@@ -1,0 +1,3 @@
+"""catalog API (filled in by its issue)."""
+
+blp = None

@@ -1,0 +1,116 @@
+"""What every API view shares: paging arguments, the list envelope, ETags, accepted content types, gzip bodies."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+
+from flask import Flask, request
+from marshmallow import Schema, fields, validate
+
+from registry.errors import TooLarge, UnsupportedMediaType, YimaError
+from registry.jsonutil import etag_of
+from registry.paging import MAX_PER_PAGE
+
+
+class PageArgsSchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
+    """The list envelope ``{"items", "total", "page", "per_page"}`` for OpenAPI."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item_schema)),
+            "total": fields.Integer(),
+            "page": fields.Integer(),
+            "per_page": fields.Integer(),
+        },
+        name=name,
+    )
+
+
+def with_etag(representation: dict, status: int = 200):
+    """A view's return value: the object, its status and its ETag header."""
+    return representation, status, {"ETag": etag_of(representation)}
+
+
+def accepts(*mimetypes: str):
+    """Declare the body content types a view method accepts (default: JSON only)."""
+
+    def decorate(fn):
+        fn._yima_accepts = set(mimetypes)
+        return fn
+
+    return decorate
+
+
+def _accepted_types() -> set[str]:
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint or "")
+    cls = getattr(view, "view_class", None)
+    method = getattr(cls, request.method.lower(), None) if cls else view
+    return getattr(method, "_yima_accepts", None) or {"application/json"}
+
+
+def check_content_type() -> None:
+    """415 for a body the view does not take (before any parsing)."""
+    if not request.path.startswith("/api/") or request.method not in ("POST", "PUT", "PATCH"):
+        return
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return
+    mimetype = request.mimetype or ""
+    accepted = _accepted_types()
+    if mimetype not in accepted and not (mimetype.endswith("+json") and "application/json" in accepted):
+        raise UnsupportedMediaType(
+            f"unsupported content type {mimetype or '(none)'!r}; this endpoint takes {', '.join(sorted(accepted))}"
+        )
+
+
+class GzipRequestMiddleware:
+    """Inflate ``Content-Encoding: gzip`` request bodies (the OpenLineage client compresses), within the size limit."""
+
+    def __init__(self, wsgi_app, max_bytes: int):
+        self.wsgi_app = wsgi_app
+        self.max_bytes = max_bytes
+
+    def __call__(self, environ, start_response):
+        encoding = environ.get("HTTP_CONTENT_ENCODING", "").lower()
+        if encoding in ("gzip", "deflate") and environ.get("PATH_INFO", "").startswith("/api/"):
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0) or -1)
+            try:
+                decomp = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+                body = decomp.decompress(raw, self.max_bytes + 1)
+                if len(body) > self.max_bytes or decomp.unconsumed_tail:
+                    return _plain_error(
+                        start_response, TooLarge("the request body is too large once decompressed")
+                    )
+            except (zlib.error, gzip.BadGzipFile, EOFError):
+                return _plain_error(
+                    start_response, YimaError(f"the request body is not valid {encoding} data")
+                )
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("HTTP_CONTENT_ENCODING", None)
+        return self.wsgi_app(environ, start_response)
+
+
+def _plain_error(start_response, exc: YimaError):
+    import json
+
+    from web.errors import error_body
+
+    body = json.dumps(error_body(exc.status, exc.message), ensure_ascii=False).encode()
+    reason = {400: "Bad Request", 413: "Request Entity Too Large"}.get(exc.status, "Error")
+    start_response(
+        f"{exc.status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(check_content_type)
+    app.wsgi_app = GzipRequestMiddleware(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])

@@ -1,0 +1,3 @@
+"""lineage API (filled in by its issue)."""
+
+blp = None

@@ -1,0 +1,3 @@
+"""standards API (filled in by its issue)."""
+
+blp = None

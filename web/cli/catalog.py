@@ -1,0 +1,1 @@
+"""`yima` commands of the catalog area (filled in by its issue)."""

@@ -1,0 +1,207 @@
+"""Core commands: ``db``, ``serve``, ``demo``, ``token`` and ``audit``."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import click
+
+import migrations
+from registry import audit, tokens
+from registry.db import Database
+from web.cli.groups import cli_actor, get_config, get_db, main
+
+#: what ``yima demo`` loads, in order; each is ``module:function(db, actor) -> int`` (objects created)
+DEMO_STEPS = (
+    ("organizations", "catalog.demo:load_organizations"),
+    ("code schemes and the bureau's code set", "standards.demo:load"),
+    ("catalog of the bureau's systems", "catalog.demo:load_catalog"),
+    ("lineage between the systems", "catalog.lineage_demo:load"),
+)
+
+
+# --- db ------------------------------------------------------------------------------------
+
+
+@main.group()
+def db():
+    """Schema migrations (Alembic) on YIMA_DATABASE_URL."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision):
+    """Upgrade the database to REVISION (default: the newest)."""
+    url = get_config().database_url
+    migrations.upgrade(url, revision)
+    click.echo(f"database at {_current(url)}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision):
+    """Downgrade the database to REVISION ('base' removes every table, data included)."""
+    url = get_config().database_url
+    migrations.downgrade(url, revision)
+    click.echo(f"database at {_current(url) or 'base'}")
+
+
+@db.command("current")
+def db_current():
+    """Print the database's revision, and whether it is the newest."""
+    url = get_config().database_url
+    current, head = _current(url), migrations.head_revision()
+    click.echo(
+        f"{current or 'base (empty)'}{' (head)' if current == head else f' (newest is {head}: run yima db upgrade)'}"
+    )
+
+
+def _current(url: str) -> str | None:
+    database = Database(url)
+    try:
+        with database.engine.connect() as conn:
+            return migrations.current_revision(conn)
+    finally:
+        database.dispose()
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
+)
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Worker threads.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (each keeps its own validation and lineage caches).",
+)
+@click.option(
+    "--timeout",
+    default=300,
+    show_default=True,
+    type=click.IntRange(10, 3600),
+    help="Seconds a request may take (large imports and exports).",
+)
+def serve(host, port, threads, workers, timeout):
+    """Upgrade the database if needed, then serve the browse UI and the API (gunicorn, threaded)."""
+    from web.server import run
+
+    get_db()  # upgrades first
+    click.echo(f"Yima serving on http://{host}:{port}/  (API: /api/v1, docs: /api/v1/docs)  Ctrl+C stops.")
+    run(get_config(), host=host, port=port, threads=threads, workers=workers, timeout=timeout)
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+@main.command()
+def demo():
+    """Load the bureau's demo data: organizations, code schemes and codes, catalog, lineage (idempotent)."""
+    database = get_db()
+    actor = cli_actor()
+    for label, target in DEMO_STEPS:
+        module_name, func_name = target.split(":")
+        try:
+            load = getattr(importlib.import_module(module_name), func_name)
+        except (ImportError, AttributeError):
+            continue  # an area that is not part of this build
+        created = load(database, actor)
+        click.echo(f"{label}: {created} created" if created else f"{label}: already loaded")
+
+
+# --- token ---------------------------------------------------------------------------------
+
+
+@main.group()
+def token():
+    """API tokens: each has a name (recorded as the actor of its changes) and a role."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(tokens.ROLES),
+    help="viewer < contributor (lineage, proposals) < steward (catalog, codes) < admin (schemes, tokens).",
+)
+def token_create(name, role):
+    """Create a token NAME; the secret is printed once, alone on the last line."""
+    with get_db().writer() as s:
+        _, secret = tokens.create_token(s, name, role, actor=cli_actor())
+    click.echo(f"token {name!r} ({role}) created; store it now, it cannot be shown again:", err=True)
+    click.echo(secret)
+
+
+@token.command("list")
+def token_list():
+    """List tokens (names, roles, whether revoked); secrets are never stored."""
+    with get_db().session() as s:
+        for t in tokens.list_tokens(s):
+            click.echo(
+                f"{t.name}\t{t.role}\t{'revoked' if t.revoked else 'active'}\t{t.created_at:%Y-%m-%d %H:%M}"
+            )
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name):
+    """Revoke the token NAME; it stops working at once."""
+    with get_db().writer() as s:
+        tokens.revoke_token(s, name, actor=cli_actor())
+    click.echo(f"token {name!r} revoked")
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group():
+    """The tamper-evident audit chain."""
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def audit_verify(as_json):
+    """Re-check every hash and that each audited object still matches its last entry. Exit 0 intact, 1 not."""
+    _load_domains()
+    with get_db().session() as s:
+        result = audit.verify(s)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    elif result.ok:
+        click.echo(f"audit chain intact: {result.count} entries, head {result.head}")
+    else:
+        where = f" first bad entry: seq {result.first_bad_seq}." if result.first_bad_seq else ""
+        click.secho(f"audit chain NOT intact ({result.count} entries).{where}", fg="red", err=True)
+        for problem in result.problems[:50]:
+            click.echo(f"  {problem}", err=True)
+    raise SystemExit(0 if result.ok else 1)
+
+
+@audit_group.command("list")
+@click.option("--entity-type")
+@click.option("--entity-key")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+def audit_list(entity_type, entity_key, limit):
+    """Show the newest entries (seq, time, actor, action, entity)."""
+    with get_db().session() as s:
+        items, _ = audit.list_entries(
+            s, entity_type=entity_type, entity_key=entity_key, per_page=limit, newest_first=True
+        )
+    for e in items:
+        click.echo(f"{e.seq}\t{e.at}\t{e.actor}\t{e.action}\t{e.entity_type}\t{e.entity_key}")
+
+
+def _load_domains() -> None:
+    from web.app import DOMAIN_MODULES
+
+    for name in DOMAIN_MODULES:
+        importlib.import_module(name)

@@ -1,0 +1,115 @@
+"""The command groups, shared helpers (config, database, actor, progress) and clean error reporting."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from registry.config import Config
+from registry.db import Database
+from registry.errors import YimaError
+
+
+class YimaGroup(click.Group):
+    """Turns domain and database errors into one clear line on stderr and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except YimaError as exc:
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            _echo_errors(exc.errors)
+            ctx.exit(1)
+        except OperationalError as exc:
+            click.secho(f"error: the database cannot be used: {exc.orig}", fg="red", err=True)
+            ctx.exit(1)
+
+
+def _echo_errors(errors, prefix="  ") -> None:
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            click.echo(
+                f"{prefix}{key}: {value if not isinstance(value, list) else '; '.join(map(str, value))}",
+                err=True,
+            )
+    elif isinstance(errors, list):
+        for item in errors[:200]:
+            click.echo(f"{prefix}{item}", err=True)
+        if len(errors) > 200:
+            click.echo(f"{prefix}… and {len(errors) - 200} more", err=True)
+
+
+YimaGroup.group_class = click.Group
+
+
+@click.group(
+    cls=YimaGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
+@click.version_option(package_name="yima", prog_name="yima")
+def main():
+    """Yima (一码): data resource catalog, classification code registry and lineage.
+
+    Configuration comes from YIMA_* variables: YIMA_DATABASE_URL (default: sqlite:///yima.db in the
+    current folder), YIMA_SECRET_KEY, YIMA_READ_REQUIRES_TOKEN, YIMA_MAX_BATCH. See the README.
+    """
+
+
+@main.group()
+def validate():
+    """Validate codes or records the way other systems do through the API."""
+
+
+def get_config() -> Config:
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = {}
+    if "config" not in root.obj:
+        root.obj["config"] = Config.from_env()
+    return root.obj["config"]
+
+
+def get_db() -> Database:
+    """The database, upgraded to the newest schema if it is behind (a fresh folder just works)."""
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    get_config()
+    if "db" not in root.obj:
+        import migrations
+
+        database = Database(root.obj["config"].database_url)
+        if migrations.needs_upgrade(database.engine):
+            click.echo("Upgrading the database schema…", err=True)
+            migrations.upgrade(database.url)
+        root.obj["db"] = database
+        ctx.call_on_close(database.dispose)
+    return root.obj["db"]
+
+
+def cli_actor() -> str:
+    """Who a command-line change is attributed to in the audit chain."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in some containers
+        return "cli"
+
+
+def progress(length: int, label: str):
+    """A progress bar on a terminal; silent otherwise (CI logs, pipes)."""
+    return (
+        click.progressbar(length=length, label=label, file=sys.stderr) if sys.stderr.isatty() else _Silent()
+    )
+
+
+class _Silent:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass

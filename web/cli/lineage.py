@@ -1,0 +1,1 @@
+"""`yima` commands of the lineage area (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""`yima` commands of the standards area (filled in by its issue)."""

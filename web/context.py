@@ -1,0 +1,76 @@
+"""Per-app and per-request access to Yima's config, database and the caller (the one place views reach them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, g
+
+from registry.config import Config
+from registry.db import Database
+from registry.tokens import require_role
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token's name and role (API) or a logged-in steward's (browse pages)."""
+
+    name: str
+    role: str
+
+
+@dataclass
+class Yima:
+    config: Config
+    db: Database
+
+
+def yima() -> Yima:
+    return current_app.extensions["yima"]
+
+
+def config() -> Config:
+    return yima().config
+
+
+def db() -> Database:
+    return yima().db
+
+
+def session():
+    """The request's read session, closed when the request ends."""
+    if "db_session" not in g:
+        g.db_session = db().session()
+    return g.db_session
+
+
+def principal() -> Principal | None:
+    return g.get("principal")
+
+
+def require(role: str) -> Principal:
+    """The caller, if their role is at least ``role``; raises Unauthorized / Forbidden otherwise."""
+    who = principal()
+    require_role(who, role)
+    return who
+
+
+def actor() -> str:
+    who = principal()
+    return who.name if who else "anonymous"
+
+
+def needs(role: str):
+    """Decorate a view method so the caller's role is checked before its body is even parsed."""
+    import functools
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            require(role)
+            return fn(*args, **kwargs)
+
+        wrapper._yima_role = role
+        return wrapper
+
+    return decorate

@@ -1,0 +1,50 @@
+"""The production WSGI server behind ``yima serve``: gunicorn with threaded workers (never Flask's dev server).
+
+gunicorn rather than waitress because waitress re-capitalises header names (``X-Content-Sha256``),
+and the contract's clients read ``ETag``, ``X-Content-SHA256`` and ``X-Audit-Head`` as written.
+"""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from registry.config import Config
+
+
+class _Server(BaseApplication):
+    def __init__(self, config: Config, options: dict):
+        self.yima_config = config
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from web.app import create_app
+
+        return create_app(self.yima_config)
+
+
+def run(
+    config: Config, *, host: str, port: int, threads: int = 8, workers: int = 1, timeout: int = 300
+) -> None:
+    """Serve until interrupted. Request bodies are limited by the app (``YIMA_MAX_CONTENT_LENGTH``)."""
+    config = config.with_secret()  # one key for every worker
+    _Server(
+        config,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "timeout": timeout,
+            "graceful_timeout": 10,
+            "accesslog": "-",
+            "errorlog": "-",
+            "loglevel": "info",
+            "limit_request_line": 8190,
+            "proc_name": "yima",
+        },
+    ).run()
