@@ -15,10 +15,10 @@ from web import auth, errors
 from web.api import common
 from web.context import Yima
 
-#: the API's blueprints, each a module of ``web.api`` exposing ``blp``
+#: the API's modules under ``web.api``, each exposing ``blp`` or a list ``blueprints``
 API_MODULES = ("health", "audit", "organizations", "standards", "catalog", "lineage")
 #: domain modules whose import registers their audited entity types (for verify)
-DOMAIN_MODULES = ("registry.tokens", "catalog.organizations")
+DOMAIN_MODULES = ("registry.tokens", "catalog.organizations", "standards.service", "catalog.service", "catalog.lineage")
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -59,9 +59,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
     )
     for name in API_MODULES:
         module = importlib.import_module(f"web.api.{name}")
-        blueprint = getattr(module, "blp", None)
-        if blueprint is not None:
-            api.register_blueprint(blueprint)
+        for blueprint in getattr(module, "blueprints", None) or [getattr(module, "blp", None)]:
+            if blueprint is not None:
+                api.register_blueprint(blueprint)
 
     auth.init_app(app)
     common.init_app(app)

@@ -1,0 +1,1 @@
+"""Lineage services: intake, graph, queries, exports (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Catalog services: systems, data resources, fields, revisions, search (filled in by its issue)."""
