@@ -18,7 +18,13 @@ from web.context import Yima
 #: the API's modules under ``web.api``, each exposing ``blp`` or a list ``blueprints``
 API_MODULES = ("health", "audit", "organizations", "standards", "catalog", "lineage")
 #: domain modules whose import registers their audited entity types (for verify)
-DOMAIN_MODULES = ("registry.tokens", "catalog.organizations", "standards.service", "catalog.service", "catalog.lineage")
+DOMAIN_MODULES = (
+    "registry.tokens",
+    "catalog.organizations",
+    "standards.service",
+    "catalog.service",
+    "catalog.lineage",
+)
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
