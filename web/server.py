@@ -19,7 +19,8 @@ class _Server(BaseApplication):
 
     def load_config(self):
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # older gunicorn versions lack some settings
+                self.cfg.set(key, value)
 
     def load(self):
         from web.app import create_app
@@ -46,5 +47,7 @@ def run(
             "loglevel": "info",
             "limit_request_line": 8190,
             "proc_name": "yima",
+            # several servers may run on one machine (tests, benchmarks): no shared control socket
+            "control_socket_disable": True,
         },
     ).run()
