@@ -138,4 +138,8 @@ def _snapshot(session: Session, key: str) -> dict | None:
     return None if org is None else org.to_dict()
 
 
-audit.register_entity(ENTITY, _snapshot, lambda s: s.scalars(select(Organization.code)))
+def _snapshot_all(session: Session) -> dict[str, dict]:
+    return {org.code: org.to_dict() for org in session.scalars(select(Organization))}
+
+
+audit.register_entity(ENTITY, _snapshot, lambda s: s.scalars(select(Organization.code)), _snapshot_all)

@@ -147,22 +147,30 @@ def list_entries(
 
 SnapshotFn = Callable[[Session, str], dict | None]
 KeysFn = Callable[[Session], Iterable[str]]
+SnapshotAllFn = Callable[[Session], dict[str, dict]]
 
 
 @dataclass(frozen=True)
 class AuditedEntity:
-    """How verify reads an entity type's current state: ``snapshot`` must return what ``after`` held."""
+    """How verify reads an entity type's current state: ``snapshot`` must return what ``after`` held.
+
+    ``snapshot_all`` (optional) returns every current entity's state by key in one go, for types with
+    many entities (lineage events); verify then makes one query instead of one per entity.
+    """
 
     snapshot: SnapshotFn
     keys: KeysFn
+    snapshot_all: SnapshotAllFn | None = None
 
 
 _ENTITIES: dict[str, AuditedEntity] = {}
 
 
-def register_entity(entity_type: str, snapshot: SnapshotFn, keys: KeysFn) -> None:
+def register_entity(
+    entity_type: str, snapshot: SnapshotFn, keys: KeysFn, snapshot_all: SnapshotAllFn | None = None
+) -> None:
     """Declare an audited entity type. Domain packages call this when they are imported."""
-    _ENTITIES[entity_type] = AuditedEntity(snapshot, keys)
+    _ENTITIES[entity_type] = AuditedEntity(snapshot, keys, snapshot_all)
 
 
 def registered_entities() -> dict[str, AuditedEntity]:
@@ -230,15 +238,16 @@ def verify(
             progress(count)
     session.expunge_all()
     if check_state:
+        bulk = {etype: spec.snapshot_all(session) for etype, spec in _ENTITIES.items() if spec.snapshot_all}
         for (etype, key), (seq, after_text) in last_after.items():
-            current = _ENTITIES[etype].snapshot(session, key)
+            current = bulk[etype].get(key) if etype in bulk else _ENTITIES[etype].snapshot(session, key)
             after = None if after_text is None else json.loads(after_text)
             if canonical(jsonable(current)) != canonical(after):
                 what = "was deleted" if current is None else "was changed"
                 problems.append(f"entry {seq}: {etype} {key!r} {what} outside Yima since this entry")
                 bad.append(seq)
         for etype, spec in _ENTITIES.items():
-            for key in spec.keys(session):
+            for key in bulk[etype] if etype in bulk else spec.keys(session):
                 if (etype, str(key)) not in last_after:
                     problems.append(f"{etype} {key!r} exists but no audit entry records it")
     first_bad = min(bad) if bad else None
