@@ -1,1 +1,97 @@
-"""Tables of this area (filled in by its issue)."""
+"""Lineage tables: raw OpenLineage events, the datasets and jobs they name, edges with validity intervals, flows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.db import Base, utcnow
+
+#: node ids (``dataset:{namespace}:{name}``) can carry long URIs as namespaces and paths as names
+NODE_ID = 1000
+
+
+class LineageEvent(Base):
+    """One accepted OpenLineage event, kept as received (``body``) with the fields queries need."""
+
+    __tablename__ = "lineage_event"
+    __table_args__ = (Index("ix_lineage_event_job", "job_namespace", "job_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: sha256 of the event's canonical JSON: a resent event (client retry) is recognised, not stored twice
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # RunEvent | DatasetEvent | JobEvent
+    event_type: Mapped[str | None] = mapped_column(String(20))  # START, RUNNING, COMPLETE, ABORT, FAIL, OTHER
+    event_time: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    job_namespace: Mapped[str | None] = mapped_column(String(NODE_ID))
+    job_name: Mapped[str | None] = mapped_column(String(NODE_ID))
+    producer: Mapped[str | None] = mapped_column(String(NODE_ID))
+    body: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LineageNode(Base):
+    """A dataset or job seen in an event or named by a declared flow; ``facets`` keeps its latest facets."""
+
+    __tablename__ = "lineage_node"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(NODE_ID), unique=True)
+    type: Mapped[str] = mapped_column(String(10))  # dataset | job
+    namespace: Mapped[str] = mapped_column(String(NODE_ID))
+    name: Mapped[str] = mapped_column(String(NODE_ID))
+    facets: Mapped[dict | None] = mapped_column(JSON)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class LineageFlow(Base):
+    """A flow declared by hand (file drops, database syncs that emit no events), valid until it is ended."""
+
+    __tablename__ = "lineage_flow"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(NODE_ID))
+    target: Mapped[str] = mapped_column(String(NODE_ID))
+    job: Mapped[str | None] = mapped_column(String(NODE_ID))
+    description: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[dt.datetime] = mapped_column(DateTime)
+    valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "target": self.target,
+            "job": self.job,
+            "description": self.description,
+            "valid_from": self.valid_from,
+            "valid_to": self.valid_to,
+            "created_by": self.created_by,
+        }
+
+
+class LineageEdge(Base):
+    """An edge and the interval ``[valid_from, valid_to)`` in which it existed (``valid_to`` None: still open).
+
+    kinds: ``input`` (dataset → job), ``output`` (job → dataset), ``flow`` (dataset → dataset, declared).
+    An edge comes from an event (``event_id``, the run that first listed it) or a declared flow (``flow_id``);
+    ``closed_by`` is the event whose run no longer listed it.
+    """
+
+    __tablename__ = "lineage_edge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(NODE_ID), index=True)
+    target: Mapped[str] = mapped_column(String(NODE_ID), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    valid_from: Mapped[dt.datetime] = mapped_column(DateTime)
+    valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_event.id"), index=True)
+    closed_by: Mapped[int | None] = mapped_column(Integer, index=True)
+    flow_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_flow.id"), index=True)
