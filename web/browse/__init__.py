@@ -1,11 +1,15 @@
-"""The browse pages (HTML, server-rendered): language choice, the shell, and each area's pages."""
+"""The browse pages (HTML, server-rendered): language choice, security, login, and each area's pages."""
 
 from __future__ import annotations
+
+import importlib
 
 from flask import Flask, g, request, send_from_directory
 from flask_babel import Babel
 
 LANGUAGES = ("zh", "en")
+#: one module per area; each adds its routes to ``web.browse.pages.bp``
+PAGE_MODULES = ("overview", "auth_pages", "audit_pages", "catalog_pages", "codes", "lineage_pages")
 
 
 def select_locale() -> str:
@@ -17,16 +21,23 @@ def select_locale() -> str:
 
 
 def init_app(app: Flask) -> None:
+    from web import auth
+    from web.browse import auth_pages, i18n, pages, security
+
     Babel(
         app,
         locale_selector=select_locale,
         default_locale="zh",
-        default_translation_directories="translations",
+        default_translation_directories=i18n.translation_directories(app.instance_path),
     )
-
-    from web.browse import pages
-
+    for name in PAGE_MODULES:
+        importlib.import_module(f"web.browse.{name}")
     app.register_blueprint(pages.bp)
+    pages.init_app(app)
+    security.init_app(app)
+    if auth_pages.session_principal not in auth._EXTRA_LOADERS:  # create_app may run many times
+        auth.add_principal_loader(auth_pages.session_principal)
+    app.before_request(auth_pages.require_login_for_reads)
 
     @app.before_request
     def _lang():

@@ -1,21 +1,102 @@
-"""The overview page (``/``); other areas add their own modules."""
+"""The browse blueprint and what every page shares: paging links, JSON twins, diffs, display helpers."""
 
-from flask import Blueprint, render_template
-from sqlalchemy import func, select
+from __future__ import annotations
 
-from catalog.models import Organization
-from registry import audit
-from web.context import session
+import json
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, request
+from flask_babel import lazy_gettext
+from markupsafe import Markup
 
 bp = Blueprint("browse", __name__)
 
 
-@bp.route("/")
-def index():
-    s = session()
-    return render_template(
-        "index.html",
-        organizations=s.scalar(select(func.count()).select_from(Organization)),
-        audit_head=audit.head(s),
-        recent=audit.list_entries(s, per_page=10, newest_first=True)[0],
+def page_args(default_per_page: int = 20, max_per_page: int = 200) -> tuple[int, int]:
+    """``?page=&per_page=`` from the query string, clamped (bad values fall back to the defaults)."""
+
+    def number(name, default, low, high):
+        try:
+            return max(low, min(high, int(request.args.get(name, default))))
+        except (TypeError, ValueError):
+            return default
+
+    return number("page", 1, 1, 100_000), number("per_page", default_per_page, 1, max_per_page)
+
+
+def url_with(**changes) -> str:
+    """The current page's URL with some query parameters changed (None removes one)."""
+    args = {k: v for k, v in request.args.items() if k != "lang"}
+    for key, value in changes.items():
+        if value is None or value == "":
+            args.pop(key, None)
+        else:
+            args[key] = value
+    return request.path + ("?" + urlencode(args) if args else "")
+
+
+def lang_url(code: str) -> str:
+    """This page in another language."""
+    here = url_with()
+    return here + ("&" if "?" in here else "?") + "lang=" + code
+
+
+ROLE_LABELS = {
+    "viewer": lazy_gettext("查看者"),
+    "contributor": lazy_gettext("贡献者"),
+    "steward": lazy_gettext("数据管理员"),
+    "admin": lazy_gettext("系统管理员"),
+}
+
+
+def twin(endpoint_path: str, **params) -> str:
+    """The API URL that returns this page's data as JSON."""
+    params = {k: v for k, v in params.items() if v not in (None, "")}
+    return endpoint_path + ("?" + urlencode(params) if params else "")
+
+
+def diff(before, after) -> list[dict]:
+    """Field-by-field changes between two snapshots: ``[{"key", "before", "after", "kind"}]``."""
+    before = before if isinstance(before, dict) else ({} if before is None else {"value": before})
+    after = after if isinstance(after, dict) else ({} if after is None else {"value": after})
+    rows = []
+    for key in sorted(set(before) | set(after), key=str):
+        old, new = before.get(key), after.get(key)
+        if key not in before:
+            kind = "added"
+        elif key not in after:
+            kind = "removed"
+        elif old != new:
+            kind = "changed"
+        else:
+            continue
+        rows.append({"key": key, "before": old, "after": new, "kind": kind})
+    return rows
+
+
+def show(value) -> str:
+    """A value as a steward reads it: text as is, lists joined, objects as compact JSON."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        url_with=url_with, lang_url=lang_url, diff=diff, role_label=lambda r: ROLE_LABELS.get(r, r)
     )
+    app.jinja_env.filters["show"] = show
+    app.jinja_env.filters["pretty"] = lambda v: Markup.escape(json.dumps(v, ensure_ascii=False, indent=2))
+
+    @app.context_processor
+    def _shared():
+        from web.browse.auth_pages import can
+        from web.context import principal
+
+        return {"who": principal(), "can": can, "has_page": lambda endpoint: endpoint in app.view_functions}
