@@ -21,6 +21,16 @@ MODEL_MODULES = (
 )
 
 
+#: database-specific search indexes created by hand in migrations (SQLite FTS5 tables and their shadow
+#: tables, PostgreSQL trigram indexes): names starting with these are left out of model comparisons
+UNMODELLED_PREFIXES = ("resource_fts",)
+
+
+def include_name(name, type_, parent_names) -> bool:
+    """Alembic ``include_name`` hook: compare everything but the hand-made search indexes."""
+    return not (name or "").startswith(UNMODELLED_PREFIXES)
+
+
 def load_models():
     """Import every model module and return the metadata they share."""
     import importlib

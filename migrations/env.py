@@ -4,7 +4,7 @@ import importlib
 
 from alembic import context
 
-from migrations import MODEL_MODULES
+from migrations import MODEL_MODULES, include_name
 from registry.db import Base, make_engine
 
 for _name in MODEL_MODULES:
@@ -40,7 +40,11 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     context.configure(
-        connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

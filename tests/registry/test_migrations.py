@@ -39,7 +39,9 @@ def test_migrations_upgrade_matches_models_and_downgrades_to_base(empty_url):
     try:
         with engine.connect() as conn:
             assert migrations.current_revision(conn) == migrations.head_revision()
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            ctx = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": migrations.include_name}
+            )
             drift = compare_metadata(ctx, metadata)
         assert drift == [], f"models and migrations differ: {drift}"
         migrations.downgrade(empty_url, "base")
