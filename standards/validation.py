@@ -1,0 +1,380 @@
+"""Code validation: a per-release in-memory index built with one Core query, and the batch validator over it.
+
+The public interface other areas code against (keep it stable):
+``get_validator(session, scheme_id, release=None) -> Validator``; ``Validator.scheme``, ``Validator.release``
+and ``Validator.validate(codes, attributes=None) -> list[RESULT]`` (RESULT as in the contract, with ``index``).
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.errors import NotFound
+from standards.formats import CheckDigitError, Malformed, Scheme, get_scheme
+from standards.models import Code, CodeScheme, Release
+
+RESULT_KEYS = ("index", "input", "code", "valid", "status", "name", "successor", "errors")
+_NO_ERRORS: list = []  # shared by every valid result: results are read-only
+
+
+@dataclass
+class Entry:
+    """What the hot path needs about one code."""
+
+    name: str
+    status: str
+    successor: str | None
+    level: int
+    parent: str | None
+    assignable: bool
+    template: list | None  # effective attribute template (own merged over ancestors')
+
+
+class ReleaseIndex:
+    """Every code of one release, keyed by canonical code, plus precomputed result fragments."""
+
+    def __init__(self, scheme: Scheme, release_id: int | None, release: str | None, version: int, rows):
+        self.scheme = scheme
+        self.release_id = release_id
+        self.release = release
+        self.version = version
+        own: dict[str, tuple] = {}
+        for code, name, status, successor, level, parent, attributes in rows:
+            own[code] = (name, status, successor, level, parent, attributes)
+        self.children: dict[str, int] = {}
+        for row in own.values():
+            if row[4] is not None:
+                self.children[row[4]] = self.children.get(row[4], 0) + 1
+        self.entries: dict[str, Entry] = {}
+        templates: dict[str, list | None] = {}
+        for code in own:
+            self.entries[code] = self._entry(code, own, templates)
+        # what a result for a known code is, apart from index and input
+        self.fragments: dict[str, dict] = {}
+        for code, e in self.entries.items():
+            self.fragments[code] = _fragment(scheme, code, e)
+
+    def _entry(self, code: str, own: dict, templates: dict) -> Entry:
+        name, status, successor, level, parent, attributes = own[code]
+        return Entry(
+            name,
+            status,
+            successor,
+            level,
+            parent,
+            self.scheme.assignable(level),
+            self._template(code, own, templates),
+        )
+
+    def _template(self, code: str, own: dict, templates: dict) -> list | None:
+        if code in templates:
+            return templates[code]
+        chain = []
+        cur, seen = code, set()
+        while cur is not None and cur in own and cur not in seen:
+            seen.add(cur)
+            chain.append(cur)
+            cur = own[cur][4]
+        merged: dict[str, dict] = {}
+        for c in reversed(chain):
+            for attr in own[c][5] or ():
+                merged[attr["name"]] = attr
+        result = list(merged.values()) or None
+        templates[code] = result
+        return result
+
+    def ancestors(self, code: str) -> list[dict]:
+        """From the root down to the parent, as ``{"code", "name"}``."""
+        out = []
+        entry = self.entries.get(code)
+        parent = entry.parent if entry else None
+        seen = set()
+        while parent is not None and parent not in seen:
+            seen.add(parent)
+            p = self.entries.get(parent)
+            out.append({"code": parent, "name": p.name if p else None})
+            parent = p.parent if p else None
+        out.reverse()
+        return out
+
+
+def _fragment(scheme: Scheme, code: str, e: Entry) -> dict:
+    if e.status == "deprecated":
+        msg = f"{code} is deprecated" + (f"; use {e.successor} instead" if e.successor else "")
+        return {
+            "code": code,
+            "valid": False,
+            "status": "deprecated",
+            "name": e.name,
+            "successor": e.successor,
+            "errors": [{"type": "deprecated", "message": msg}],
+        }
+    if not e.assignable:
+        levels = ", ".join(map(str, scheme.assignable_levels or ()))
+        return {
+            "code": code,
+            "valid": False,
+            "status": e.status,
+            "name": e.name,
+            "successor": None,
+            "errors": [
+                {
+                    "type": "not_assignable",
+                    "message": f"{code} ({e.name}) is a level-{e.level} category; items carry codes of level {levels}",
+                }
+            ],
+        }
+    return {
+        "code": code,
+        "valid": True,
+        "status": "active",
+        "name": e.name,
+        "successor": None,
+        "errors": _NO_ERRORS,
+    }
+
+
+_CACHE: dict[tuple[str, int | None], ReleaseIndex] = {}
+_LOCK = threading.Lock()
+
+
+def _resolve(session: Session, scheme: Scheme, release: str | None):
+    """(release id, name, version) of the named release, or of the current published one; None if there is none."""
+    query = (
+        select(Release.id, Release.release, Release.version)
+        .join(CodeScheme, CodeScheme.id == Release.scheme_id)
+        .where(CodeScheme.scheme == scheme.id)
+    )
+    if release is not None:
+        row = session.execute(query.where(Release.release == release)).first()
+        if row is None:
+            raise NotFound(f"scheme {scheme.id!r} has no release {release!r}")
+        return row
+    return session.execute(
+        query.where(Release.status == "published")
+        .order_by(Release.published_at.desc(), Release.id.desc())
+        .limit(1)
+    ).first()
+
+
+def release_index(session: Session, scheme_id: str, release: str | None = None) -> ReleaseIndex:
+    """The cached index of a release (the current published one unless named). Raises NotFound.
+
+    A scheme without a code list (or an optional one with no published release) gets an empty index with
+    ``release`` None: the format alone is checked.
+    """
+    scheme = get_scheme(scheme_id)
+    row = _resolve(session, scheme, release) if scheme.has_code_list else None
+    if row is None:
+        if scheme.code_list is True:
+            raise NotFound(
+                f"scheme {scheme.id!r} has no published release yet; import and publish one "
+                f"(yima standards import {scheme.id} FILE --release R --publish)"
+            )
+        key = (scheme.id, None)
+        index = _CACHE.get(key)
+        if index is None:
+            index = _CACHE[key] = ReleaseIndex(scheme, None, None, 0, [])
+        return index
+    release_id, name, version = row
+    key = (scheme.id, release_id)
+    index = _CACHE.get(key)
+    if index is not None and index.version == version and index.scheme is scheme:
+        return index
+    with _LOCK:
+        index = _CACHE.get(key)
+        if index is not None and index.version == version and index.scheme is scheme:
+            return index
+        rows = session.execute(
+            select(
+                Code.code, Code.name, Code.status, Code.successor, Code.level, Code.parent, Code.attributes
+            ).where(Code.release_id == release_id)
+        ).all()
+        index = ReleaseIndex(scheme, release_id, name, version, rows)
+        _CACHE[key] = index
+        return index
+
+
+def clear_cache() -> None:
+    """Forget every cached index (tests; a scheme definition reloaded)."""
+    _CACHE.clear()
+
+
+class Validator:
+    """Validates batches of codes against one release (or a format-only scheme) without touching the database."""
+
+    def __init__(self, index: ReleaseIndex):
+        self.index = index
+        self.scheme: str = index.scheme.id
+        self.release: str | None = index.release
+        self._scheme = index.scheme
+
+    def validate(self, codes: list, attributes: list | None = None) -> list[dict]:
+        """One RESULT per code, in input order: ``{"index", "input", "code", "valid", "status", "name",
+        "successor", "errors"}``. ``attributes[i]`` (a dict or None) is checked against code i's template."""
+        scheme = self._scheme
+        fragments = self.index.fragments
+        normalise_upper = scheme.case == "upper"
+        nfkc = unicodedata.normalize
+        out = []
+        append = out.append
+        slow = self._slow
+        for i, raw in enumerate(codes):
+            if type(raw) is str:
+                s = raw if raw.isascii() else nfkc("NFKC", raw)
+                s = s.strip()
+                if normalise_upper:
+                    s = s.upper()
+                frag = fragments.get(s)
+                if frag is not None:
+                    append({"index": i, "input": raw, **frag})
+                    continue
+            append(slow(i, raw))
+        if attributes is not None:
+            self._check_attributes(out, attributes)
+        return out
+
+    def validate_one(self, code: str, attributes: dict | None = None) -> dict:
+        """One RESULT without ``index``."""
+        result = self.validate([code], None if attributes is None else [attributes])[0]
+        result.pop("index")
+        return result
+
+    def _slow(self, i: int, raw) -> dict:
+        scheme = self._scheme
+        if not isinstance(raw, str):
+            return _result(i, raw, None, "malformed", None, None, "malformed", "a code must be a string")
+        s = scheme.normalise(raw)
+        try:
+            parsed = scheme.parse(s)
+        except CheckDigitError as exc:
+            return _result(i, raw, s, "malformed", None, None, "check_digit", f"{s}: {exc}")
+        except Malformed as exc:
+            return _result(
+                i, raw, s, "malformed", None, None, "malformed", f"{s!r} is not a {scheme.id} code: {exc}"
+            )
+        frag = self.index.fragments.get(parsed.code)
+        if frag is not None:
+            return {"index": i, "input": raw, **frag}
+        code = parsed.code
+        if scheme.has_code_list and self.index.release_id is not None:
+            parent = self.index.entries.get(parsed.parent) if parsed.parent else None
+            if (
+                scheme.kind == "digits"
+                and scheme.free_last_level
+                and parent is not None
+                and (parsed.level == len(scheme.lengths))
+            ):
+                return self._format_ok(i, raw, code, parsed.level, parent.name)
+            where = f"release {self.index.release}"
+            return _result(
+                i, raw, code, "unknown", None, None, "unknown", f"{code} is not in {scheme.id} {where}"
+            )
+        return self._format_ok(i, raw, code, parsed.level, None)
+
+    def _format_ok(self, i, raw, code, level, name) -> dict:
+        scheme = self._scheme
+        if not scheme.assignable(level):
+            levels = ", ".join(map(str, scheme.assignable_levels or ()))
+            return _result(
+                i,
+                raw,
+                code,
+                "active",
+                name,
+                None,
+                "not_assignable",
+                f"{code} is a level-{level} category; items carry codes of level {levels}",
+            )
+        return {
+            "index": i,
+            "input": raw,
+            "code": code,
+            "valid": True,
+            "status": "active",
+            "name": name,
+            "successor": None,
+            "errors": [],
+        }
+
+    def _check_attributes(self, results: list[dict], attributes: list) -> None:
+        entries = self.index.entries
+        for result, attrs in zip(results, attributes, strict=False):
+            if attrs is None or result["status"] in ("malformed", "unknown"):
+                continue
+            entry = entries.get(result["code"])
+            problems = check_attributes(entry.template if entry else None, attrs)
+            if problems:
+                result["valid"] = False
+                result["errors"] = list(result["errors"]) + [
+                    {"type": "attribute", "message": p} for p in problems
+                ]
+
+
+def _result(i, raw, code, status, name, successor, etype, message) -> dict:
+    return {
+        "index": i,
+        "input": raw,
+        "code": code,
+        "valid": False,
+        "status": status,
+        "name": name,
+        "successor": successor,
+        "errors": [{"type": etype, "message": message}],
+    }
+
+
+def check_attributes(template: list | None, values: dict) -> list[str]:
+    """What is wrong with ``values`` for an attribute template (empty list when they fit)."""
+    if not isinstance(values, dict):
+        return ["attributes must be an object of name → value"]
+    problems = []
+    spec = {a["name"]: a for a in template or ()}
+    for name, attr in spec.items():
+        if name not in values or values[name] in (None, ""):
+            if attr.get("required"):
+                problems.append(f"{name} is required" + (f" ({attr['unit']})" if attr.get("unit") else ""))
+            continue
+        value = values[name]
+        kind = attr.get("type", "string")
+        if kind == "enum":
+            allowed = attr.get("values") or []
+            if value not in allowed:
+                problems.append(f"{name} {value!r} is not one of {', '.join(map(str, allowed))}")
+        elif kind in ("number", "integer"):
+            if isinstance(value, str):
+                try:
+                    value = float(unicodedata.normalize("NFKC", value).strip())
+                except ValueError:
+                    problems.append(f"{name} must be a number, not {values[name]!r}")
+                    continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                problems.append(f"{name} must be a number")
+                continue
+            if kind == "integer" and value != int(value):
+                problems.append(f"{name} must be a whole number")
+            unit = f" {attr['unit']}" if attr.get("unit") else ""
+            if attr.get("minimum") is not None and value < attr["minimum"]:
+                problems.append(f"{name} {value:g}{unit} is below the minimum {attr['minimum']}{unit}")
+            if attr.get("maximum") is not None and value > attr["maximum"]:
+                problems.append(f"{name} {value:g}{unit} is above the maximum {attr['maximum']}{unit}")
+        elif not isinstance(value, str):
+            problems.append(f"{name} must be text")
+    for name in values:
+        if name not in spec:
+            problems.append(f"{name} is not an attribute of this code's template")
+    return problems
+
+
+def get_validator(session: Session, scheme_id: str, release: str | None = None) -> Validator:
+    """A validator for ``scheme_id`` at ``release`` (default: the current published release).
+
+    Raises registry.errors.NotFound for an unknown scheme, an unknown release, or a scheme with a code
+    list but no published release. Uses one cheap query when the release's cached index is current.
+    """
+    return Validator(release_index(session, scheme_id, release))
