@@ -1,7 +1,124 @@
-"""The lineage page: the graph drawn as SVG (layered left to right), controls, exports."""
+"""The lineage page: the graph drawn as SVG (layered left to right), as_of/direction/depth/level controls, exports."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from flask import render_template, request
+from flask_babel import gettext as _
+
+from registry.errors import Invalid, NotFound
+from web.browse.graph_layout import layout
+from web.browse.pages import bp, twin
+from web.context import session
+
+DIRECTIONS = ("both", "downstream", "upstream")
+LEVELS = ("system", "dataset")
+#: a bigger graph is not drawn (pick a node and a depth); the exports still hold all of it
+MAX_DRAWN = 400
+MAX_CHOICES = 2000
+EXPORT_FORMATS = (
+    ("graphml", "GraphML"),
+    ("json", "JSON"),
+    ("prov", "PROV-JSON"),
+    ("csv", "CSV"),
+    ("dot", "DOT"),
+)
+
+
+def _service():
+    from catalog import lineage
+
+    return lineage
+
+
+def query_graph(s, *, node=None, direction="both", depth=None, level="dataset", as_of=None) -> dict:
+    """The contract's graph document (``{"nodes", "edges"}``) from the lineage service."""
+    return _service().subgraph(s, node=node, direction=direction, depth=depth, level=level, as_of=as_of)
+
 
 def uncatalogued(s) -> list | None:
-    return None
+    """Datasets seen in lineage that no catalog resource describes (None while lineage is unavailable)."""
+    return _service().uncatalogued(s)
+
+
+def parse_as_of(value: str | None) -> dt.datetime | None:
+    """A date (end of that day, UTC) or an ISO 8601 instant from the date picker; Invalid otherwise."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC)
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise Invalid(_("日期格式应为 YYYY-MM-DD"), {"as_of": [value]}) from None
+
+
+def drawing(graph: dict, focus: str | None = None):
+    """Lay out a graph document for the SVG template."""
+    nodes = []
+    for n in graph["nodes"]:
+        kind = n.get("type", "")
+        sub = n.get("system") if kind != "system" else n.get("id", "").removeprefix("system:")
+        nodes.append(
+            {
+                "id": n["id"],
+                "label": n.get("name") or n["id"],
+                "sub": sub or "",
+                "kind": kind,
+                "uncatalogued": kind == "dataset" and not n.get("resource"),
+                "resource": n.get("resource"),
+                "focus": n["id"] == focus,
+            }
+        )
+    return layout(nodes, graph["edges"])
+
+
+@bp.route("/lineage")
+def lineage():
+    args = request.args
+    node = args.get("node") or None
+    level = args.get("level") or ("dataset" if node and not node.startswith("system:") else "system")
+    if level not in LEVELS:
+        level = "system"
+    direction = args.get("direction") if args.get("direction") in DIRECTIONS else "both"
+    depth_raw = args.get("depth", "")
+    depth = int(depth_raw) if depth_raw.isdigit() and int(depth_raw) > 0 else None
+    as_of_raw = args.get("as_of") or ""
+    as_of = parse_as_of(as_of_raw)
+    s = session()
+    error = None
+    try:
+        graph = query_graph(s, node=node, direction=direction, depth=depth, level=level, as_of=as_of)
+    except NotFound as exc:
+        error, graph = exc.message, {"nodes": [], "edges": []}
+    everything = query_graph(s, level=level, as_of=as_of) if node else graph
+    params = {
+        "node": node,
+        "direction": direction if node else None,
+        "depth": depth,
+        "level": level,
+        "as_of": as_of.isoformat().replace("+00:00", "Z") if as_of else None,
+    }
+    return render_template(
+        "lineage.html",
+        graph=graph,
+        drawn=drawing(graph, node) if len(graph["nodes"]) <= MAX_DRAWN else None,
+        choices=sorted(everything["nodes"], key=lambda n: (n.get("type", ""), n.get("name") or n["id"]))[
+            :MAX_CHOICES
+        ],
+        too_big=len(graph["nodes"]) > MAX_DRAWN,
+        node=node,
+        level=level,
+        direction=direction,
+        depth=depth,
+        as_of=as_of_raw[:10],
+        error=error,
+        exports=[
+            (fmt, label, twin("/api/v1/lineage/export", format=fmt, **params))
+            for fmt, label in EXPORT_FORMATS
+        ],
+        json_twin=twin("/api/v1/lineage/graph", **params),
+    )
