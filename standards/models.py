@@ -39,6 +39,8 @@ class Release(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     published_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: what the newest audited change to this release was (shown in its audit entry's ``after``)
+    last_change: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Code(Base):

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("published_at", sa.DateTime(), nullable=True),
+        sa.Column("last_change", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(
             ["scheme_id"],
             ["code_scheme.id"],
