@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.errors import NotFound
+from registry.errors import Invalid, NotFound, TooLarge
 from standards.formats import CheckDigitError, Malformed, Scheme, get_scheme
 from standards.models import Code, CodeScheme, Release
 
@@ -378,3 +378,72 @@ def get_validator(session: Session, scheme_id: str, release: str | None = None) 
     list but no published release. Uses one cheap query when the release's cached index is current.
     """
     return Validator(release_index(session, scheme_id, release))
+
+
+def parse_batch(body, max_batch: int) -> tuple[str, str | None, list, list | None]:
+    """Check a validation request body (``{"scheme", "release"?, "codes": [...]}`` or ``{"scheme", "items":
+    [{"code", "attributes"?}]}``) and return (scheme, release, codes, attributes or None).
+
+    Raises Invalid (422) naming what is wrong, TooLarge (413) above ``max_batch`` codes.
+    """
+    if not isinstance(body, dict):
+        raise Invalid("the body must be a JSON object with 'scheme' and 'codes' (or 'items')")
+    unknown = set(body) - {"scheme", "release", "codes", "items"}
+    errors: dict[str, list[str]] = {k: ["unknown field"] for k in sorted(unknown)}
+    scheme, release = body.get("scheme"), body.get("release")
+    if not isinstance(scheme, str) or not scheme:
+        errors["scheme"] = ["a scheme id is required, e.g. szgws-me"]
+    if release is not None and not isinstance(release, str):
+        errors["release"] = ["a release name (string) or absent"]
+    codes, items = body.get("codes"), body.get("items")
+    if (codes is None) == (items is None):
+        errors["codes"] = [
+            "send either 'codes' (a list of strings) or 'items' (a list of {code, attributes})"
+        ]
+    elif codes is not None and not isinstance(codes, list):
+        errors["codes"] = ["must be a list of strings"]
+    elif items is not None and not isinstance(items, list):
+        errors["items"] = ["must be a list of {code, attributes} objects"]
+    if errors:
+        raise Invalid(
+            "the validation request is not valid: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()),
+            errors,
+        )
+    n = len(codes if codes is not None else items)
+    if n > max_batch:
+        raise TooLarge(
+            f"{n} codes in one request; at most {max_batch} (YIMA_MAX_BATCH) are accepted: split the batch"
+        )
+    if codes is not None:
+        return scheme, release, codes, None
+    out_codes, attributes, bad = [], [], {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) - {"code", "attributes"}:
+            bad[str(i)] = ["an object with 'code' and optional 'attributes'"]
+            continue
+        attrs = item.get("attributes")
+        if attrs is not None and not isinstance(attrs, dict):
+            bad[str(i)] = ["'attributes' must be an object"]
+            continue
+        out_codes.append(item.get("code"))
+        attributes.append(attrs)
+    if bad:
+        raise Invalid(f"{len(bad)} item(s) are not {{code, attributes}} objects", {"items": bad})
+    return scheme, release, out_codes, attributes
+
+
+def validate_batch(
+    session: Session, scheme: str, codes: list, attributes=None, release: str | None = None
+) -> dict:
+    """The contract's batch response: ``{"scheme", "release", "total", "valid", "invalid", "results"}``."""
+    validator = get_validator(session, scheme, release)
+    results = validator.validate(codes, attributes)
+    valid = sum(1 for r in results if r["valid"])
+    return {
+        "scheme": validator.scheme,
+        "release": validator.release,
+        "total": len(results),
+        "valid": valid,
+        "invalid": len(results) - valid,
+        "results": results,
+    }
