@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import render_template, request
-from sqlalchemy import distinct, select
 
 from registry import audit
 from web.browse.pages import bp, page_args, twin
@@ -26,8 +25,7 @@ def audit_list():
         page=page,
         per_page=per_page,
         filters=filters,
-        entity_types=sorted(s.scalars(select(distinct(audit.AuditEntry.entity_type)))),
-        actors=sorted(s.scalars(select(distinct(audit.AuditEntry.actor)))),
+        entity_types=sorted(audit.registered_entities()),
         verified=verified,
         json_twin="/api/v1/audit/verify" if verified else twin("/api/v1/audit", **filters),
     )
