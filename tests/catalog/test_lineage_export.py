@@ -1,0 +1,203 @@
+"""Lineage exports read back with the tools auditors use: networkx (GraphML, node-link), prov, csv; manifests."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+
+import networkx as nx
+import prov.model
+import pytest
+
+from catalog import demo as catalog_demo
+from catalog import lineage_demo
+
+AS_OF = "2026-06-30T00:00:00Z"
+EXTS = {
+    "graphml": "lineage.graphml",
+    "json": "lineage.json",
+    "prov": "lineage.prov.json",
+    "csv": "lineage.csv",
+    "dot": "lineage.dot",
+}
+
+
+@pytest.fixture
+def demo(db):
+    """The bureau's demo catalog (systems and their namespaces) and its demo lineage."""
+    catalog_demo.load_organizations(db, "demo-loader")
+    catalog_demo.load_catalog(db, "demo-loader")
+    lineage_demo.load(db, "demo-loader")
+    return db
+
+
+def export(client, fmt, **params):
+    response = client.get("/api/v1/lineage/export", query_string={"format": fmt, "as_of": AS_OF, **params})
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["X-Content-SHA256"] == hashlib.sha256(response.data).hexdigest()
+    assert len(response.headers["X-Audit-Head"]) == 64
+    return response
+
+
+def test_every_export_reads_back_and_is_repeatable(client, demo, make_token):
+    graph = client.get("/api/v1/lineage/graph", query_string={"as_of": AS_OF}).get_json()
+    node_ids = {n["id"] for n in graph["nodes"]}
+    edge_pairs = {(e["source"], e["target"]) for e in graph["edges"]}
+    assert len(node_ids) > 30 and len(edge_pairs) > 30
+    files = {fmt: export(client, fmt) for fmt in EXTS}
+
+    # GraphML: networkx reads it; every attribute is there as a scalar (yEd/Gephi keep them)
+    g = nx.read_graphml(io.BytesIO(files["graphml"].data))
+    assert set(g.nodes) == node_ids and set(g.edges) == edge_pairs
+    contract = g.nodes["dataset:szgws.gcjs:contract"]
+    assert (
+        contract["type"] == "dataset" and contract["system"] == "GCJS" and contract["resource"] == "A0201-001"
+    )
+    assert contract["label"] == "contract" and contract["namespace"] == "szgws.gcjs"
+    assert g.graph["as_of"] == AS_OF
+    assert {d["kind"] for _, _, d in g.edges(data=True)} == {"input", "output", "flow"}
+    assert "application/graphml+xml" in files["graphml"].headers["Content-Type"]
+
+    # node-link JSON
+    data = json.loads(files["json"].data)
+    h = nx.node_link_graph(data, directed=True, multigraph=False)
+    assert set(h.nodes) == node_ids and set(h.edges) == edge_pairs and data["graph"]["as_of"] == AS_OF
+
+    # PROV-JSON: datasets are entities, jobs activities, systems agents
+    doc = prov.model.ProvDocument.deserialize(content=files["prov"].data.decode("utf-8"), format="json")
+    records = doc.get_records()
+    kinds = {}
+    for record in records:
+        kinds.setdefault(type(record).__name__, []).append(record)
+    datasets = {n for n in node_ids if n.startswith("dataset:")}
+    jobs = {n for n in node_ids if n.startswith("job:")}
+    assert len(kinds["ProvEntity"]) == len(datasets) + 1  # plus the export's own description
+    assert len(kinds["ProvActivity"]) == len(jobs)
+    assert len(kinds["ProvAgent"]) >= 10
+    assert len(kinds["ProvUsage"]) == sum(1 for e in graph["edges"] if e["kind"] == "input")
+    assert len(kinds["ProvGeneration"]) == sum(1 for e in graph["edges"] if e["kind"] == "output")
+    assert kinds["ProvDerivation"] and kinds["ProvAttribution"]
+    labels = {str(r.label) for r in kinds["ProvEntity"] if r.label}
+    assert "negative_list" in labels
+
+    # CSV: UTF-8 with BOM, one row per edge, Chinese intact
+    raw = files["csv"].data
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert {(r["source"], r["target"]) for r in rows} == edge_pairs
+    assert {r["as_of"] for r in rows} == {AS_OF}
+    system_rows = list(
+        csv.DictReader(io.StringIO(export(client, "csv", level="system").data.decode("utf-8-sig")))
+    )
+    assert any("合同履约评价" in (r["source_name"] + r["target_name"]) for r in system_rows)  # Chinese intact
+
+    dot = files["dot"].data.decode("utf-8")
+    assert dot.startswith("digraph lineage {") and dot.count(" -> ") == len(edge_pairs)
+
+    # the same as_of twice: byte-identical, even after more lineage arrived later
+    later = lineage_demo.events()[-1] | {
+        "eventTime": "2026-10-01T00:00:00Z",
+        "run": {"runId": "0b5e3c2e-8c9d-4e07-9d3b-1b5d7c0b1f00"},
+    }
+    sent = client.post("/api/v1/lineage", json=later, headers=make_token("contributor"))
+    assert sent.status_code == 201
+    for fmt, first in files.items():
+        again = export(client, fmt)
+        assert again.data == first.data, fmt
+        assert again.headers["X-Audit-Head"] != first.headers["X-Audit-Head"]
+
+    # a neighbourhood export holds just that neighbourhood
+    part = nx.read_graphml(
+        io.BytesIO(
+            export(
+                client, "graphml", node="dataset:szgws.clbm:material_code", direction="downstream", depth=2
+            ).data
+        )
+    )
+    assert set(part.nodes) == {
+        "dataset:szgws.clbm:material_code",
+        "job:szgws.cggl:enter_purchase_order",
+        "job:szgws.jcys:inspect_delivery",
+        "job:szgws.ewm:sync_material_codes",
+        "dataset:szgws.cggl:purchase_order",
+        "dataset:szgws.jcys:delivery_inspection",
+        "dataset:szgws.ewm:material_code_replica",
+    }
+    assert client.get("/api/v1/lineage/export?format=xlsx").status_code == 422
+
+
+@pytest.mark.parametrize("fmt", list(EXTS))
+def test_cli_export_writes_file_and_manifest(runner, demo, tmp_path, fmt):
+    out = tmp_path / "audit"
+    result = runner(["lineage", "export", "--format", fmt, "--as-of", AS_OF, "--out", out])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    assert list(manifest) == [
+        "generated_at",
+        "as_of",
+        "format",
+        "query",
+        "nodes",
+        "edges",
+        "audit_head",
+        "files",
+    ]
+    assert manifest["as_of"] == AS_OF and manifest["format"] == fmt
+    assert manifest["query"] == {"node": None, "direction": None, "depth": None, "level": "dataset"}
+    assert len(manifest["audit_head"]) == 64
+    name = EXTS[fmt]
+    body = (out / name).read_bytes()
+    assert manifest["files"] == {name: {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}}
+    assert manifest["nodes"] > 30 and manifest["edges"] > 30
+    again = runner(["lineage", "export", "--format", fmt, "--as-of", AS_OF, "--out", tmp_path / "again"])
+    assert again.exit_code == 0
+    assert (tmp_path / "again" / name).read_bytes() == body
+
+
+def test_cli_export_query_options_and_errors(runner, demo, tmp_path):
+    out = tmp_path / "up"
+    result = runner(
+        [
+            "lineage",
+            "export",
+            "--format",
+            "json",
+            "--node",
+            "dataset:szgws.blxw:negative_list",
+            "--direction",
+            "up",
+            "--depth",
+            "2",
+            "--as-of",
+            "2025-12-31",
+            "--out",
+            out,
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["query"] == {
+        "node": "dataset:szgws.blxw:negative_list",
+        "direction": "upstream",
+        "depth": 2,
+        "level": "dataset",
+    }
+    data = json.loads((out / "lineage.json").read_text())
+    assert {n["id"] for n in data["nodes"]} == {
+        "dataset:szgws.blxw:negative_list",
+        "job:szgws.blxw:compile_negative_list",
+        "dataset:szgws.blxw:bad_conduct",
+    }
+    bad = runner(["lineage", "export", "--format", "csv", "--as-of", "last tuesday", "--out", tmp_path / "x"])
+    assert bad.exit_code != 0 and "as_of" in bad.output
+    missing = runner(
+        ["lineage", "export", "--format", "csv", "--node", "dataset:no:such", "--out", tmp_path / "y"]
+    )
+    assert missing.exit_code == 1 and "no lineage node" in missing.output
+    orphan = runner(["lineage", "export", "--format", "csv", "--depth", "2", "--out", tmp_path / "z"])
+    assert orphan.exit_code == 2
+    todo = runner(["lineage", "uncatalogued", "--json"])
+    assert todo.exit_code == 0
+    assert "dataset:szgws.gcjs:tender_eligibility" in {i["id"] for i in json.loads(todo.stdout)}
