@@ -1,5 +1,90 @@
-"""The bundled code schemes' starter codes (built by the code-registry issue)."""
+"""The bundled code sets for ``yima demo``: the bureau's szgws-me codes, a GB/T 51269 excerpt, Uniclass 2015 if present, crosswalks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from sqlalchemy import select
+
+from registry.db import Database
+from standards import service
+from standards.models import CodeScheme, Release
+
+DATA = Path(__file__).resolve().parent / "data"
+BUREAU_RELEASE = "2025-01"
+GBT_RELEASE = "2017-excerpt"
+UNICLASS_RELEASE = "2022-01"
 
 
-def load(database, actor: str) -> int:
-    return 0
+def uniclass_dir() -> Path | None:
+    """Where the Uniclass 2015 CSVs are, if anywhere: YIMA_UNICLASS_DIR, else ../shared/data/uniclass2015.
+
+    (Demo data is looked for, not configured: the demo must work without it.)
+    """
+    for candidate in (
+        os.environ.get("YIMA_UNICLASS_DIR"),
+        Path.cwd().parent / "shared" / "data" / "uniclass2015",
+    ):
+        if candidate and Path(candidate).is_dir() and list(Path(candidate).glob("Uniclass2015_*.csv")):
+            return Path(candidate)
+    return None
+
+
+def _has_release(session, scheme_id: str, release: str) -> bool:
+    return (
+        session.scalar(
+            select(Release.id)
+            .join(CodeScheme, CodeScheme.id == Release.scheme_id)
+            .where(CodeScheme.scheme == scheme_id, Release.release == release)
+        )
+        is not None
+    )
+
+
+def _import(database: Database, scheme_id: str, release: str, paths: list[Path], actor: str) -> int:
+    with database.writer() as s:
+        if _has_release(s, scheme_id, release):
+            return 0
+        report = service.import_files(s, scheme_id, release, paths, actor=actor, publish=True)
+        return report.added
+
+
+def _crosswalk(database: Database, to_scheme: str, to_release: str, path: Path, actor: str) -> int:
+    text = path.read_text(encoding="utf-8")
+    mappings = list(csv.DictReader(io.StringIO(text)))
+    with database.writer() as s:
+        if not _has_release(s, to_scheme, to_release):
+            return 0
+        if service.find_crosswalks(
+            s, "szgws-me", mappings[0]["from"], release=BUREAU_RELEASE, to_scheme=to_scheme
+        ):
+            return 0
+        result = service.set_crosswalk(
+            s,
+            "szgws-me",
+            to_scheme,
+            mappings,
+            actor=actor,
+            from_release=BUREAU_RELEASE,
+            to_release=to_release,
+        )
+        return result["mappings"]
+
+
+def load(database: Database, actor: str) -> int:
+    """Load the bundled code sets and crosswalks; return how many codes and mappings were created (0 if loaded)."""
+    created = _import(database, "szgws-me", BUREAU_RELEASE, [DATA / "szgws-me.csv"], actor)
+    created += _import(database, "gbt51269", GBT_RELEASE, [DATA / "gbt51269-excerpt.csv"], actor)
+    found = uniclass_dir()
+    if found is not None:
+        created += _import(
+            database, "uniclass2015", UNICLASS_RELEASE, sorted(found.glob("Uniclass2015_*.csv")), actor
+        )
+    created += _crosswalk(database, "gbt51269", GBT_RELEASE, DATA / "crosswalk-szgws-me-gbt51269.csv", actor)
+    created += _crosswalk(
+        database, "uniclass2015", UNICLASS_RELEASE, DATA / "crosswalk-szgws-me-uniclass2015.csv", actor
+    )
+    return created

@@ -1,0 +1,1 @@
+"""The bundled starter code sets (CSV) and crosswalks loaded by ``yima demo``."""
