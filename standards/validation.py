@@ -7,10 +7,12 @@ and ``Validator.validate(codes, attributes=None) -> list[RESULT]`` (RESULT as in
 
 from __future__ import annotations
 
+import gc
 import threading
 import unicodedata
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -58,6 +60,15 @@ class ReleaseIndex:
         self.fragments: dict[str, dict] = {}
         for code, e in self.entries.items():
             self.fragments[code] = _fragment(scheme, code, e)
+        self._json_fragments: dict[str, tuple[bytes, bool]] | None = None
+
+    def json_fragments(self) -> dict[str, tuple[bytes, bool]]:
+        """Each known code's result as JSON after ``"input"`` (``,"code":…}``), and whether it is valid."""
+        if self._json_fragments is None:
+            self._json_fragments = {
+                code: (b"," + orjson.dumps(frag)[1:], frag["valid"]) for code, frag in self.fragments.items()
+            }
+        return self._json_fragments
 
     def _entry(self, code: str, own: dict, templates: dict) -> Entry:
         name, status, successor, level, parent, attributes = own[code]
@@ -224,6 +235,43 @@ class Validator:
         out = []
         append = out.append
         slow = self._slow
+        # 100,000 new dicts would trigger the cyclic collector over and over; none of them form cycles
+        pause_gc = len(codes) > 5000 and gc.isenabled()
+        if pause_gc:
+            gc.disable()
+        try:
+            for i, raw in enumerate(codes):
+                if type(raw) is str:
+                    s = raw if raw.isascii() else nfkc("NFKC", raw)
+                    s = s.strip()
+                    if normalise_upper:
+                        s = s.upper()
+                    frag = fragments.get(s)
+                    if frag is not None:
+                        append({"index": i, "input": raw, **frag})
+                        continue
+                append(slow(i, raw))
+        finally:
+            if pause_gc:
+                gc.enable()
+        if attributes is not None:
+            self._check_attributes(out, attributes)
+        return out
+
+    def validate_json(self, codes: list) -> bytes:
+        """The contract's whole batch response as JSON bytes, written without building a dict per code.
+
+        The hot path of ``POST /api/v1/validate/codes``: same results as ``validate``, in input order.
+        """
+        scheme = self._scheme
+        fragments = self.index.json_fragments()
+        normalise_upper = scheme.case == "upper"
+        nfkc = unicodedata.normalize
+        dumps = orjson.dumps
+        parts = []
+        append = parts.append
+        slow = self._slow
+        valid = 0
         for i, raw in enumerate(codes):
             if type(raw) is str:
                 s = raw if raw.isascii() else nfkc("NFKC", raw)
@@ -232,12 +280,22 @@ class Validator:
                     s = s.upper()
                 frag = fragments.get(s)
                 if frag is not None:
-                    append({"index": i, "input": raw, **frag})
+                    append(b'{"index":%d,"input":%b%b' % (i, dumps(raw), frag[0]))
+                    valid += frag[1]
                     continue
-            append(slow(i, raw))
-        if attributes is not None:
-            self._check_attributes(out, attributes)
-        return out
+            result = slow(i, raw)
+            valid += result["valid"]
+            append(dumps(result))
+        head = dumps(
+            {
+                "scheme": self.scheme,
+                "release": self.release,
+                "total": len(parts),
+                "valid": valid,
+                "invalid": len(parts) - valid,
+            }
+        )
+        return b"".join((head[:-1], b',"results":[', b",".join(parts), b"]}"))
 
     def validate_one(self, code: str, attributes: dict | None = None) -> dict:
         """One RESULT without ``index``."""

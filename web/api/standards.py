@@ -262,4 +262,7 @@ class ValidateCodes(MethodView):
         except orjson.JSONDecodeError as exc:
             raise Invalid(f"the body is not valid JSON: {exc}") from None
         scheme, release, codes, attributes = validation.parse_batch(body, config().max_batch)
-        return _json(validation.validate_batch(session(), scheme, codes, attributes, release))
+        if attributes is not None:
+            return _json(validation.validate_batch(session(), scheme, codes, attributes, release))
+        validator = validation.get_validator(session(), scheme, release)
+        return Response(validator.validate_json(codes), mimetype="application/json")
