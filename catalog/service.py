@@ -13,7 +13,7 @@ import unicodedata
 
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy import case, column, delete, func, insert, literal, select, table, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from catalog import categories, organizations
 from catalog.models import (
@@ -166,6 +166,10 @@ def update_system(
         if key in values:
             setattr(system, key, list(values[key] or []) if key == "namespaces" else values[key])
     after = system.to_dict()
+    if after["name"] != before["name"]:  # resources are found by their system's name too
+        session.flush()
+        for resource in session.scalars(select(DataResource).where(DataResource.system == code)):
+            _index(session, resource, resource.to_dict())
     if after != before:
         audit.record(
             session,
@@ -498,6 +502,10 @@ def _apply(resource: DataResource, values: dict) -> None:
             resource.lineage_namespace = value.get("namespace") if value else None
             resource.lineage_name = value.get("name") if value else None
         elif key == "fields":
+            session = object_session(resource)
+            if session is not None and resource.fields:
+                resource.fields.clear()  # delete the old rows first: a kept name would clash with itself
+                session.flush()
             resource.fields = [
                 ResourceField(
                     position=i,
