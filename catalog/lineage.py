@@ -12,8 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import networkx as nx
-from sqlalchemy import and_, func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -298,12 +297,39 @@ def load_event_body(body: bytes | str) -> tuple[dict, str]:
 # --- intake ---------------------------------------------------------------------------------
 
 
-def _insert_ignore(session: Session, table, rows: list[dict], key: str) -> None:
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    session.execute(module.insert(table).on_conflict_do_nothing(index_elements=[key]), rows)
+_NODE = LineageNode.__table__
+_EDGE = LineageEdge.__table__
+_EVENT = LineageEvent.__table__
+#: statements built once (building a statement costs more than running it on SQLite)
+_SEL_NODES = select(_NODE.c.node_id, _NODE.c.first_seen, _NODE.c.facets).where(
+    _NODE.c.node_id.in_(bindparam("ids", expanding=True))
+)
+_INS_NODE = insert(_NODE)
+_INS_EDGE = insert(_EDGE)
+_INS_EVENT = insert(_EVENT).returning(_EVENT.c.id)
+_SEL_OPEN = select(
+    _EDGE.c.id, _EDGE.c.source, _EDGE.c.target, _EDGE.c.kind, _EDGE.c.valid_from, _EDGE.c.run_id
+).where(
+    _EDGE.c.flow_id.is_(None),
+    _EDGE.c.valid_to.is_(None),
+    or_(
+        and_(_EDGE.c.source == bindparam("job"), _EDGE.c.kind == "output"),
+        and_(_EDGE.c.target == bindparam("job"), _EDGE.c.kind == "input"),
+    ),
+)
+_CLOSE = (
+    update(_EDGE)
+    .where(_EDGE.c.id.in_(bindparam("ids", expanding=True)))
+    .values(valid_to=bindparam("when"), closed_by=bindparam("event"))
+)
+_SET_FIRST_SEEN = (
+    update(_NODE).where(_NODE.c.node_id == bindparam("nid")).values(first_seen=bindparam("when"))
+)
+_SET_FACETS = update(_NODE).where(_NODE.c.node_id == bindparam("nid")).values(facets=bindparam("facets"))
+_SEL_DUP = select(_EVENT.c.id).where(_EVENT.c.sha256 == bindparam("sha"))
+
+#: SQLite writers wait for each other here rather than in SQLite's busy handler, which sleeps in steps
+_SQLITE_WRITER = threading.Lock()
 
 
 def _lock(session: Session) -> None:
@@ -312,32 +338,39 @@ def _lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
 
 
-def _touch_nodes(session: Session, nodes: dict[str, dict], when: dt.datetime) -> None:
-    """Insert nodes not seen yet, move first_seen back for older events, keep the newest facets."""
+def _touch_nodes(conn, nodes: dict[str, dict], when: dt.datetime) -> set[str]:
+    """Insert the nodes not seen yet, move first_seen back for an older event, keep the newest facets.
+
+    Returns the ids that were new. The caller holds the writers' lock.
+    """
     if not nodes:
-        return
-    rows = [
-        {"node_id": n, "type": v["type"], "namespace": v["namespace"], "name": v["name"], "first_seen": when}
-        for n, v in nodes.items()
-    ]
-    _insert_ignore(session, LineageNode.__table__, rows, "node_id")
-    session.execute(
-        update(LineageNode)
-        .where(LineageNode.node_id.in_(list(nodes)), LineageNode.first_seen > when)
-        .values(first_seen=when)
-    )
-    with_facets = {n: v["facets"] for n, v in nodes.items() if v.get("facets")}
-    if with_facets:
-        current = dict(
-            session.execute(
-                select(LineageNode.node_id, LineageNode.facets).where(
-                    LineageNode.node_id.in_(list(with_facets))
-                )
-            ).all()
+        return set()
+    known = {r.node_id: r for r in conn.execute(_SEL_NODES, {"ids": list(nodes)})}
+    new = [n for n in nodes if n not in known]
+    if new:
+        conn.execute(
+            _INS_NODE,
+            [
+                {
+                    "node_id": n,
+                    "type": nodes[n]["type"],
+                    "namespace": nodes[n]["namespace"],
+                    "name": nodes[n]["name"],
+                    "facets": nodes[n].get("facets") or None,
+                    "first_seen": when,
+                }
+                for n in new
+            ],
         )
-        for node, facets in with_facets.items():
-            merged = {**(current.get(node) or {}), **facets}
-            session.execute(update(LineageNode).where(LineageNode.node_id == node).values(facets=merged))
+    for node, row in known.items():
+        if row.first_seen > when:
+            conn.execute(_SET_FIRST_SEEN, {"nid": node, "when": when})
+        facets = nodes[node].get("facets")
+        if facets:
+            merged = {**(row.facets or {}), **facets}
+            if merged != row.facets:
+                conn.execute(_SET_FACETS, {"nid": node, "facets": merged})
+    return set(new)
 
 
 def _event_after(row: dict, opened: list, closed: list) -> dict:
@@ -358,7 +391,8 @@ def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[d
 
     Returns (summary, created); an event already stored (same canonical JSON, e.g. a client retry)
     is not stored twice and gives created False. Raises Invalid for a malformed event, with nothing
-    stored.
+    stored. Edges open at the event's time; a COMPLETE run (or a JobEvent) that no longer lists an
+    input or output of its job ends that edge at its time.
     """
     if isinstance(body, dict):
         event, raw = body, json.dumps(body, ensure_ascii=False)
@@ -366,11 +400,14 @@ def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[d
         event, raw = load_event_body(body)
     parsed = validate_event(event)
     digest = sha256_hex(canonical(event))
-    _lock(session)
-    existing = session.scalar(select(LineageEvent.id).where(LineageEvent.sha256 == digest))
-    if existing is not None:
-        session.rollback()
-        return {"id": existing, "sha256": digest, "duplicate": True}, False
+    nodes: dict[str, dict] = {}
+    for ds in [*parsed.inputs, *parsed.outputs, *parsed.datasets]:
+        entry = nodes.setdefault(ds["id"], {"type": "dataset", **ds, "facets": None})
+        if ds["facets"]:
+            entry["facets"] = {**(entry["facets"] or {}), **ds["facets"]}
+    jid = job_id(*parsed.job) if parsed.job else None
+    if jid:
+        nodes[jid] = {"type": "job", "namespace": parsed.job[0], "name": parsed.job[1]}
     when = parsed.event_time
     row = {
         "sha256": digest,
@@ -385,88 +422,78 @@ def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[d
         "actor": actor,
         "received_at": utcnow(),
     }
-    event_id = session.execute(insert(LineageEvent).values(row).returning(LineageEvent.id)).scalar_one()
-    nodes = {}
-    for ds in [*parsed.inputs, *parsed.outputs, *parsed.datasets]:
-        entry = nodes.setdefault(ds["id"], {"type": "dataset", **ds, "facets": None})
-        if ds["facets"]:
-            entry["facets"] = {**(entry["facets"] or {}), **ds["facets"]}
-    opened, closed = [], []
-    if parsed.job:
-        jid = job_id(*parsed.job)
-        nodes[jid] = {"type": "job", "namespace": parsed.job[0], "name": parsed.job[1]}
-    _touch_nodes(session, nodes, when)
-    applies = parsed.job and (parsed.kind == "JobEvent" or parsed.event_type in OPENING_STATES)
-    if applies:
-        wanted = {(ds["id"], jid, "input") for ds in parsed.inputs}
-        wanted |= {(jid, ds["id"], "output") for ds in parsed.outputs}
-        open_rows = session.execute(
-            select(
-                LineageEdge.id,
-                LineageEdge.source,
-                LineageEdge.target,
-                LineageEdge.kind,
-                LineageEdge.valid_from,
-                LineageEdge.run_id,
-            ).where(
-                LineageEdge.flow_id.is_(None),
-                LineageEdge.valid_to.is_(None),
-                or_(
-                    and_(LineageEdge.source == jid, LineageEdge.kind == "output"),
-                    and_(LineageEdge.target == jid, LineageEdge.kind == "input"),
-                ),
-            )
-        ).all()
-        current = {(r.source, r.target, r.kind): r for r in open_rows}
-        opened = sorted(wanted - set(current))
-        if opened:
-            session.execute(
-                insert(LineageEdge),
-                [
-                    {
-                        "source": s,
-                        "target": t,
-                        "kind": k,
-                        "valid_from": when,
-                        "valid_to": None,
-                        "run_id": parsed.run_id,
-                        "event_id": event_id,
-                    }
-                    for s, t, k in opened
-                ],
-            )
-        closes = parsed.kind == "JobEvent" or parsed.event_type == "COMPLETE"
-        if closes:
-            ending = [
-                r
-                for key, r in current.items()
-                if key not in wanted
-                and r.valid_from < when
-                and (r.run_id is None or r.run_id != parsed.run_id)
-            ]
-            if ending:
-                session.execute(
-                    update(LineageEdge)
-                    .where(LineageEdge.id.in_([r.id for r in ending]))
-                    .values(valid_to=when, closed_by=event_id)
-                )
-                closed = sorted((r.source, r.target, r.kind) for r in ending)
-    after = _event_after(row, opened, closed)
-    audit.record(
-        session,
-        actor=actor,
-        action="ingest",
-        entity_type=EVENT_ENTITY,
-        entity_key=str(event_id),
-        before=None,
-        after=after,
-    )
+    sqlite_ = session.get_bind().dialect.name == "sqlite"
+    if sqlite_:
+        _SQLITE_WRITER.acquire()
     try:
+        _lock(session)
+        conn = session.connection()
+        existing = conn.execute(_SEL_DUP, {"sha": digest}).scalar()
+        if existing is not None:
+            session.rollback()
+            return {"id": existing, "sha256": digest, "duplicate": True}, False
+        event_id = conn.execute(_INS_EVENT, row).scalar_one()
+        new_nodes = _touch_nodes(conn, nodes, when)
+        opened, closed = [], []
+        if jid and (parsed.kind == "JobEvent" or parsed.event_type in OPENING_STATES):
+            wanted = {(ds["id"], jid, "input") for ds in parsed.inputs}
+            wanted |= {(jid, ds["id"], "output") for ds in parsed.outputs}
+            # a job seen for the first time has no edges yet: no need to look
+            current = (
+                {}
+                if jid in new_nodes
+                else {(r.source, r.target, r.kind): r for r in conn.execute(_SEL_OPEN, {"job": jid})}
+            )
+            opened = sorted(wanted - set(current))
+            if opened:
+                conn.execute(
+                    _INS_EDGE,
+                    [
+                        {
+                            "source": s,
+                            "target": t,
+                            "kind": k,
+                            "valid_from": when,
+                            "valid_to": None,
+                            "run_id": parsed.run_id,
+                            "event_id": event_id,
+                            "closed_by": None,
+                            "flow_id": None,
+                        }
+                        for s, t, k in opened
+                    ],
+                )
+            if parsed.kind == "JobEvent" or parsed.event_type == "COMPLETE":
+                ending = [
+                    r
+                    for key, r in current.items()
+                    if key not in wanted
+                    and r.valid_from < when
+                    and (r.run_id is None or r.run_id != parsed.run_id)
+                ]
+                if ending:
+                    conn.execute(_CLOSE, {"ids": [r.id for r in ending], "when": when, "event": event_id})
+                    closed = sorted((r.source, r.target, r.kind) for r in ending)
+        after = _event_after(row, opened, closed)
+        audit.record(
+            session,
+            actor=actor,
+            action="ingest",
+            entity_type=EVENT_ENTITY,
+            entity_key=str(event_id),
+            before=None,
+            after=after,
+        )
         session.commit()
     except IntegrityError:  # the same event, committed by a concurrent request a moment ago
         session.rollback()
         existing = session.scalar(select(LineageEvent.id).where(LineageEvent.sha256 == digest))
+        if existing is None:
+            raise
         return {"id": existing, "sha256": digest, "duplicate": True}, False
+    finally:
+        if sqlite_:
+            _SQLITE_WRITER.release()
     return {"id": event_id, "sha256": digest, **after}, True
 
 
@@ -553,7 +580,7 @@ def declare_flow(session: Session, values: dict, *, actor: str) -> LineageFlow:
     )
     session.add(flow)
     session.flush()
-    _touch_nodes(session, {values[k]: parts[k] for k in parts}, valid_from)
+    _touch_nodes(session.connection(), {values[k]: parts[k] for k in parts}, valid_from)
     pairs = [(source, job, "input"), (job, target, "output")] if job else [(source, target, "flow")]
     session.execute(
         insert(LineageEdge),
@@ -823,6 +850,26 @@ class Graph:
         self.timeline = timeline
         self._impacts: collections.OrderedDict = collections.OrderedDict()
         self._lock = threading.Lock()
+        self._index = None
+
+    def index(self) -> tuple:
+        """Integer adjacency for fast traversals, built once per graph: (ids sorted, position of each
+        id, successor positions, is-job flags, each node's JSON prefix for impact items, systems)."""
+        with self._lock:
+            if self._index is None:
+                order = sorted(self.g.nodes)
+                pos = {n: i for i, n in enumerate(order)}
+                succ_map, nodes = self.g._succ, self.g._node
+                succ = [[pos[t] for t in succ_map[n]] for n in order]
+                is_job = [nodes[n]["type"] == "job" for n in order]
+                frags = []
+                for n in order:
+                    a = nodes[n]
+                    item = {"id": n, "name": a["name"], "system": a["system"], "resource": a["resource"]}
+                    frags.append(json.dumps(item, ensure_ascii=False)[:-1] + ',"distance":')
+                systems_of = [nodes[n]["system"] for n in order]
+                self._index = (order, pos, succ, is_job, frags, systems_of)
+            return self._index
 
     def node_dict(self, node: str) -> dict:
         a = self.g.nodes[node]
@@ -948,7 +995,8 @@ def subgraph(
     ids = neighbourhood(graph, node, direction, depth)
     keep = set(ids)
     if node:
-        edges = sorted((s, t) for s, t in graph.g.subgraph(keep).edges)
+        succ = graph.g._succ
+        edges = sorted((s, t) for s in keep for t in succ[s] if t in keep)
     else:
         edges = sorted(graph.g.edges)
     return {
@@ -960,34 +1008,90 @@ def subgraph(
     }
 
 
-def _distances(g: nx.DiGraph, sources: list[str]) -> dict[str, int]:
-    """Derivation steps downstream: entering a job or following a declared flow is one step; a job's
-    outputs are as far as the job."""
-    dist = dict.fromkeys(sources, 0)
-    queue = collections.deque(sources)
-    succ = g._succ
-    nodes = g._node
+def _impact_parts(graph: Graph, sources: list[str]) -> dict:
+    """The impact of ``sources`` on this graph, as JSON fragments (memoised per graph): derivation
+    distances by a 0-1 breadth-first search over integer adjacency lists."""
+    key = tuple(sources)
+    with graph._lock:
+        cached = graph._impacts.get(key)
+    if cached is not None:
+        return cached
+    order, pos, succ, is_job, frags, systems_of = graph.index()
+    n = len(order)
+    dist = [-1] * n
+    queue = collections.deque()
+    for s in sources:
+        dist[pos[s]] = 0
+        queue.append(pos[s])
     while queue:
         here = queue.popleft()
         d = dist[here]
-        here_job = nodes[here]["type"] == "job"
-        for nxt in succ[here]:
-            step = 0 if here_job else 1
-            nd = d + step
-            old = dist.get(nxt)
-            if old is None or nd < old:
-                dist[nxt] = nd
-                if step == 0:
+        if is_job[here]:  # a job's outputs are as far as the job
+            for nxt in succ[here]:
+                if dist[nxt] < 0 or d < dist[nxt]:
+                    dist[nxt] = d
                     queue.appendleft(nxt)
-                else:
+        else:
+            nd = d + 1
+            for nxt in succ[here]:
+                if dist[nxt] < 0 or nd < dist[nxt]:
+                    dist[nxt] = nd
                     queue.append(nxt)
-    return dist
+    for s in sources:
+        dist[pos[s]] = -1
+    datasets: dict[int, list[str]] = collections.defaultdict(list)
+    jobs: dict[int, list[str]] = collections.defaultdict(list)
+    systems: dict[str, list[int]] = {}
+    for i in range(n):  # index order is id order, so each distance's bucket is sorted by id
+        d = dist[i]
+        if d < 0:
+            continue
+        if is_job[i]:
+            jobs[d].append(frags[i] + str(d) + "}")
+            continue
+        datasets[d].append(frags[i] + str(d) + "}")
+        code = systems_of[i]
+        if code:
+            entry = systems.get(code)
+            if entry is None:
+                systems[code] = [d, 1]
+            else:
+                entry[1] += 1
+                if d < entry[0]:
+                    entry[0] = d
+    info = graph.timeline.systems
+    system_items = sorted(
+        (
+            {
+                "id": f"system:{code}",
+                "code": code,
+                "name": info.get(code, {}).get("name", code),
+                "distance": d,
+                "datasets": count,
+            }
+            for code, (d, count) in systems.items()
+        ),
+        key=lambda x: (x["distance"], x["id"]),
+    )
+    cached = {
+        "datasets": ",".join(",".join(datasets[d]) for d in sorted(datasets)),
+        "jobs": ",".join(",".join(jobs[d]) for d in sorted(jobs)),
+        "systems": json.dumps(system_items, ensure_ascii=False),
+        "counts": {
+            "datasets": sum(map(len, datasets.values())),
+            "jobs": sum(map(len, jobs.values())),
+            "systems": len(system_items),
+        },
+    }
+    with graph._lock:
+        graph._impacts[key] = cached
+        while len(graph._impacts) > 64:
+            graph._impacts.popitem(last=False)
+    return cached
 
 
-def impact(session: Session, node: str, *, as_of=None) -> dict:
-    """Everything downstream of ``node`` as of a date: datasets, jobs and systems with their distance
-    (derivation steps: a job or a declared flow is one step). A system node's impact starts from all
-    of its datasets. Raises Invalid, NotFound."""
+def impact_json(session: Session, node: str, *, as_of=None) -> str:
+    """``impact`` as JSON text, assembled from fragments (the hot path: no per-item serialisation)."""
     moment = parse_time(as_of)
     graph = graph_at(session, moment, "dataset")
     kind, _, code = split_node_id(node)
@@ -1000,55 +1104,19 @@ def impact(session: Session, node: str, *, as_of=None) -> dict:
     else:
         start = _resolve(graph, node)
         sources = [] if start is None else [start]
-    key = tuple(sources)
-    with graph._lock:
-        cached = graph._impacts.get(key)
-    if cached is None:
-        dist = _distances(graph.g, sources)
-        for s in sources:
-            dist.pop(s, None)
-        datasets, jobs, systems = [], [], {}
-        systems_info = graph.timeline.systems
-        for n, d in dist.items():
-            a = graph.g._node[n]
-            item = {
-                "id": n,
-                "name": a["name"],
-                "system": a["system"],
-                "resource": a["resource"],
-                "distance": d,
-            }
-            (datasets if a["type"] == "dataset" else jobs).append(item)
-            if a["type"] == "dataset" and a["system"]:
-                entry = systems.setdefault(
-                    a["system"],
-                    {
-                        "id": f"system:{a['system']}",
-                        "code": a["system"],
-                        "name": systems_info.get(a["system"], {}).get("name", a["system"]),
-                        "distance": d,
-                        "datasets": 0,
-                    },
-                )
-                entry["distance"] = min(entry["distance"], d)
-                entry["datasets"] += 1
-        datasets.sort(key=lambda x: (x["distance"], x["id"]))
-        jobs.sort(key=lambda x: (x["distance"], x["id"]))
-        cached = {
-            "datasets": datasets,
-            "jobs": jobs,
-            "systems": sorted(systems.values(), key=lambda x: (x["distance"], x["id"])),
-        }
-        with graph._lock:
-            graph._impacts[key] = cached
-            while len(graph._impacts) > 256:
-                graph._impacts.popitem(last=False)
-    return {
-        "node": node,
-        "as_of": iso(moment),
-        "counts": {k: len(v) for k, v in cached.items()},
-        **cached,
-    }
+    parts = _impact_parts(graph, sources)
+    head = json.dumps({"node": node, "as_of": iso(moment), "counts": parts["counts"]}, ensure_ascii=False)
+    return (
+        head[:-1]
+        + f',"datasets":[{parts["datasets"]}],"jobs":[{parts["jobs"]}],"systems":{parts["systems"]}}}'
+    )
+
+
+def impact(session: Session, node: str, *, as_of=None) -> dict:
+    """Everything downstream of ``node`` as of a date: datasets, jobs and systems with their distance
+    (derivation steps: a job or a declared flow is one step; a system's distance is its nearest
+    dataset's). A system node's impact starts from all of its datasets. Raises Invalid, NotFound."""
+    return json.loads(impact_json(session, node, as_of=as_of))
 
 
 def shortest_path(session: Session, source: str, target: str, *, level: str = "dataset", as_of=None) -> dict:

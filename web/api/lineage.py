@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -217,7 +217,7 @@ class GraphView(MethodView):
     def get(self, args):
         """The graph as it stood at ``as_of``: the whole graph, or a node's upstream/downstream/both
         within ``depth``; dataset or system level."""
-        return service.subgraph(session(), **args)
+        return jsonify(service.subgraph(session(), **args))  # as is: no per-node schema dump
 
 
 @blp.route("/impact")
@@ -226,7 +226,8 @@ class Impact(MethodView):
     def get(self, args):
         """Every dataset, job and system downstream of ``node`` as of ``as_of``, with its distance
         (derivation steps)."""
-        return service.impact(session(), args["node"], as_of=args.get("as_of"))
+        body = service.impact_json(session(), args["node"], as_of=args.get("as_of"))
+        return Response(body, 200, mimetype="application/json")
 
 
 @blp.route("/path")
