@@ -553,8 +553,8 @@ def import_catalog(
                 continue
             seen[key] = number
             plan.append((title, number, loaded))
-    if report.errors:
-        return report
+    # the rows that parsed are written even when others did not, so that their own problems (unknown
+    # references, …) are reported too; any error rolls the whole transaction back below
 
     # write, in one transaction; related resources are created in an order that satisfies them
     resources = [p for p in plan if p[0] == "信息资源"]

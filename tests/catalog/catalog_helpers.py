@@ -10,7 +10,9 @@ def audit_count(client) -> int:
 def seed(client, steward) -> None:
     """Two organizations and one system, through the API."""
     for code, name in (("SZGWS", "深圳市建筑工务署"), ("CSCEC", "中国建筑第三工程局有限公司")):
-        r = client.post("/api/v1/organizations", json={"code": code, "name": name, "kind": "owner"}, headers=steward)
+        r = client.post(
+            "/api/v1/organizations", json={"code": code, "name": name, "kind": "owner"}, headers=steward
+        )
         assert r.status_code == 201, r.get_json()
     r = client.post(
         "/api/v1/systems",

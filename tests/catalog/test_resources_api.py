@@ -22,7 +22,9 @@ def test_system_crud_and_namespace_ownership(seeded, steward):
     assert r.status_code == 422 and "namespaces" in r.get_json()["errors"]
     r = client.post("/api/v1/systems", json={"code": "X", "name": "另一个", "owner": "NOPE"}, headers=steward)
     assert r.status_code == 422 and "owner" in r.get_json()["errors"]
-    r = client.patch("/api/v1/systems/GCJS", json={"namespaces": ["szgws.gcjs", "szgws.gcjs2"]}, headers=steward)
+    r = client.patch(
+        "/api/v1/systems/GCJS", json={"namespaces": ["szgws.gcjs", "szgws.gcjs2"]}, headers=steward
+    )
     assert r.status_code == 200 and r.get_json()["namespaces"] == ["szgws.gcjs", "szgws.gcjs2"]
     r = client.post("/api/v1/systems", json={"code": "GCJS", "name": "重复"}, headers=steward)
     assert r.status_code == 409
@@ -44,7 +46,9 @@ def test_resource_crud_round_trips_every_field(seeded, steward):
         else:
             assert got[key] == value, key
     assert got["revision"] == 1
-    r = client.put("/api/v1/resources/A0201-001", json={**body, "name": "合同台账（新）", "fields": []}, headers=steward)
+    r = client.put(
+        "/api/v1/resources/A0201-001", json={**body, "name": "合同台账（新）", "fields": []}, headers=steward
+    )
     assert r.status_code == 200 and r.get_json()["fields"] == [] and r.get_json()["revision"] == 2
     assert client.delete("/api/v1/resources/A0201-001", headers=steward).status_code == 204
     assert client.get("/api/v1/resources/A0201-001").status_code == 404
@@ -111,7 +115,9 @@ def test_writes_need_a_steward_and_write_nothing_otherwise(seeded, steward, make
     contributor = make_token("contributor")
     before = audit_count(client)
     assert getattr(client, method)(path, json=body).status_code == 401
-    assert getattr(client, method)(path, json=body, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert (
+        getattr(client, method)(path, json=body, headers={"Authorization": "Bearer nope"}).status_code == 401
+    )
     r = getattr(client, method)(path, json=body, headers=contributor)
     assert r.status_code == 403 and r.get_json()["code"] == 403
     assert audit_count(client) == before
@@ -124,13 +130,19 @@ def test_stale_if_match_is_412_and_loses_nothing(seeded, steward):
     client = seeded
     client.post("/api/v1/resources", json=resource(), headers=steward)
     etag = client.get("/api/v1/resources/A0201-001").headers["ETag"]
-    r = client.patch("/api/v1/resources/A0201-001", json={"summary": "甲的修改"}, headers={**steward, "If-Match": etag})
+    r = client.patch(
+        "/api/v1/resources/A0201-001", json={"summary": "甲的修改"}, headers={**steward, "If-Match": etag}
+    )
     assert r.status_code == 200 and r.headers["ETag"] != etag
-    r = client.patch("/api/v1/resources/A0201-001", json={"summary": "乙的修改"}, headers={**steward, "If-Match": etag})
+    r = client.patch(
+        "/api/v1/resources/A0201-001", json={"summary": "乙的修改"}, headers={**steward, "If-Match": etag}
+    )
     assert r.status_code == 412 and r.get_json()["status"] == "Precondition Failed"
     got = client.get("/api/v1/resources/A0201-001").get_json()
     assert got["summary"] == "甲的修改" and got["revision"] == 2
-    assert client.delete("/api/v1/resources/A0201-001", headers={**steward, "If-Match": etag}).status_code == 412
+    assert (
+        client.delete("/api/v1/resources/A0201-001", headers={**steward, "If-Match": etag}).status_code == 412
+    )
     sys_etag = client.get("/api/v1/systems/GCJS").headers["ETag"]
     client.patch("/api/v1/systems/GCJS", json={"description": "新"}, headers=steward)
     r = client.patch("/api/v1/systems/GCJS", json={"name": "旧"}, headers={**steward, "If-Match": sys_etag})
@@ -160,7 +172,9 @@ def test_one_audit_entry_per_change_and_verify_catches_a_field_edit(seeded, stew
 def test_references_protect_deletes(seeded, steward):
     client = seeded
     client.post("/api/v1/resources", json=resource(), headers=steward)
-    client.post("/api/v1/resources", json=resource("A0201-002", lineage=None, related=["A0201-001"]), headers=steward)
+    client.post(
+        "/api/v1/resources", json=resource("A0201-002", lineage=None, related=["A0201-001"]), headers=steward
+    )
     assert client.delete("/api/v1/systems/GCJS", headers=steward).status_code == 409
     assert client.delete("/api/v1/organizations/SZGWS", headers=steward).status_code == 409
     r = client.delete("/api/v1/resources/A0201-001", headers=steward)

@@ -96,7 +96,9 @@ def test_revisions_list_show_and_diff(client, steward):
     assert paths["fields.signed_on"]["change"] == "added"
     assert paths["fields.amount.constraints"]["after"] == {"minimum": 0, "maximum": 1e9}
     one_to_three = client.get("/api/v1/resources/A0201-001/revisions/3?against=1").get_json()
-    assert {"summary", "fields.signed_on", "fields.amount.constraints"} <= {d["path"] for d in one_to_three["diff"]}
+    assert {"summary", "fields.signed_on", "fields.amount.constraints"} <= {
+        d["path"] for d in one_to_three["diff"]
+    }
     first = client.get("/api/v1/resources/A0201-001/revisions/1").get_json()
     assert first["against"] is None and first["diff"]  # everything is new
     assert client.get("/api/v1/resources/A0201-001/revisions/9").status_code == 404
