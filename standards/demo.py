@@ -74,11 +74,14 @@ def _crosswalk(database: Database, to_scheme: str, to_release: str, path: Path, 
         return result["mappings"]
 
 
-def load(database: Database, actor: str) -> int:
-    """Load the bundled code sets and crosswalks; return how many codes and mappings were created (0 if loaded)."""
+def load(database: Database, actor: str, *, with_uniclass: bool = True) -> int:
+    """Load the bundled code sets and crosswalks; return how many codes and mappings were created (0 if loaded).
+
+    Uniclass 2015 is loaded too when its CSVs are found (see ``uniclass_dir``) and ``with_uniclass``.
+    """
     created = _import(database, "szgws-me", BUREAU_RELEASE, [DATA / "szgws-me.csv"], actor)
     created += _import(database, "gbt51269", GBT_RELEASE, [DATA / "gbt51269-excerpt.csv"], actor)
-    found = uniclass_dir()
+    found = uniclass_dir() if with_uniclass else None
     if found is not None:
         created += _import(
             database, "uniclass2015", UNICLASS_RELEASE, sorted(found.glob("Uniclass2015_*.csv")), actor
