@@ -11,7 +11,7 @@ from web.browse import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = [("web/browse/**.py", "python"), ("web/templates/**.html", "jinja2")]
-KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "L": None, "ngettext": (1, 2)}
 
 
 def source_msgids() -> set[str]:

@@ -51,6 +51,11 @@ def init_app(app: Flask) -> None:
             )
         return response
 
+    @app.route("/favicon.ico")
+    def favicon():
+        # browsers ask for it on pages without a <link rel="icon"> (the API docs)
+        return send_from_directory(app.static_folder, "favicon.svg", mimetype="image/svg+xml")
+
     @app.route("/static/swagger-ui/<path:filename>")
     def swagger_ui_assets(filename):
         import swagger_ui_bundle

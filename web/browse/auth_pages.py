@@ -12,7 +12,7 @@ from web.context import Principal, config, principal
 from web.context import session as db_session
 
 #: paths a visitor may reach without logging in when YIMA_READ_REQUIRES_TOKEN=1
-PUBLIC_ENDPOINTS = {"browse.login", "browse.logout", "static", "swagger_ui_assets"}
+PUBLIC_ENDPOINTS = {"favicon", "browse.login", "browse.logout", "static", "swagger_ui_assets"}
 
 
 def session_principal() -> Principal | None:

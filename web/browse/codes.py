@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from registry.errors import NotFound
 from web.browse.pages import bp, twin
 from web.context import session
 
@@ -38,27 +37,27 @@ def _service():
 
 
 def list_schemes(s) -> list[dict]:
-    return _service().schemes_document(s)
+    return _service().list_schemes(s)
+
+
+def scheme_info(s, scheme: str) -> dict:
+    return _service().scheme_info(s, scheme)
 
 
 def root_codes(s, scheme: str, release: str | None) -> list[dict]:
-    return _service().children_document(s, scheme, None, release=release)
+    return _service().children(s, scheme, None, release)
 
 
 def code_document(s, scheme: str, code: str, release: str | None) -> dict:
-    return _service().code_document(s, scheme, code, release=release)
+    return _service().get_code(s, scheme, code, release)
 
 
 def child_codes(s, scheme: str, code: str, release: str | None) -> list[dict]:
-    return _service().children_document(s, scheme, code, release=release)
-
-
-def crosswalks(s, scheme: str, code: str, release: str | None) -> list[dict]:
-    return _service().crosswalks_document(s, scheme, code, release=release)
+    return _service().children(s, scheme, code, release)
 
 
 def search_codes(s, scheme: str, q: str, release: str | None) -> list[dict]:
-    return _service().search_document(s, scheme, q, release=release, limit=50)
+    return _service().list_codes(s, scheme, q=q, release=release, per_page=50)["items"]
 
 
 def validate(s, scheme: str, codes: list[str], release: str | None) -> list[dict]:
@@ -69,10 +68,7 @@ def validate(s, scheme: str, codes: list[str], release: str | None) -> list[dict
 
 def overview_schemes(s) -> list | None:
     """Every scheme with its current release and code count, for the overview."""
-    try:
-        found = list_schemes(s)
-    except (ImportError, AttributeError):
-        return None
+    found = list_schemes(s)
     rows = []
     for sc in found:
         current = next((r for r in sc["releases"] if r["release"] == sc.get("current_release")), None)
@@ -88,17 +84,10 @@ def schemes():
     return render_template("codes.html", schemes=list_schemes(session()), json_twin="/api/v1/schemes")
 
 
-def _scheme_or_404(s, scheme: str) -> dict:
-    for sc in list_schemes(s):
-        if sc["id"] == scheme:
-            return sc
-    raise NotFound(_("没有编码体系 %(s)s", s=scheme))
-
-
 @bp.route("/codes/<scheme>")
 def scheme(scheme):
     s = session()
-    sc = _scheme_or_404(s, scheme)
+    sc = scheme_info(s, scheme)
     release = request.args.get("release") or sc.get("current_release")
     q = (request.args.get("q") or "").strip()
     return render_template(
@@ -112,10 +101,10 @@ def scheme(scheme):
     )
 
 
-@bp.route("/codes/<scheme>/<path:code>")
+@bp.route("/codes/<scheme>/<code>")
 def code(scheme, code):
     s = session()
-    sc = _scheme_or_404(s, scheme)
+    sc = scheme_info(s, scheme)
     release = request.args.get("release") or sc.get("current_release")
     doc = code_document(s, scheme, code, release)
     return render_template(
@@ -123,7 +112,7 @@ def code(scheme, code):
         sc=sc,
         c=doc,
         children=child_codes(s, scheme, doc["code"], doc.get("release")) if doc.get("children") else [],
-        crosswalks=crosswalks(s, scheme, doc["code"], doc.get("release")),
+        crosswalks=doc.get("crosswalks") or [],
         json_twin=twin(f"/api/v1/schemes/{scheme}/codes/{doc['code']}", release=request.args.get("release")),
     )
 
@@ -161,3 +150,89 @@ def validate_codes():
         error_types=ERROR_TYPES,
         json_twin=None,
     ), (422 if error else 200)
+
+
+# --- editing codes (steward) -----------------------------------------------------------------------
+
+
+def _code_form(
+    sc: dict, values: dict, errors: dict | None, *, new: bool, release: str | None, status: int = 200
+):
+    return render_template(
+        "code_form.html",
+        sc=sc,
+        c=values,
+        new=new,
+        release=release,
+        errors=errors or {},
+        json_twin=None,
+    ), status
+
+
+def _code_values(form, *, new: bool) -> dict:
+    values = {
+        key: (form.get(key) or "").strip() or None for key in ("name", "name_en", "unit", "description")
+    }
+    values["name"] = values["name"] or ""
+    if new:
+        values["code"] = (form.get("code") or "").strip()
+    return values
+
+
+def _save_code(scheme: str, values: dict, *, code: str | None, release: str | None):
+    """Call the same service as the API; returns (saved code document, field errors)."""
+    from registry.errors import Conflict, Invalid
+    from web.browse import labels
+    from web.context import actor, db
+
+    service = _service()
+    try:
+        with db().writer() as s:
+            if code is None:
+                return service.add_code(s, scheme, values, actor=actor(), release=release), None
+            return service.update_code(s, scheme, code, values, actor=actor(), release=release), None
+    except Invalid as exc:
+        errors = labels.field_errors(exc.errors) if exc.errors else {}
+        return None, errors or {"code" if code is None else "name": [labels.field_message(exc.message)]}
+    except Conflict as exc:
+        return None, {"code": [labels.field_message(exc.message)]}
+
+
+@bp.route("/codes/<scheme>/new", methods=["GET", "POST"])
+def code_new(scheme):
+    from web.browse.catalog_pages import _need_steward
+
+    gate = _need_steward()
+    if gate:
+        return gate
+    sc = scheme_info(session(), scheme)
+    release = request.values.get("release") or sc.get("current_release")
+    if request.method == "GET":
+        return _code_form(sc, {"parent": request.args.get("parent")}, None, new=True, release=release)
+    values = _code_values(request.form, new=True)
+    saved, errors = _save_code(scheme, values, code=None, release=release)
+    if saved:
+        flash(_("已新增编码 %(code)s。", code=saved["code"]))
+        return redirect(url_for("browse.code", scheme=scheme, code=saved["code"], release=release))
+    return _code_form(sc, values, errors, new=True, release=release, status=422)
+
+
+@bp.route("/codes/<scheme>/<code>/edit", methods=["GET", "POST"])
+def code_edit(scheme, code):
+    from web.browse.catalog_pages import _need_steward
+
+    gate = _need_steward()
+    if gate:
+        return gate
+    s = session()
+    sc = scheme_info(s, scheme)
+    release = request.values.get("release") or sc.get("current_release")
+    current = code_document(s, scheme, code, release)
+    if request.method == "GET":
+        return _code_form(sc, current, None, new=False, release=release)
+    values = _code_values(request.form, new=False)
+    saved, errors = _save_code(scheme, values, code=current["code"], release=release)
+    if saved:
+        flash(_("已保存编码 %(code)s。", code=saved["code"]))
+        return redirect(url_for("browse.code", scheme=scheme, code=saved["code"], release=release))
+    return _code_form(sc, {**current, **values}, errors, new=False, release=release, status=422)

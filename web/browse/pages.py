@@ -76,7 +76,7 @@ def diff(before, after) -> list[dict]:
 
 def show(value) -> str:
     """A value as a steward reads it: text as is, lists joined, objects as compact JSON."""
-    if value is None or value == "" or value == []:
+    if value is None or value == "" or value == [] or value == {}:
         return "—"
     if isinstance(value, bool):
         return "✓" if value else "✗"
@@ -92,6 +92,7 @@ def init_app(app: Flask) -> None:
         url_with=url_with, lang_url=lang_url, diff=diff, role_label=lambda r: ROLE_LABELS.get(r, r)
     )
     app.jinja_env.filters["show"] = show
+    app.jinja_env.filters["zip_self"] = lambda values: [(v, v) for v in values]
     app.jinja_env.filters["pretty"] = lambda v: Markup.escape(json.dumps(v, ensure_ascii=False, indent=2))
 
     @app.context_processor
