@@ -40,7 +40,7 @@ class Entry:
 class ReleaseIndex:
     """Every code of one release, keyed by canonical code, plus precomputed result fragments."""
 
-    def __init__(self, scheme: Scheme, release_id: int | None, release: str | None, version: int, rows):
+    def __init__(self, scheme: Scheme, release_id: int | None, release: str | None, version, rows):
         self.scheme = scheme
         self.release_id = release_id
         self.release = release
@@ -150,14 +150,15 @@ def _fragment(scheme: Scheme, code: str, e: Entry) -> dict:
     }
 
 
-_CACHE: dict[tuple[str, int | None], ReleaseIndex] = {}
+#: keyed by (database URL, scheme, release id); an entry is used only while the release's version is unchanged
+_CACHE: dict[tuple[str, str, int | None], ReleaseIndex] = {}
 _LOCK = threading.Lock()
 
 
 def _resolve(session: Session, scheme: Scheme, release: str | None):
-    """(release id, name, version) of the named release, or of the current published one; None if there is none."""
+    """(release id, name, version, created_at) of the named release, or of the current published one; None if none."""
     query = (
-        select(Release.id, Release.release, Release.version)
+        select(Release.id, Release.release, Release.version, Release.created_at)
         .join(CodeScheme, CodeScheme.id == Release.scheme_id)
         .where(CodeScheme.scheme == scheme.id)
     )
@@ -187,13 +188,15 @@ def release_index(session: Session, scheme_id: str, release: str | None = None) 
                 f"scheme {scheme.id!r} has no published release yet; import and publish one "
                 f"(yima standards import {scheme.id} FILE --release R --publish)"
             )
-        key = (scheme.id, None)
+        key = ("", scheme.id, None)
         index = _CACHE.get(key)
-        if index is None:
+        if index is None or index.scheme is not scheme:
             index = _CACHE[key] = ReleaseIndex(scheme, None, None, 0, [])
         return index
-    release_id, name, version = row
-    key = (scheme.id, release_id)
+    release_id, name, number, created_at = row
+    # the creation time tells apart two releases that reuse an id (a re-created or truncated database)
+    version = (number, created_at)
+    key = (str(session.get_bind().url), scheme.id, release_id)
     index = _CACHE.get(key)
     if index is not None and index.version == version and index.scheme is scheme:
         return index
