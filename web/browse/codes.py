@@ -97,7 +97,9 @@ def scheme(scheme):
         roots=root_codes(s, scheme, release) if release else [],
         q=q,
         hits=search_codes(s, scheme, q, release) if q and release else None,
-        json_twin=twin(f"/api/v1/schemes/{scheme}/codes", release=release, q=q or None),
+        json_twin=twin(f"/api/v1/schemes/{scheme}/codes", release=release, q=q or None)
+        if release
+        else f"/api/v1/schemes/{scheme}",
     )
 
 
