@@ -57,6 +57,7 @@ class Scheme:
             self.zero_padded = bool(fmt.get("zero_padded"))
             self.table_is_root = bool(fmt.get("table_is_root"))
             self._seg_re = re.compile(fmt.get("segment_pattern", "[0-9]{2}"))
+            self._two_digits = fmt.get("segment_pattern", "[0-9]{2}") == "[0-9]{2}"
             self._table_re = re.compile(fmt.get("table_pattern", "[0-9]{2}"))
             all_seps = set(seps) | {self.tsep, self.ssep}
             self._split = re.compile("[" + re.escape("".join(sorted(all_seps))) + "]")
@@ -126,6 +127,8 @@ class Scheme:
                 else f"expected {self.seg_min} levels after the table code, found {len(segs)}"
             )
         for seg in segs:
+            if self._two_digits and len(seg) == 2 and seg.isdigit() and seg.isascii():
+                continue
             if not self._seg_re.fullmatch(seg):
                 raise Malformed(
                     f"level {seg!r} is not two digits" if seg else "an empty level (two separators)"

@@ -273,7 +273,8 @@ class Validator:
         dumps = orjson.dumps
         parts = []
         append = parts.append
-        slow = self._slow
+        judge = self._judge
+        memo: dict[str, tuple[bytes, bool]] = {}
         valid = 0
         for i, raw in enumerate(codes):
             if type(raw) is str:
@@ -286,9 +287,16 @@ class Validator:
                     append(b'{"index":%d,"input":%b%b' % (i, dumps(raw), frag[0]))
                     valid += frag[1]
                     continue
-            result = slow(i, raw)
-            valid += result["valid"]
-            append(dumps(result))
+            # inputs outside the release are judged once per distinct spelling (batches repeat codes)
+            key = raw if type(raw) is str else None
+            frag = memo.get(key) if key is not None else None
+            if frag is None:
+                judged = judge(raw)
+                frag = (b"," + dumps(judged)[1:], judged["valid"])
+                if key is not None:
+                    memo[key] = frag
+            append(b'{"index":%d,"input":%b%b' % (i, dumps(raw), frag[0]))
+            valid += frag[1]
         head = dumps(
             {
                 "scheme": self.scheme,
@@ -307,21 +315,23 @@ class Validator:
         return result
 
     def _slow(self, i: int, raw) -> dict:
+        return {"index": i, "input": raw, **self._judge(raw)}
+
+    def _judge(self, raw) -> dict:
+        """The result (without ``index`` and ``input``) for input the precomputed fragments do not cover."""
         scheme = self._scheme
         if not isinstance(raw, str):
-            return _result(i, raw, None, "malformed", None, None, "malformed", "a code must be a string")
+            return _result(None, "malformed", "malformed", "a code must be a string")
         s = scheme.normalise(raw)
         try:
             parsed = scheme.parse(s)
         except CheckDigitError as exc:
-            return _result(i, raw, s, "malformed", None, None, "check_digit", f"{s}: {exc}")
+            return _result(s, "malformed", "check_digit", f"{s}: {exc}")
         except Malformed as exc:
-            return _result(
-                i, raw, s, "malformed", None, None, "malformed", f"{s!r} is not a {scheme.id} code: {exc}"
-            )
+            return _result(s, "malformed", "malformed", f"{s!r} is not a {scheme.id} code: {exc}")
         frag = self.index.fragments.get(parsed.code)
         if frag is not None:
-            return {"index": i, "input": raw, **frag}
+            return frag
         code = parsed.code
         if scheme.has_code_list and self.index.release_id is not None:
             parent = self.index.entries.get(parsed.parent) if parsed.parent else None
@@ -329,32 +339,28 @@ class Validator:
                 scheme.kind == "digits"
                 and scheme.free_last_level
                 and parent is not None
-                and (parsed.level == len(scheme.lengths))
+                and parsed.level == len(scheme.lengths)
             ):
-                return self._format_ok(i, raw, code, parsed.level, parent.name)
-            where = f"release {self.index.release}"
+                return self._format_ok(code, parsed.level, parent.name)
             return _result(
-                i, raw, code, "unknown", None, None, "unknown", f"{code} is not in {scheme.id} {where}"
+                code, "unknown", "unknown", f"{code} is not in {scheme.id} release {self.index.release}"
             )
-        return self._format_ok(i, raw, code, parsed.level, None)
+        return self._format_ok(code, parsed.level, None)
 
-    def _format_ok(self, i, raw, code, level, name) -> dict:
+    def _format_ok(self, code, level, name) -> dict:
         scheme = self._scheme
         if not scheme.assignable(level):
             levels = ", ".join(map(str, scheme.assignable_levels or ()))
-            return _result(
-                i,
-                raw,
-                code,
-                "active",
-                name,
-                None,
-                "not_assignable",
-                f"{code} is a level-{level} category; items carry codes of level {levels}",
-            )
+            return {
+                **_result(
+                    code,
+                    "active",
+                    "not_assignable",
+                    f"{code} is a level-{level} category; items carry codes of level {levels}",
+                ),
+                "name": name,
+            }
         return {
-            "index": i,
-            "input": raw,
             "code": code,
             "valid": True,
             "status": "active",
@@ -377,15 +383,13 @@ class Validator:
                 ]
 
 
-def _result(i, raw, code, status, name, successor, etype, message) -> dict:
+def _result(code, status, etype, message) -> dict:
     return {
-        "index": i,
-        "input": raw,
         "code": code,
         "valid": False,
         "status": status,
-        "name": name,
-        "successor": successor,
+        "name": None,
+        "successor": None,
         "errors": [{"type": etype, "message": message}],
     }
 
