@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import threading
 from pathlib import Path
 
@@ -118,7 +119,20 @@ def page(browser, server):
     context.close()
 
 
+def _has_cjk_font() -> bool:
+    try:
+        return bool(subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout.strip())
+    except OSError:
+        return False
+
+
+#: screenshots are only worth keeping when Chinese renders (Debian: apt-get install fonts-wqy-microhei)
+WRITE_SHOTS = _has_cjk_font() and os.environ.get("YIMA_SCREENSHOTS", "1") != "0"
+
+
 def shot(page, name: str) -> None:
+    if not WRITE_SHOTS:
+        return
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
 

@@ -92,7 +92,7 @@ def lineage():
     error = None
     try:
         graph = query_graph(s, node=node, direction=direction, depth=depth, level=level, as_of=as_of)
-    except NotFound as exc:
+    except (NotFound, Invalid) as exc:  # shown beside the controls, so the steward can fix the choice
         error, graph = exc.message, {"nodes": [], "edges": []}
     everything = query_graph(s, level=level, as_of=as_of) if node else graph
     params = {
