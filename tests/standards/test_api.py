@@ -373,3 +373,60 @@ def test_api_audit_verify_catches_a_code_row_edited_in_the_database(client, demo
     result = client.get("/api/v1/audit/verify").get_json()
     assert result["ok"] is False and result["first_bad_seq"] is not None
     assert any("szgws-me/2025-01" in p for p in result["problems"])
+
+
+def test_api_batch_endpoint_and_validator_agree(client, demo, db):
+    from standards.validation import get_validator
+
+    batch = [
+        "40-10.10.20",
+        "40-10.10.20",
+        "４０－１０．１０．９０",
+        "40 10 10 90",
+        "bad",
+        "bad",
+        None,
+        7,
+        "40-99.99.00",
+        "40-10.00.00",
+        "",
+        "30-42.10.00",
+    ] * 3
+    body = client.post("/api/v1/validate/codes", json={"scheme": "szgws-me", "codes": batch}).get_json()
+    with db.session() as s:
+        direct = get_validator(s, "szgws-me").validate(batch)
+    assert body["results"] == direct
+    assert body["valid"] == sum(r["valid"] for r in direct) == 9
+
+
+def test_api_new_release_carries_a_crosswalk_to_successors(client, demo, admin, steward):
+    client.post(
+        "/api/v1/schemes/szgws-me/releases",
+        json={"release": "2026-01", "copy_from": "2025-01"},
+        headers=admin,
+    )
+    r = client.post(
+        "/api/v1/crosswalks",
+        headers=steward,
+        json={
+            "from_scheme": "szgws-me",
+            "from_release": "2025-01",
+            "to_scheme": "szgws-me",
+            "to_release": "2026-01",
+            "mappings": [{"from": "40-10.10.90", "to": "40-10.10.20", "relation": "successor"}],
+        },
+    )
+    assert r.status_code == 201
+    out = client.get("/api/v1/crosswalks?from_scheme=szgws-me&code=40-10.10.90&release=2025-01").get_json()
+    assert out["items"] == [
+        {
+            "scheme": "szgws-me",
+            "release": "2026-01",
+            "code": "40-10.10.20",
+            "name": "热轧带肋钢筋",
+            "relation": "successor",
+            "direction": "outgoing",
+        }
+    ]
+    back = client.get("/api/v1/crosswalks?from_scheme=szgws-me&code=40-10.10.20&release=2026-01").get_json()
+    assert back["items"][0]["code"] == "40-10.10.90" and back["items"][0]["direction"] == "incoming"
