@@ -430,3 +430,38 @@ def test_api_new_release_carries_a_crosswalk_to_successors(client, demo, admin, 
     ]
     back = client.get("/api/v1/crosswalks?from_scheme=szgws-me&code=40-10.10.20&release=2026-01").get_json()
     assert back["items"][0]["code"] == "40-10.10.90" and back["items"][0]["direction"] == "incoming"
+
+
+def test_api_import_multipart_upload_and_unreadable_xlsx(client, demo, admin):
+    import io
+
+    files = {
+        "file": (
+            io.BytesIO(
+                "编码,名称\n40-10.00.00,钢材\n40-10.10.00,钢筋\n40-10.10.70,钢筋桁架楼承板\n".encode("gbk")
+            ),
+            "新增.csv",
+        )
+    }
+    r = client.post(
+        "/api/v1/schemes/szgws-me/releases/2026-01/import",
+        data=files,
+        content_type="multipart/form-data",
+        headers=admin,
+    )
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["files"] == ["新增.csv"] and r.get_json()["created_release"] is True
+    r = client.post(
+        "/api/v1/schemes/szgws-me/releases/2026-02/import",
+        data=b"PK\x03\x04 not a workbook",
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=admin,
+    )
+    assert r.status_code == 422 and "XLSX" in r.get_json()["message"]
+    r = client.post(
+        "/api/v1/schemes/gtin/releases/2026-01/import",
+        data=b"code,name\n1,x\n",
+        content_type="text/csv",
+        headers=admin,
+    )
+    assert r.status_code == 422 and "no code list" in r.get_json()["message"]
