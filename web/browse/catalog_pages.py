@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
@@ -13,7 +13,7 @@ from catalog import categories, organizations
 from catalog import service as catalog
 from catalog.models import FORMATS, SHARE_METHODS
 from catalog.schemas import ResourceSchema, ResourceUpdateSchema
-from registry.errors import Conflict, Invalid, NotFound, Stale
+from registry.errors import Conflict, Forbidden, Invalid, NotFound, Stale
 from registry.jsonutil import etag_of
 from web.browse import labels
 from web.browse.auth_pages import can
@@ -109,7 +109,7 @@ def _need_steward():
     if principal() is None:
         return redirect(url_for("browse.login", next=request.full_path.rstrip("?")))
     if not can("steward"):
-        abort(403, _("只有数据管理员可以编辑。"))
+        raise Forbidden(_("只有数据管理员可以编辑。"))
     return None
 
 

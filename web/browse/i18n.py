@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -27,7 +28,7 @@ def compile_catalogs(source: Path = TRANSLATIONS, target: Path | None = None) ->
         with po.open("rb") as fh:
             catalog = read_po(fh)
         mo.parent.mkdir(parents=True, exist_ok=True)
-        tmp = mo.with_suffix(".mo.tmp")
+        tmp = mo.with_suffix(f".mo.{os.getpid()}.tmp")  # several workers may start at once
         with tmp.open("wb") as fh:
             write_mo(fh, catalog, use_fuzzy=False)
         tmp.replace(mo)
