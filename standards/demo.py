@@ -1,4 +1,4 @@
-"""The bundled code sets for ``yima demo``: the bureau's szgws-me codes, a GB/T 51269 excerpt, Uniclass 2015 if present, crosswalks."""
+"""The bundled code sets for ``yima demo``: the bureau's szgws-me codes, GB/T 51269 and GB 50500 excerpts, Uniclass, crosswalks."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from standards.models import CodeScheme, Release
 DATA = Path(__file__).resolve().parent / "data"
 BUREAU_RELEASE = "2025-01"
 GBT_RELEASE = "2017-excerpt"
+GB50500_RELEASE = "2013-excerpt"
 UNICLASS_RELEASE = "2022-01"
 
 
@@ -81,6 +82,7 @@ def load(database: Database, actor: str, *, with_uniclass: bool = True) -> int:
     """
     created = _import(database, "szgws-me", BUREAU_RELEASE, [DATA / "szgws-me.csv"], actor)
     created += _import(database, "gbt51269", GBT_RELEASE, [DATA / "gbt51269-excerpt.csv"], actor)
+    created += _import(database, "gb50500", GB50500_RELEASE, [DATA / "gb50500-excerpt.csv"], actor)
     found = uniclass_dir() if with_uniclass else None
     if found is not None:
         created += _import(

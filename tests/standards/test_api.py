@@ -176,12 +176,21 @@ def test_api_validate_format_only_schemes_and_bad_requests(client, demo):
     one = client.get("/api/v1/validate/codes?scheme=gtin&code=6901234567893").get_json()
     assert one["valid"] is False and one["errors"][0]["type"] == "check_digit"
     body = client.post(
-        "/api/v1/validate/codes", json={"scheme": "gb50500", "codes": ["010101001001", "010101001"]}
-    )
-    assert [r["errors"][0]["type"] if r["errors"] else None for r in body.get_json()["results"]] == [
+        "/api/v1/validate/codes",
+        json={
+            "scheme": "gb50500",
+            "codes": ["010101001001", "０１０１０１００１０２０", "010101001", "010101009001"],
+        },
+    ).get_json()
+    assert body["release"] == "2013-excerpt"
+    results = body["results"]
+    assert [r["errors"][0]["type"] if r["errors"] else None for r in results] == [
+        None,
         None,
         "not_assignable",
+        "unknown",
     ]
+    assert results[0]["name"] == "平整场地" and results[1]["code"] == "010101001020"
     for bad, field in [
         ({"codes": ["x"]}, "scheme"),
         ({"scheme": "gtin", "codes": "x"}, "codes"),
