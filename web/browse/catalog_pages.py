@@ -79,7 +79,7 @@ def _lineage_drawing(s, resource: dict):
         return node, None
     if not graph["nodes"]:
         return node, None
-    return node, lineage_pages.drawing(graph, node)
+    return node, lineage_pages.drawing(graph, node, lineage_pages.resource_names(s))
 
 
 @bp.route("/catalog/<code>")

@@ -56,17 +56,27 @@ def parse_as_of(value: str | None) -> dt.datetime | None:
         raise Invalid(_("日期格式应为 YYYY-MM-DD"), {"as_of": [value]}) from None
 
 
-def drawing(graph: dict, focus: str | None = None):
-    """Lay out a graph document for the SVG template."""
+def resource_names(s) -> dict[str, str]:
+    """Catalog resource code → name, from the lineage service's cached view of the catalog."""
+    return {r["code"]: r["name"] for r in _service().timeline(s).resources.values()}
+
+
+def drawing(graph: dict, focus: str | None = None, names: dict[str, str] | None = None):
+    """Lay out a graph document for the SVG template; catalogued datasets carry their resource's name."""
+    names = names or {}
     nodes = []
     for n in graph["nodes"]:
         kind = n.get("type", "")
-        sub = n.get("system") if kind != "system" else n.get("id", "").removeprefix("system:")
+        label, sub = n.get("name") or n["id"], n.get("system") or ""
+        if kind == "system":
+            sub = n["id"].removeprefix("system:")
+        elif kind == "dataset" and n.get("resource") in names:
+            label, sub = names[n["resource"]], f"{n.get('name')} · {sub}" if sub else n.get("name")
         nodes.append(
             {
                 "id": n["id"],
-                "label": n.get("name") or n["id"],
-                "sub": sub or "",
+                "label": label,
+                "sub": sub,
                 "kind": kind,
                 "uncatalogued": kind == "dataset" and not n.get("resource"),
                 "resource": n.get("resource"),
@@ -105,7 +115,7 @@ def lineage():
     return render_template(
         "lineage.html",
         graph=graph,
-        drawn=drawing(graph, node) if len(graph["nodes"]) <= MAX_DRAWN else None,
+        drawn=drawing(graph, node, resource_names(s)) if len(graph["nodes"]) <= MAX_DRAWN else None,
         choices=sorted(everything["nodes"], key=lambda n: (n.get("type", ""), n.get("name") or n["id"]))[
             :MAX_CHOICES
         ],
