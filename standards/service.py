@@ -182,6 +182,15 @@ def _check_code_list(scheme: Scheme) -> None:
         raise Invalid(f"scheme {scheme.id!r} has no code list: it validates format and check digit only")
 
 
+def _release_name(release: str | None) -> str:
+    release = (release or "").strip()
+    if not release or len(release) > 64 or "/" in release or "->" in release:
+        raise Invalid(
+            "a release needs a name of 1 to 64 characters without '/' or '->'", {"release": ["invalid"]}
+        )
+    return release
+
+
 def create_release(
     session: Session,
     scheme_id: str,
@@ -197,9 +206,7 @@ def create_release(
     """
     scheme = get_scheme(scheme_id)
     _check_code_list(scheme)
-    release = (release or "").strip()
-    if not release or len(release) > 64 or "/" in release:
-        raise Invalid("a release needs a name of 1 to 64 characters without '/'", {"release": ["invalid"]})
+    release = _release_name(release)
     source = get_release(session, scheme.id, copy_from) if copy_from else None
     row = _scheme_row(session, scheme, create=True)
     if session.scalar(select(Release.id).where(Release.scheme_id == row.id, Release.release == release)):
@@ -310,6 +317,7 @@ def import_codes(
     """
     scheme = get_scheme(scheme_id)
     _check_code_list(scheme)
+    release = _release_name(release)
     report = ImportReport(scheme.id, release, [t.file for t in tables], dry_run=dry_run)
     report.rows = sum(len(t.rows) for t in tables)
     row = _scheme_row(session, scheme)
