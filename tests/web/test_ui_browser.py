@@ -126,8 +126,9 @@ def _has_cjk_font() -> bool:
         return False
 
 
-#: screenshots are only worth keeping when Chinese renders (Debian: apt-get install fonts-wqy-microhei)
-WRITE_SHOTS = _has_cjk_font() and os.environ.get("YIMA_SCREENSHOTS", "1") != "0"
+#: ``YIMA_SCREENSHOTS=1`` refreshes docs/screenshots (opt-in, so a test run leaves the tree clean); only
+#: when Chinese renders (Debian: apt-get install fonts-wqy-microhei)
+WRITE_SHOTS = os.environ.get("YIMA_SCREENSHOTS") == "1" and _has_cjk_font()
 
 
 def shot(page, name: str) -> None:
