@@ -297,3 +297,13 @@ def test_browse_code_forms_add_and_edit_through_the_service(demo):
     assert "测试门（改）" in html and "樘" in html
     r = steward.post("/codes/szgws-me/30-10.10.99/edit", data={"name": "无令牌"})
     assert r.status_code == 400
+
+
+def test_browse_lineage_node_errors_show_beside_the_controls(demo):
+    client = demo.test_client()
+    r = client.get("/lineage?node=dataset:nowhere:nothing&level=dataset")
+    assert r.status_code == 200 and 'role="alert"' in r.get_data(as_text=True)
+    r = client.get("/lineage?node=system:GCJS&level=dataset")
+    assert r.status_code == 200 and 'role="alert"' in r.get_data(as_text=True)
+    html = client.get("/lineage?node=system:GCJS&level=system&depth=1").get_data(as_text=True)
+    assert 'class="node system focus"' in html

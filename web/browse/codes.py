@@ -81,7 +81,12 @@ def overview_schemes(s) -> list | None:
 
 @bp.route("/codes")
 def schemes():
-    return render_template("codes.html", schemes=list_schemes(session()), json_twin="/api/v1/schemes")
+    found = list_schemes(session())
+    with_codes = [sc["id"] for sc in found if sc.get("current_release")]
+    default = (
+        "szgws-me" if "szgws-me" in with_codes else (with_codes or [sc["id"] for sc in found] or [""])[0]
+    )
+    return render_template("codes.html", schemes=found, default_scheme=default, json_twin="/api/v1/schemes")
 
 
 @bp.route("/codes/<scheme>")
@@ -210,7 +215,7 @@ def code_new(scheme):
     sc = scheme_info(session(), scheme)
     release = request.values.get("release") or sc.get("current_release")
     if request.method == "GET":
-        return _code_form(sc, {"parent": request.args.get("parent")}, None, new=True, release=release)
+        return _code_form(sc, {"code": request.args.get("code")}, None, new=True, release=release)
     values = _code_values(request.form, new=True)
     saved, errors = _save_code(scheme, values, code=None, release=release)
     if saved:
