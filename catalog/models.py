@@ -245,3 +245,7 @@ class ResourceSearch(Base):
     )
     text: Mapped[str] = mapped_column(Text)
     tags: Mapped[str] = mapped_column(Text, default="")
+    #: every distinct letter/character and pair of neighbouring ones, space-separated: 1–2 character
+    #: queries (too short for trigrams) are exact token lookups in ``resource_fts_grams`` (SQLite FTS5,
+    #: unicode61) or a GIN index on ``string_to_array(grams, ' ')`` (PostgreSQL)
+    grams: Mapped[str] = mapped_column(Text, default="")

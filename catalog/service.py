@@ -8,8 +8,10 @@ so that a whole file lands in one transaction or not at all).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
+from collections import Counter
 
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy import case, column, delete, func, insert, literal, select, table, union_all
@@ -221,44 +223,68 @@ def _like_escape(text: str) -> str:
 
 
 _FTS = table("resource_fts", column("rowid"), column("resource_fts"))
+_FTS_GRAMS = table("resource_fts_grams", column("rowid"), column("resource_fts_grams"))
 
 
 def _term_condition(session: Session, term: str):
-    """The condition on ``resource_search`` for one search term, using the database's own text index."""
-    if session.get_bind().dialect.name == "sqlite" and len(term) >= 3:
-        # FTS5 trigram: a quoted phrase matches any substring of 3 characters or more
-        phrase = '"' + term.replace('"', '""') + '"'
-        return ResourceSearch.resource_id.in_(
-            select(_FTS.c.rowid).where(_FTS.c.resource_fts.op("MATCH")(phrase))
+    """The condition on ``data_resource.id`` for one search term, answered by the database's own text index.
+
+    3+ characters: substring match on the search text (SQLite FTS5 trigram phrase; PostgreSQL LIKE on
+    the pg_trgm GIN index). 1–2 letters or characters: an exact lookup of that single character or
+    pair among the resource's ``grams`` (FTS5 unicode61 token; PostgreSQL GIN on the token array).
+    Anything else short (punctuation) falls back to LIKE over the compact search table.
+    """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if len(term) >= 3:
+        if sqlite:
+            phrase = '"' + term.replace('"', '""') + '"'
+            return DataResource.id.in_(select(_FTS.c.rowid).where(_FTS.c.resource_fts.op("MATCH")(phrase)))
+        return DataResource.id.in_(
+            select(ResourceSearch.resource_id).where(
+                ResourceSearch.text.like(f"%{_like_escape(term)}%", escape="\\")
+            )
         )
-    # PostgreSQL: LIKE on the lower-cased text uses the pg_trgm GIN index (3+ characters);
-    # 1–2 characters (too short for trigrams) scan the same compact index table on both databases
-    return ResourceSearch.text.like(f"%{_like_escape(term)}%", escape="\\")
+    if term.isalnum():
+        if sqlite:
+            return DataResource.id.in_(
+                select(_FTS_GRAMS.c.rowid).where(_FTS_GRAMS.c.resource_fts_grams.op("MATCH")(f'"{term}"'))
+            )
+        from sqlalchemy import Text, cast
+        from sqlalchemy.dialects.postgresql import ARRAY, array
+
+        return DataResource.id.in_(
+            select(ResourceSearch.resource_id).where(
+                func.string_to_array(ResourceSearch.grams, " ").op("@>")(cast(array([term]), ARRAY(Text)))
+            )
+        )
+    return DataResource.id.in_(
+        select(ResourceSearch.resource_id).where(
+            ResourceSearch.text.like(f"%{_like_escape(term)}%", escape="\\")
+        )
+    )
 
 
 def _search_conditions(session: Session, args: dict) -> tuple[list, bool]:
+    """The WHERE conditions of a search, and whether any of them is a text condition."""
     conds = []
-    needs_search_table = False
     q = normalise_query(args.get("q"))
     for term in q.split():
         conds.append(_term_condition(session, term))
-        needs_search_table = True
-    tag = args.get("tag")
+    tag = (args.get("tag") or "").strip()
     if tag:
-        conds.append(ResourceSearch.tags.like(f"%|{_like_escape(tag.strip())}|%", escape="\\"))
-        needs_search_table = True
+        conds.append(
+            DataResource.id.in_(
+                select(ResourceSearch.resource_id).where(
+                    ResourceSearch.tags.like(f"%|{_like_escape(tag)}|%", escape="\\")
+                )
+            )
+        )
+    textual = bool(conds)
     for key in FACETS:
         value = args.get(key)
         if value:
             conds.append(getattr(DataResource, key) == value)
-    return conds, needs_search_table
-
-
-def _base(columns, conds, needs_search_table):
-    query = select(*columns)
-    if needs_search_table:
-        query = query.join(ResourceSearch, ResourceSearch.resource_id == DataResource.id)
-    return query.where(*conds)
+    return conds, textual
 
 
 def search_resources(session: Session, args: dict) -> dict:
@@ -266,47 +292,56 @@ def search_resources(session: Session, args: dict) -> dict:
     the filters ``category, share_type, security_grade, system, provider, status, tag``; one page of
     them, the total, and ``facets`` (counts per value of each filter over the whole result).
 
-    Returns ``{"items": [DataResource], "total", "page", "per_page", "facets"}``.
+    Resources whose name contains ``q`` come first, then by code. Returns ``{"items": [DataResource],
+    "total", "page", "per_page", "facets"}``.
     """
     page = max(1, int(args.get("page") or 1))
     per_page = max(1, min(MAX_PER_PAGE, int(args.get("per_page") or 50)))
-    conds, joined = _search_conditions(session, args)
+    conds, textual = _search_conditions(session, args)
     q = normalise_query(args.get("q"))
-
-    # facets and total: the matching rows once (a materialized CTE), grouped per facet in one statement
-    matched = _base([DataResource.id, *(getattr(DataResource, f) for f in FACETS)], conds, joined).cte(
-        "matched"
-    )
-    if session.get_bind().dialect.name in ("sqlite", "postgresql"):
-        matched = matched.prefix_with("MATERIALIZED")
-    parts = [
-        select(literal(f).label("facet"), matched.c[f].label("value"), func.count().label("n")).group_by(
-            matched.c[f]
-        )
-        for f in FACETS
-    ]
+    facet_columns = [getattr(DataResource, f) for f in FACETS]
     facets: dict[str, dict] = {f: {} for f in FACETS}
-    for facet, value, n in session.execute(union_all(*parts)):
-        facets[facet][value if value is not None else ""] = n
-    total = sum(facets[FACETS[0]].values())
+    if textual:
+        # a text search: the index answers which rows match, once; the matched rows' facet values come
+        # back in the same statement and are counted and ordered here (no second evaluation of the match)
+        rank = (
+            case((DataResource.name.like(f"%{_like_escape(q)}%", escape="\\"), 0), else_=1)
+            if q
+            else literal(1)
+        )
+        rows = session.execute(
+            select(DataResource.id, rank, DataResource.code, *facet_columns).where(*conds)
+        ).all()
+        total = len(rows)
+        for i, f in enumerate(FACETS, start=3):
+            facets[f] = {("" if k is None else k): n for k, n in Counter(row[i] for row in rows).items()}
+        rows.sort(key=lambda r: (r[1], r[2]))
+        ids = [r[0] for r in rows[(page - 1) * per_page : page * per_page]]
+    else:
+        parts = [
+            select(literal(f).label("facet"), col.label("value"), func.count().label("n"))
+            .where(*conds)
+            .group_by(col)
+            for f, col in zip(FACETS, facet_columns, strict=True)
+        ]
+        for facet, value, n in session.execute(union_all(*parts)):
+            facets[facet][value if value is not None else ""] = n
+        total = sum(facets[FACETS[0]].values())
+        ids = list(
+            session.scalars(
+                select(DataResource.id)
+                .where(*conds)
+                .order_by(DataResource.code)
+                .offset((page - 1) * per_page)
+                .limit(per_page)
+            )
+        )
     for f in FACETS:
         facets[f] = dict(sorted(facets[f].items(), key=lambda kv: (-kv[1], kv[0])))
-
-    order = [DataResource.code]
-    if q:
-        order.insert(0, case((DataResource.name.like(f"%{_like_escape(q)}%", escape="\\"), 0), else_=1))
-    ids = list(
-        session.scalars(
-            _base([DataResource.id], conds, joined)
-            .order_by(*order)
-            .offset((page - 1) * per_page)
-            .limit(per_page)
-        )
-    )
     items = []
     if ids:
-        rows = {r.id: r for r in session.scalars(select(DataResource).where(DataResource.id.in_(ids)))}
-        items = [rows[i] for i in ids if i in rows]
+        found = {r.id: r for r in session.scalars(select(DataResource).where(DataResource.id.in_(ids)))}
+        items = [found[i] for i in ids if i in found]
     return {"items": items, "total": total, "page": page, "per_page": per_page, "facets": facets}
 
 
@@ -315,11 +350,13 @@ def search_resources(session: Session, args: dict) -> dict:
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 
 
+@functools.lru_cache(maxsize=65536)
 def pinyin_initials(text: str | None) -> str:
     """The pinyin initials of the Chinese characters in ``text``: 合同履约评价 → ``htlypj``."""
     return "".join(lazy_pinyin("".join(_HAN.findall(text or "")), style=Style.FIRST_LETTER))
 
 
+@functools.lru_cache(maxsize=65536)
 def pinyin_full(text: str | None) -> str:
     return "".join(lazy_pinyin("".join(_HAN.findall(text or ""))))
 
@@ -348,6 +385,17 @@ def search_text(values: dict, system_name: str | None = None) -> str:
     return unicodedata.normalize("NFKC", "\n".join(p for p in parts if p)).lower()
 
 
+def grams_text(text: str) -> str:
+    """Every distinct letter or character of ``text`` and every pair of neighbouring ones (within runs of
+    letters, digits and Chinese characters), space-separated: what 1–2 character queries look up."""
+    out: set[str] = set()
+    for run in re.findall(r"\w+", text):
+        run = run.replace("_", "")
+        out.update(run)
+        out.update(run[i : i + 2] for i in range(len(run) - 1))
+    return " ".join(sorted(out))
+
+
 def tags_text(tags) -> str:
     return "|" + "|".join(tags or ()) + "|" if tags else ""
 
@@ -357,11 +405,18 @@ def _index(session: Session, resource: DataResource, values: dict) -> None:
         session.scalar(select(System.name).where(System.code == resource.system)) if resource.system else None
     )
     session.execute(delete(ResourceSearch).where(ResourceSearch.resource_id == resource.id))
-    session.execute(
-        insert(ResourceSearch).values(
-            resource_id=resource.id, text=search_text(values, system_name), tags=tags_text(values.get("tags"))
-        )
-    )
+    session.execute(insert(ResourceSearch).values(**search_row(resource.id, values, system_name)))
+
+
+def search_row(resource_id: int, values: dict, system_name: str | None = None) -> dict:
+    """The ``resource_search`` row of a resource (also used by bulk loaders)."""
+    text = search_text(values, system_name)
+    return {
+        "resource_id": resource_id,
+        "text": text,
+        "tags": tags_text(values.get("tags")),
+        "grams": grams_text(text),
+    }
 
 
 # --- resources: checks ---------------------------------------------------------------------

@@ -5,7 +5,9 @@ Revises: 0002
 
 The search index is database-specific and lives outside the models: on SQLite an FTS5 table
 ``resource_fts`` (trigram tokenizer, external content ``resource_search``, kept in step by triggers);
-on PostgreSQL the pg_trgm extension and a GIN index ``resource_fts_trgm`` on ``resource_search.text``.
+plus ``resource_fts_grams`` (unicode61, over ``grams``: single characters and pairs, for 1–2 character
+queries); on PostgreSQL the pg_trgm extension and a GIN index ``resource_fts_trgm`` on
+``resource_search.text`` plus a GIN index ``resource_fts_grams`` on ``string_to_array(grams, ' ')``.
 ``migrations.include_name`` hides both from the model comparison.
 """
 
@@ -117,6 +119,7 @@ def upgrade() -> None:
         sa.Column("resource_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("tags", sa.Text(), nullable=False),
+        sa.Column("grams", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["resource_id"],
             ["data_resource.id"],
@@ -132,21 +135,34 @@ def upgrade() -> None:
             "text, content='resource_search', content_rowid='resource_id', tokenize='trigram')"
         )
         op.execute(
+            "CREATE VIRTUAL TABLE resource_fts_grams USING fts5("
+            "grams, content='resource_search', content_rowid='resource_id', tokenize='unicode61')"
+        )
+        op.execute(
             "CREATE TRIGGER resource_fts_ai AFTER INSERT ON resource_search BEGIN "
-            "INSERT INTO resource_fts(rowid, text) VALUES (new.resource_id, new.text); END"
+            "INSERT INTO resource_fts(rowid, text) VALUES (new.resource_id, new.text); "
+            "INSERT INTO resource_fts_grams(rowid, grams) VALUES (new.resource_id, new.grams); END"
         )
         op.execute(
             "CREATE TRIGGER resource_fts_ad AFTER DELETE ON resource_search BEGIN "
-            "INSERT INTO resource_fts(resource_fts, rowid, text) VALUES ('delete', old.resource_id, old.text); END"
+            "INSERT INTO resource_fts(resource_fts, rowid, text) VALUES ('delete', old.resource_id, old.text); "
+            "INSERT INTO resource_fts_grams(resource_fts_grams, rowid, grams) "
+            "VALUES ('delete', old.resource_id, old.grams); END"
         )
         op.execute(
             "CREATE TRIGGER resource_fts_au AFTER UPDATE ON resource_search BEGIN "
             "INSERT INTO resource_fts(resource_fts, rowid, text) VALUES ('delete', old.resource_id, old.text); "
-            "INSERT INTO resource_fts(rowid, text) VALUES (new.resource_id, new.text); END"
+            "INSERT INTO resource_fts(rowid, text) VALUES (new.resource_id, new.text); "
+            "INSERT INTO resource_fts_grams(resource_fts_grams, rowid, grams) "
+            "VALUES ('delete', old.resource_id, old.grams); "
+            "INSERT INTO resource_fts_grams(rowid, grams) VALUES (new.resource_id, new.grams); END"
         )
     else:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.execute("CREATE INDEX resource_fts_trgm ON resource_search USING gin (text gin_trgm_ops)")
+        op.execute(
+            "CREATE INDEX resource_fts_grams ON resource_search USING gin (string_to_array(grams, ' '))"
+        )
 
 
 def downgrade() -> None:
@@ -154,8 +170,10 @@ def downgrade() -> None:
         for trigger in ("resource_fts_ai", "resource_fts_ad", "resource_fts_au"):
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute("DROP TABLE IF EXISTS resource_fts")
+        op.execute("DROP TABLE IF EXISTS resource_fts_grams")
     else:
         op.execute("DROP INDEX IF EXISTS resource_fts_trgm")
+        op.execute("DROP INDEX IF EXISTS resource_fts_grams")
     op.drop_table("resource_search")
     with op.batch_alter_table("resource_revision", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_resource_revision_resource_code"))
