@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import uuid
@@ -24,6 +27,10 @@ from registry.tokens import create_token
 SYSTEMS, DATASETS, JOBS = 200, 20_000, 5_000
 OUTPUTS_PER_JOB, INPUTS_PER_JOB, WINDOW = 4, 8, 3_000
 CLIENTS = 8
+#: ``yima serve --workers/--threads``: intake is CPU-bound Python holding a write lock, so processes
+#: rather than threads (a thread in the serial section would wait for the GIL after every statement)
+WORKERS = int(os.environ.get("YIMA_BENCH_WORKERS", 2 * (os.cpu_count() or 2)))
+THREADS = int(os.environ.get("YIMA_BENCH_THREADS", 1))
 
 
 def _free_port() -> int:
@@ -78,8 +85,9 @@ def _start_server(url: str, workdir: Path, port: int) -> subprocess.Popen:
         "PYTHONPATH": str(ROOT),  # the server runs the same code as this benchmark
     }
     code = "import sys; from web.cli import main; sys.exit(main())"
+    serve = ["serve", "--port", str(port), "--threads", str(THREADS), "--workers", str(WORKERS)]
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--port", str(port), "--threads", "8", "--workers", "1"],
+        [sys.executable, "-c", code, *serve],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -95,34 +103,45 @@ def _start_server(url: str, workdir: Path, port: int) -> subprocess.Popen:
     raise RuntimeError("yima serve did not start")
 
 
-def _post_all(base: str, headers: dict, bodies: list[dict], path: str) -> float:
-    local = __import__("threading").local()
+class _Client:
+    """One keep-alive HTTP connection per client thread (http.client: the client costs little CPU)."""
+
+    def __init__(self, base: str):
+        self.host, self.port = urllib.parse.urlsplit(base)[1].split(":")
+        self.conn = None
+
+    def request(self, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes]:
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, int(self.port), timeout=120)
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                return response.status, response.read()
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        raise AssertionError
+
+
+def _run_clients(base: str, method: str, path: str, bodies: list, headers: dict) -> float:
+    """Send every body with CLIENTS concurrent keep-alive clients; seconds taken. Raises on any error."""
+    local = threading.local()
 
     def send(body):
-        session = getattr(local, "s", None) or requests.Session()
-        local.s = session
-        r = session.post(base + path, json=body, headers=headers, timeout=60)
-        if r.status_code not in (200, 201):
-            raise RuntimeError(f"{path}: {r.status_code} {r.text[:200]}")
+        client = getattr(local, "c", None) or _Client(base)
+        local.c = client
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        status, text = client.request(method, path, data, {**headers, "Content-Type": "application/json"})
+        if status not in (200, 201):
+            raise RuntimeError(f"{path}: {status} {text[:200]!r}")
 
     t = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
         list(pool.map(send, bodies))
     return time.perf_counter() - t
-
-
-def _get_rate(base: str, n: int) -> float:
-    local = __import__("threading").local()
-
-    def get(_):
-        session = getattr(local, "s", None) or requests.Session()
-        local.s = session
-        session.get(base + "/api/v1/health", timeout=30).raise_for_status()
-
-    t = time.perf_counter()
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        list(pool.map(get, range(n)))
-    return n / (time.perf_counter() - t)
 
 
 def run(workdir: Path) -> list[Figure]:
@@ -148,13 +167,15 @@ def run(workdir: Path) -> list[Figure]:
             for i in range(SYSTEMS)
         ]
         try:
-            _post_all(base, {"Authorization": f"Bearer {steward}"}, systems, "/api/v1/systems")
+            _run_clients(base, "POST", "/api/v1/systems", systems, {"Authorization": f"Bearer {steward}"})
         except RuntimeError as exc:
             print(f"   (systems not created through the catalog API: {exc}; system names fall back to codes)")
         events = generate()
         edges = sum(len(e["inputs"]) + len(e["outputs"]) for e in events)
-        health_rate = _get_rate(base, 2_000)
-        took = _post_all(base, {"Authorization": f"Bearer {contributor}"}, events, "/api/v1/lineage")
+        health_rate = 2_000 / _run_clients(base, "GET", "/api/v1/health", [None] * 2_000, {})
+        took = _run_clients(
+            base, "POST", "/api/v1/lineage", events, {"Authorization": f"Bearer {contributor}"}
+        )
         rate = len(events) / took
         figures.append(
             Figure(

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import bisect
 import collections
+import contextlib
 import datetime as dt
 import json
+import os
 import re
 import threading
 import uuid
 from dataclasses import dataclass, field
 
 import networkx as nx
+
+try:
+    import fcntl
+except ImportError:  # Windows: the thread lock alone
+    fcntl = None
+
 from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -305,6 +314,9 @@ _SEL_NODES = select(_NODE.c.node_id, _NODE.c.first_seen, _NODE.c.facets).where(
     _NODE.c.node_id.in_(bindparam("ids", expanding=True))
 )
 _INS_NODE = insert(_NODE)
+_INS_NODE_PG = (
+    postgresql.insert(_NODE).on_conflict_do_nothing(index_elements=["node_id"]).returning(_NODE.c.node_id)
+)
 _INS_EDGE = insert(_EDGE)
 _INS_EVENT = insert(_EVENT).returning(_EVENT.c.id)
 _SEL_OPEN = select(
@@ -326,10 +338,45 @@ _SET_FIRST_SEEN = (
     update(_NODE).where(_NODE.c.node_id == bindparam("nid")).values(first_seen=bindparam("when"))
 )
 _SET_FACETS = update(_NODE).where(_NODE.c.node_id == bindparam("nid")).values(facets=bindparam("facets"))
-_SEL_DUP = select(_EVENT.c.id).where(_EVENT.c.sha256 == bindparam("sha"))
 
-#: SQLite writers wait for each other here rather than in SQLite's busy handler, which sleeps in steps
-_SQLITE_WRITER = threading.Lock()
+#: PostgreSQL: events of the same job take turns (a lock space of their own, apart from the audit chain's)
+_JOB_LOCK = text("SELECT pg_advisory_xact_lock(:space, hashtext(:job))")
+_JOB_LOCK_SPACE = 0x4C494E  # "LIN"
+
+
+class _SqliteWriters:
+    """SQLite lineage writers queue here rather than in SQLite's busy handler, which sleeps in steps of
+    1, 2, 5, 10… ms: a thread lock within a process, and a lock file beside the database across
+    ``yima serve`` worker processes (a blocked flock wakes the moment it is released)."""
+
+    def __init__(self):
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int | None]] = {}
+
+    def _for(self, database: str | None) -> tuple[threading.Lock, int | None]:
+        key = database or ":memory:"
+        with self._guard:
+            if key not in self._locks:
+                fd = None
+                if fcntl is not None and database and database != ":memory:":
+                    fd = os.open(f"{database}-lineage.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                self._locks[key] = (threading.Lock(), fd)
+            return self._locks[key]
+
+    @contextlib.contextmanager
+    def hold(self, database: str | None):
+        lock, fd = self._for(database)
+        with lock:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_SQLITE_WRITERS = _SqliteWriters()
 
 
 def _lock(session: Session) -> None:
@@ -346,23 +393,30 @@ def _touch_nodes(conn, nodes: dict[str, dict], when: dt.datetime) -> set[str]:
     if not nodes:
         return set()
     known = {r.node_id: r for r in conn.execute(_SEL_NODES, {"ids": list(nodes)})}
-    new = [n for n in nodes if n not in known]
+    new = sorted(n for n in nodes if n not in known)  # one order for all writers: no deadlocks
     if new:
-        conn.execute(
-            _INS_NODE,
-            [
-                {
-                    "node_id": n,
-                    "type": nodes[n]["type"],
-                    "namespace": nodes[n]["namespace"],
-                    "name": nodes[n]["name"],
-                    "facets": nodes[n].get("facets") or None,
-                    "first_seen": when,
-                }
-                for n in new
-            ],
-        )
-    for node, row in known.items():
+        rows = [
+            {
+                "node_id": n,
+                "type": nodes[n]["type"],
+                "namespace": nodes[n]["namespace"],
+                "name": nodes[n]["name"],
+                "facets": nodes[n].get("facets") or None,
+                "first_seen": when,
+            }
+            for n in new
+        ]
+        if conn.dialect.name == "postgresql":
+            # writers of different jobs run side by side: a node another one just created is skipped,
+            # then brought in line below like any known node
+            inserted = set(conn.execute(_INS_NODE_PG, rows).scalars())
+            for n in new:
+                if n not in inserted:
+                    known[n] = conn.execute(_SEL_NODES, {"ids": [n]}).one()
+            new = sorted(inserted)
+        else:
+            conn.execute(_INS_NODE, rows)
+    for node, row in sorted(known.items()):
         if row.first_seen > when:
             conn.execute(_SET_FIRST_SEEN, {"nid": node, "when": when})
         facets = nodes[node].get("facets")
@@ -422,78 +476,93 @@ def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[d
         "actor": actor,
         "received_at": utcnow(),
     }
-    sqlite_ = session.get_bind().dialect.name == "sqlite"
-    if sqlite_:
-        _SQLITE_WRITER.acquire()
-    try:
-        _lock(session)
-        conn = session.connection()
-        existing = conn.execute(_SEL_DUP, {"sha": digest}).scalar()
-        if existing is not None:
+    bind = session.get_bind()
+    queue = (
+        _SQLITE_WRITERS.hold(bind.url.database) if bind.dialect.name == "sqlite" else contextlib.nullcontext()
+    )
+    with queue:
+        return _ingest_retrying(session, parsed, row, nodes, jid, actor)
+
+
+def _ingest_retrying(
+    session: Session, parsed: ParsedEvent, row: dict, nodes: dict, jid: str | None, actor: str
+):
+    digest = row["sha256"]
+    for attempt in range(3):
+        try:
+            return _apply(session, parsed, row, nodes, jid, actor)
+        except IntegrityError:
+            # the same event committed by a concurrent request a moment ago, or (PostgreSQL) a dataset
+            # first seen by two events at once: the loser tries again and finds it
             session.rollback()
-            return {"id": existing, "sha256": digest, "duplicate": True}, False
-        event_id = conn.execute(_INS_EVENT, row).scalar_one()
-        new_nodes = _touch_nodes(conn, nodes, when)
-        opened, closed = [], []
-        if jid and (parsed.kind == "JobEvent" or parsed.event_type in OPENING_STATES):
-            wanted = {(ds["id"], jid, "input") for ds in parsed.inputs}
-            wanted |= {(jid, ds["id"], "output") for ds in parsed.outputs}
-            # a job seen for the first time has no edges yet: no need to look
-            current = (
-                {}
-                if jid in new_nodes
-                else {(r.source, r.target, r.kind): r for r in conn.execute(_SEL_OPEN, {"job": jid})}
-            )
-            opened = sorted(wanted - set(current))
-            if opened:
-                conn.execute(
-                    _INS_EDGE,
-                    [
-                        {
-                            "source": s,
-                            "target": t,
-                            "kind": k,
-                            "valid_from": when,
-                            "valid_to": None,
-                            "run_id": parsed.run_id,
-                            "event_id": event_id,
-                            "closed_by": None,
-                            "flow_id": None,
-                        }
-                        for s, t, k in opened
-                    ],
-                )
-            if parsed.kind == "JobEvent" or parsed.event_type == "COMPLETE":
-                ending = [
-                    r
-                    for key, r in current.items()
-                    if key not in wanted
-                    and r.valid_from < when
-                    and (r.run_id is None or r.run_id != parsed.run_id)
-                ]
-                if ending:
-                    conn.execute(_CLOSE, {"ids": [r.id for r in ending], "when": when, "event": event_id})
-                    closed = sorted((r.source, r.target, r.kind) for r in ending)
-        after = _event_after(row, opened, closed)
-        audit.record(
-            session,
-            actor=actor,
-            action="ingest",
-            entity_type=EVENT_ENTITY,
-            entity_key=str(event_id),
-            before=None,
-            after=after,
+            existing = session.scalar(select(LineageEvent.id).where(LineageEvent.sha256 == digest))
+            if existing is not None:
+                return {"id": existing, "sha256": digest, "duplicate": True}, False
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, jid: str | None, actor: str):
+    """The transaction of ``ingest``: store the event, its nodes and edge changes, audit, commit."""
+    digest, when = row["sha256"], row["event_time"]
+    if session.get_bind().dialect.name == "postgresql":  # events of one job apply one at a time
+        session.execute(_JOB_LOCK, {"space": _JOB_LOCK_SPACE, "job": jid or digest})
+    conn = session.connection()
+    # a resent event fails here on the unique sha256, and the caller answers with the stored one
+    event_id = conn.execute(_INS_EVENT, row).scalar_one()
+    new_nodes = _touch_nodes(conn, nodes, when)
+    opened, closed = [], []
+    if jid and (parsed.kind == "JobEvent" or parsed.event_type in OPENING_STATES):
+        wanted = {(ds["id"], jid, "input") for ds in parsed.inputs}
+        wanted |= {(jid, ds["id"], "output") for ds in parsed.outputs}
+        # a job seen for the first time has no edges yet: no need to look
+        current = (
+            {}
+            if jid in new_nodes
+            else {(r.source, r.target, r.kind): r for r in conn.execute(_SEL_OPEN, {"job": jid})}
         )
-        session.commit()
-    except IntegrityError:  # the same event, committed by a concurrent request a moment ago
-        session.rollback()
-        existing = session.scalar(select(LineageEvent.id).where(LineageEvent.sha256 == digest))
-        if existing is None:
-            raise
-        return {"id": existing, "sha256": digest, "duplicate": True}, False
-    finally:
-        if sqlite_:
-            _SQLITE_WRITER.release()
+        opened = sorted(wanted - set(current))
+        if opened:
+            conn.execute(
+                _INS_EDGE,
+                [
+                    {
+                        "source": s,
+                        "target": t,
+                        "kind": k,
+                        "valid_from": when,
+                        "valid_to": None,
+                        "run_id": parsed.run_id,
+                        "event_id": event_id,
+                        "closed_by": None,
+                        "flow_id": None,
+                    }
+                    for s, t, k in opened
+                ],
+            )
+        if parsed.kind == "JobEvent" or parsed.event_type == "COMPLETE":
+            ending = [
+                r
+                for key, r in current.items()
+                if key not in wanted
+                and r.valid_from < when
+                and (r.run_id is None or r.run_id != parsed.run_id)
+            ]
+            if ending:
+                conn.execute(_CLOSE, {"ids": [r.id for r in ending], "when": when, "event": event_id})
+                closed = sorted((r.source, r.target, r.kind) for r in ending)
+    after = _event_after(row, opened, closed)
+    audit.record(
+        session,
+        actor=actor,
+        action="ingest",
+        entity_type=EVENT_ENTITY,
+        entity_key=str(event_id),
+        before=None,
+        after=after,
+    )
+    session.commit()
     return {"id": event_id, "sha256": digest, **after}, True
 
 

@@ -92,6 +92,7 @@ class LineageEdge(Base):
     valid_from: Mapped[dt.datetime] = mapped_column(DateTime)
     valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime)
     run_id: Mapped[str | None] = mapped_column(String(64))
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_event.id"), index=True)
-    closed_by: Mapped[int | None] = mapped_column(Integer, index=True)
-    flow_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_flow.id"), index=True)
+    #: not indexed: only audit verify reads edges by event (all at once), and every index costs intake
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_event.id"))
+    closed_by: Mapped[int | None] = mapped_column(Integer)
+    flow_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_flow.id"))

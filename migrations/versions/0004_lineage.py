@@ -77,12 +77,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lineage_edge")),
     )
-    for column in ("source", "target", "event_id", "closed_by", "flow_id"):
+    for column in ("source", "target"):
         op.create_index(op.f(f"ix_lineage_edge_{column}"), "lineage_edge", [column], unique=False)
 
 
 def downgrade() -> None:
-    for column in ("source", "target", "event_id", "closed_by", "flow_id"):
+    for column in ("source", "target"):
         op.drop_index(op.f(f"ix_lineage_edge_{column}"), table_name="lineage_edge")
     op.drop_table("lineage_edge")
     op.drop_table("lineage_flow")
