@@ -128,32 +128,31 @@ def test_every_export_reads_back_and_is_repeatable(client, demo, make_token):
     assert client.get("/api/v1/lineage/export?format=xlsx").status_code == 422
 
 
-@pytest.mark.parametrize("fmt", list(EXTS))
-def test_cli_export_writes_file_and_manifest(runner, demo, tmp_path, fmt):
-    out = tmp_path / "audit"
-    result = runner(["lineage", "export", "--format", fmt, "--as-of", AS_OF, "--out", out])
-    assert result.exit_code == 0, result.output
-    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
-    assert list(manifest) == [
-        "generated_at",
-        "as_of",
-        "format",
-        "query",
-        "nodes",
-        "edges",
-        "audit_head",
-        "files",
-    ]
-    assert manifest["as_of"] == AS_OF and manifest["format"] == fmt
-    assert manifest["query"] == {"node": None, "direction": None, "depth": None, "level": "dataset"}
-    assert len(manifest["audit_head"]) == 64
-    name = EXTS[fmt]
-    body = (out / name).read_bytes()
-    assert manifest["files"] == {name: {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}}
-    assert manifest["nodes"] > 30 and manifest["edges"] > 30
-    again = runner(["lineage", "export", "--format", fmt, "--as-of", AS_OF, "--out", tmp_path / "again"])
-    assert again.exit_code == 0
-    assert (tmp_path / "again" / name).read_bytes() == body
+def test_cli_export_writes_file_and_manifest(runner, demo, tmp_path):
+    for fmt, name in EXTS.items():
+        out = tmp_path / fmt
+        result = runner(["lineage", "export", "--format", fmt, "--as-of", AS_OF, "--out", out])
+        assert result.exit_code == 0, result.output
+        manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+        assert list(manifest) == [
+            "generated_at",
+            "as_of",
+            "format",
+            "query",
+            "nodes",
+            "edges",
+            "audit_head",
+            "files",
+        ]
+        assert manifest["as_of"] == AS_OF and manifest["format"] == fmt
+        assert manifest["query"] == {"node": None, "direction": None, "depth": None, "level": "dataset"}
+        assert len(manifest["audit_head"]) == 64
+        body = (out / name).read_bytes()
+        assert manifest["files"] == {name: {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}}
+        assert manifest["nodes"] > 30 and manifest["edges"] > 30
+        again = runner(["lineage", "export", "--format", fmt, "--as-of", AS_OF, "--out", tmp_path / "again"])
+        assert again.exit_code == 0
+        assert (tmp_path / "again" / name).read_bytes() == body, fmt
 
 
 def test_cli_export_query_options_and_errors(runner, demo, tmp_path):
