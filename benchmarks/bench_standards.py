@@ -90,7 +90,7 @@ def floor(body: bytes, names: dict[str, str]) -> bytes:
 
 
 def _serve(url: str, workdir: Path) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
+    """Start ``yima serve`` on a free port; retry on another port if someone else took it meanwhile."""
     env = {
         **os.environ,
         "YIMA_DATABASE_URL": url,
@@ -98,24 +98,31 @@ def _serve(url: str, workdir: Path) -> tuple[subprocess.Popen, int]:
         "YIMA_INSTANCE_PATH": str(workdir),
     }
     exe = Path(sys.executable).with_name("yima")
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port), "--threads", "4"],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/v1/health")
-            if conn.getresponse().status == 200:
+    for _attempt in range(3):
+        port = _free_port()
+        proc = subprocess.Popen(
+            [str(exe), "serve", "--port", str(port), "--threads", "4"],
+            env=env,
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/api/v1/schemes/uniclass2015")
+                response = conn.getresponse()
+                body = response.read()
                 conn.close()
-                return proc, port
-        except OSError:
+                # ours only if it knows the release just imported (another process may hold the port)
+                if response.status == 200 and b"2022-01" in body and proc.poll() is None:
+                    return proc, port
+            except OSError:
+                pass
             time.sleep(0.1)
-    proc.terminate()
+        proc.terminate()
+        proc.wait(10)
     raise RuntimeError("yima serve did not start")
 
 
@@ -163,6 +170,8 @@ def run(workdir: Path) -> list[Figure]:
         proc.terminate()
         proc.wait(10)
     result = orjson.loads(answer["body"])
+    if answer["status"] != 200:
+        raise RuntimeError(f"the server answered {answer['status']}: {answer['body'][:500]!r}")
     statuses = {}
     for r in result["results"]:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
