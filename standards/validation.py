@@ -60,14 +60,17 @@ class ReleaseIndex:
         self.fragments: dict[str, dict] = {}
         for code, e in self.entries.items():
             self.fragments[code] = _fragment(scheme, code, e)
-        self._json_fragments: dict[str, tuple[bytes, bool]] | None = None
+        self._json_fragments: dict[str, tuple[bytes, bool, bytes]] | None = None
 
-    def json_fragments(self) -> dict[str, tuple[bytes, bool]]:
+    def json_fragments(self) -> dict[str, tuple[bytes, bool, bytes]]:
         """Each known code's result as JSON after ``"input"`` (``,"code":…}``), and whether it is valid."""
         if self._json_fragments is None:
-            self._json_fragments = {
-                code: (b"," + orjson.dumps(frag)[1:], frag["valid"]) for code, frag in self.fragments.items()
-            }
+            out = {}
+            for code, frag in self.fragments.items():
+                rest = b"," + orjson.dumps(frag)[1:]
+                # the third item serves the commonest input, the canonical code itself, with no encoding at all
+                out[code] = (rest, frag["valid"], b'"input":' + orjson.dumps(code) + rest)
+            self._json_fragments = out
         return self._json_fragments
 
     def _entry(self, code: str, own: dict, templates: dict) -> Entry:
@@ -284,7 +287,10 @@ class Validator:
                     s = s.upper()
                 frag = fragments.get(s)
                 if frag is not None:
-                    append(b'{"index":%d,"input":%b%b' % (i, dumps(raw), frag[0]))
+                    if s == raw:
+                        append(b'{"index":%d,%b' % (i, frag[2]))
+                    else:
+                        append(b'{"index":%d,"input":%b%b' % (i, dumps(raw), frag[0]))
                     valid += frag[1]
                     continue
             # inputs outside the release are judged once per distinct spelling (batches repeat codes)
@@ -292,10 +298,10 @@ class Validator:
             frag = memo.get(key) if key is not None else None
             if frag is None:
                 judged = judge(raw)
-                frag = (b"," + dumps(judged)[1:], judged["valid"])
+                frag = (b'"input":' + dumps(raw) + b"," + dumps(judged)[1:], judged["valid"])
                 if key is not None:
                     memo[key] = frag
-            append(b'{"index":%d,"input":%b%b' % (i, dumps(raw), frag[0]))
+            append(b'{"index":%d,%b' % (i, frag[0]))
             valid += frag[1]
         head = dumps(
             {
