@@ -20,7 +20,7 @@ try:
 except ImportError:  # Windows: the thread lock alone
     fcntl = None
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -321,14 +321,7 @@ _INS_EDGE = insert(_EDGE)
 _INS_EVENT = insert(_EVENT).returning(_EVENT.c.id)
 _SEL_OPEN = select(
     _EDGE.c.id, _EDGE.c.source, _EDGE.c.target, _EDGE.c.kind, _EDGE.c.valid_from, _EDGE.c.run_id
-).where(
-    _EDGE.c.flow_id.is_(None),
-    _EDGE.c.valid_to.is_(None),
-    or_(
-        and_(_EDGE.c.source == bindparam("job"), _EDGE.c.kind == "output"),
-        and_(_EDGE.c.target == bindparam("job"), _EDGE.c.kind == "input"),
-    ),
-)
+).where(_EDGE.c.job == bindparam("job"), _EDGE.c.flow_id.is_(None), _EDGE.c.valid_to.is_(None))
 _CLOSE = (
     update(_EDGE)
     .where(_EDGE.c.id.in_(bindparam("ids", expanding=True)))
@@ -531,6 +524,7 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, jid: s
                         "source": s,
                         "target": t,
                         "kind": k,
+                        "job": jid,
                         "valid_from": when,
                         "valid_to": None,
                         "run_id": parsed.run_id,
@@ -658,6 +652,7 @@ def declare_flow(session: Session, values: dict, *, actor: str) -> LineageFlow:
                 "source": s,
                 "target": t,
                 "kind": k,
+                "job": job,
                 "valid_from": valid_from,
                 "valid_to": valid_to,
                 "flow_id": flow.id,

@@ -31,8 +31,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lineage_event")),
         sa.UniqueConstraint("sha256", name=op.f("uq_lineage_event_sha256")),
     )
-    op.create_index(op.f("ix_lineage_event_event_time"), "lineage_event", ["event_time"], unique=False)
-    op.create_index("ix_lineage_event_job", "lineage_event", ["job_namespace", "job_name"], unique=False)
     op.create_table(
         "lineage_node",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -63,6 +61,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=1000), nullable=False),
         sa.Column("target", sa.String(length=1000), nullable=False),
         sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("job", sa.String(length=1000), nullable=True),
         sa.Column("valid_from", sa.DateTime(), nullable=False),
         sa.Column("valid_to", sa.DateTime(), nullable=True),
         sa.Column("run_id", sa.String(length=64), nullable=True),
@@ -77,16 +76,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lineage_edge")),
     )
-    for column in ("source", "target"):
-        op.create_index(op.f(f"ix_lineage_edge_{column}"), "lineage_edge", [column], unique=False)
+    op.create_index(op.f("ix_lineage_edge_job"), "lineage_edge", ["job"], unique=False)
 
 
 def downgrade() -> None:
-    for column in ("source", "target"):
-        op.drop_index(op.f(f"ix_lineage_edge_{column}"), table_name="lineage_edge")
+    op.drop_index(op.f("ix_lineage_edge_job"), table_name="lineage_edge")
     op.drop_table("lineage_edge")
     op.drop_table("lineage_flow")
     op.drop_table("lineage_node")
-    op.drop_index("ix_lineage_event_job", table_name="lineage_event")
-    op.drop_index(op.f("ix_lineage_event_event_time"), table_name="lineage_event")
     op.drop_table("lineage_event")
