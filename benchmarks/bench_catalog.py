@@ -304,7 +304,7 @@ def _fill(db: Database, n: int) -> None:
                         "constraints": {},
                     }
                 )
-            search_rows.append(service.search_row(offset + i, values))
+            search_rows.append(service.search_row(offset + i, {**res_rows[-1], "fields": values["fields"]}))
         with db.writer() as s:
             s.execute(insert(DataResource), res_rows)
             s.execute(insert(ResourceField), field_rows)

@@ -247,5 +247,15 @@ class ResourceSearch(Base):
     tags: Mapped[str] = mapped_column(Text, default="")
     #: every distinct letter/character and pair of neighbouring ones, space-separated: 1–2 character
     #: queries (too short for trigrams) are exact token lookups in ``resource_fts_grams`` (SQLite FTS5,
-    #: unicode61) or a GIN index on ``string_to_array(grams, ' ')`` (PostgreSQL)
+    #: unicode61) or ``LIKE '% term %'`` on a pg_trgm GIN index of this column (PostgreSQL)
     grams: Mapped[str] = mapped_column(Text, default="")
+    #: copies of what a text search filters, ranks, orders and counts facets by, so that a search reads
+    #: this one table and never joins the wide resource rows
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(32))
+    share_type: Mapped[str] = mapped_column(String(20))
+    security_grade: Mapped[str] = mapped_column(String(20))
+    system: Mapped[str | None] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))

@@ -11,10 +11,9 @@ import datetime as dt
 import functools
 import re
 import unicodedata
-from collections import Counter
 
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import case, column, delete, func, insert, literal, select, table, union_all
+from sqlalchemy import String, case, cast, column, delete, func, insert, literal, select, table, union_all
 from sqlalchemy.orm import Session, object_session
 
 from catalog import categories, organizations
@@ -227,63 +226,49 @@ _FTS_GRAMS = table("resource_fts_grams", column("rowid"), column("resource_fts_g
 
 
 def _term_condition(session: Session, term: str):
-    """The condition on ``data_resource.id`` for one search term, answered by the database's own text index.
+    """The condition on ``resource_search`` for one search term, answered by the database's own text index.
 
     3+ characters: substring match on the search text (SQLite FTS5 trigram phrase; PostgreSQL LIKE on
     the pg_trgm GIN index). 1–2 letters or characters: an exact lookup of that single character or
-    pair among the resource's ``grams`` (FTS5 unicode61 token; PostgreSQL GIN on the token array).
-    Anything else short (punctuation) falls back to LIKE over the compact search table.
+    pair among the resource's ``grams`` (FTS5 unicode61 token; PostgreSQL: the space-delimited word
+    in ``grams`` via its pg_trgm GIN index).
+    Anything else short (punctuation) falls back to LIKE over the search table.
     """
+    rs = ResourceSearch
     sqlite = session.get_bind().dialect.name == "sqlite"
     if len(term) >= 3:
         if sqlite:
             phrase = '"' + term.replace('"', '""') + '"'
-            return DataResource.id.in_(select(_FTS.c.rowid).where(_FTS.c.resource_fts.op("MATCH")(phrase)))
-        return DataResource.id.in_(
-            select(ResourceSearch.resource_id).where(
-                ResourceSearch.text.like(f"%{_like_escape(term)}%", escape="\\")
-            )
-        )
+            return rs.resource_id.in_(select(_FTS.c.rowid).where(_FTS.c.resource_fts.op("MATCH")(phrase)))
+        return rs.text.like(f"%{_like_escape(term)}%", escape="\\")
     if term.isalnum():
         if sqlite:
-            return DataResource.id.in_(
+            return rs.resource_id.in_(
                 select(_FTS_GRAMS.c.rowid).where(_FTS_GRAMS.c.resource_fts_grams.op("MATCH")(f'"{term}"'))
             )
-        from sqlalchemy import Text, cast
-        from sqlalchemy.dialects.postgresql import ARRAY, array
-
-        return DataResource.id.in_(
-            select(ResourceSearch.resource_id).where(
-                func.string_to_array(ResourceSearch.grams, " ").op("@>")(cast(array([term]), ARRAY(Text)))
-            )
-        )
-    return DataResource.id.in_(
-        select(ResourceSearch.resource_id).where(
-            ResourceSearch.text.like(f"%{_like_escape(term)}%", escape="\\")
-        )
-    )
+        # " 工程 " as a whole word of the padded grams: pg_trgm takes the padded trigrams of the word
+        return rs.grams.like(f"% {term} %")
+    return rs.text.like(f"%{_like_escape(term)}%", escape="\\")
 
 
 def _search_conditions(session: Session, args: dict) -> tuple[list, bool]:
-    """The WHERE conditions of a search, and whether any of them is a text condition."""
+    """The WHERE conditions of a search, and whether it is a text search.
+
+    A text search (``q`` or ``tag``) reads ``resource_search`` alone (it carries the filter columns);
+    a plain listing reads ``data_resource`` and its indexes.
+    """
     conds = []
-    q = normalise_query(args.get("q"))
-    for term in q.split():
+    for term in normalise_query(args.get("q")).split():
         conds.append(_term_condition(session, term))
     tag = (args.get("tag") or "").strip()
     if tag:
-        conds.append(
-            DataResource.id.in_(
-                select(ResourceSearch.resource_id).where(
-                    ResourceSearch.tags.like(f"%|{_like_escape(tag)}|%", escape="\\")
-                )
-            )
-        )
+        conds.append(ResourceSearch.tags.like(f"%|{_like_escape(tag)}|%", escape="\\"))
     textual = bool(conds)
+    source = ResourceSearch if textual else DataResource
     for key in FACETS:
         value = args.get(key)
         if value:
-            conds.append(getattr(DataResource, key) == value)
+            conds.append(getattr(source, key) == value)
     return conds, textual
 
 
@@ -299,49 +284,54 @@ def search_resources(session: Session, args: dict) -> dict:
     per_page = max(1, min(MAX_PER_PAGE, int(args.get("per_page") or 50)))
     conds, textual = _search_conditions(session, args)
     q = normalise_query(args.get("q"))
-    facet_columns = [getattr(DataResource, f) for f in FACETS]
+    source = ResourceSearch if textual else DataResource
+    key = ResourceSearch.resource_id if textual else DataResource.id
+    rank = (
+        case((ResourceSearch.name.like(f"%{_like_escape(q)}%", escape="\\"), 0), else_=1) if q else literal(1)
+    )
+    # one statement: the match is evaluated once into a materialized CTE; facet counts and the page's
+    # ids come back together (a few dozen rows, whatever the number of matches)
+    matched = (
+        select(
+            key.label("id"),
+            source.code.label("code"),
+            rank.label("rank"),
+            *(getattr(source, f) for f in FACETS),
+        )
+        .where(*conds)
+        .cte("matched")
+        .prefix_with("MATERIALIZED")
+    )
+    parts = [
+        select(literal(f).label("facet"), matched.c[f].label("value"), func.count().label("n")).group_by(
+            matched.c[f]
+        )
+        for f in FACETS
+    ]
+    ranked = (
+        select(matched.c.id, matched.c.rank)
+        .order_by(matched.c.rank, matched.c.code)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .subquery()
+    )
+    parts.append(
+        select(literal("").label("facet"), cast(ranked.c.id, String), ranked.c.rank).select_from(ranked)
+    )
     facets: dict[str, dict] = {f: {} for f in FACETS}
-    if textual:
-        # a text search: the index answers which rows match, once; the matched rows' facet values come
-        # back in the same statement and are counted and ordered here (no second evaluation of the match)
-        rank = (
-            case((DataResource.name.like(f"%{_like_escape(q)}%", escape="\\"), 0), else_=1)
-            if q
-            else literal(1)
-        )
-        rows = session.execute(
-            select(DataResource.id, rank, DataResource.code, *facet_columns).where(*conds)
-        ).all()
-        total = len(rows)
-        for i, f in enumerate(FACETS, start=3):
-            facets[f] = {("" if k is None else k): n for k, n in Counter(row[i] for row in rows).items()}
-        rows.sort(key=lambda r: (r[1], r[2]))
-        ids = [r[0] for r in rows[(page - 1) * per_page : page * per_page]]
-    else:
-        parts = [
-            select(literal(f).label("facet"), col.label("value"), func.count().label("n"))
-            .where(*conds)
-            .group_by(col)
-            for f, col in zip(FACETS, facet_columns, strict=True)
-        ]
-        for facet, value, n in session.execute(union_all(*parts)):
+    page_ids: dict[int, int] = {}
+    for facet, value, n in session.execute(union_all(*parts)):
+        if facet:
             facets[facet][value if value is not None else ""] = n
-        total = sum(facets[FACETS[0]].values())
-        ids = list(
-            session.scalars(
-                select(DataResource.id)
-                .where(*conds)
-                .order_by(DataResource.code)
-                .offset((page - 1) * per_page)
-                .limit(per_page)
-            )
-        )
+        else:
+            page_ids[int(value)] = n
+    total = sum(facets[FACETS[0]].values())
     for f in FACETS:
         facets[f] = dict(sorted(facets[f].items(), key=lambda kv: (-kv[1], kv[0])))
     items = []
-    if ids:
-        found = {r.id: r for r in session.scalars(select(DataResource).where(DataResource.id.in_(ids)))}
-        items = [found[i] for i in ids if i in found]
+    if page_ids:
+        items = list(session.scalars(select(DataResource).where(DataResource.id.in_(list(page_ids)))))
+        items.sort(key=lambda r: (page_ids[r.id], r.code))
     return {"items": items, "total": total, "page": page, "per_page": per_page, "facets": facets}
 
 
@@ -393,7 +383,7 @@ def grams_text(text: str) -> str:
         run = run.replace("_", "")
         out.update(run)
         out.update(run[i : i + 2] for i in range(len(run) - 1))
-    return " ".join(sorted(out))
+    return " " + " ".join(sorted(out)) + " "
 
 
 def tags_text(tags) -> str:
@@ -416,6 +406,9 @@ def search_row(resource_id: int, values: dict, system_name: str | None = None) -
         "text": text,
         "tags": tags_text(values.get("tags")),
         "grams": grams_text(text),
+        "code": values["code"],
+        "name": unicodedata.normalize("NFKC", values.get("name") or "").lower(),
+        **{f: values.get(f) for f in FACETS},
     }
 
 

@@ -7,7 +7,7 @@ The search index is database-specific and lives outside the models: on SQLite an
 ``resource_fts`` (trigram tokenizer, external content ``resource_search``, kept in step by triggers);
 plus ``resource_fts_grams`` (unicode61, over ``grams``: single characters and pairs, for 1–2 character
 queries); on PostgreSQL the pg_trgm extension and a GIN index ``resource_fts_trgm`` on
-``resource_search.text`` plus a GIN index ``resource_fts_grams`` on ``string_to_array(grams, ' ')``.
+``resource_search.text`` plus a pg_trgm GIN index ``resource_fts_grams`` on ``grams`` (space-padded words).
 ``migrations.include_name`` hides both from the model comparison.
 """
 
@@ -120,6 +120,14 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("grams", sa.Text(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("category", sa.String(length=32), nullable=False),
+        sa.Column("share_type", sa.String(length=20), nullable=False),
+        sa.Column("security_grade", sa.String(length=20), nullable=False),
+        sa.Column("system", sa.String(length=64), nullable=True),
+        sa.Column("provider", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(
             ["resource_id"],
             ["data_resource.id"],
@@ -160,9 +168,7 @@ def upgrade() -> None:
     else:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.execute("CREATE INDEX resource_fts_trgm ON resource_search USING gin (text gin_trgm_ops)")
-        op.execute(
-            "CREATE INDEX resource_fts_grams ON resource_search USING gin (string_to_array(grams, ' '))"
-        )
+        op.execute("CREATE INDEX resource_fts_grams ON resource_search USING gin (grams gin_trgm_ops)")
 
 
 def downgrade() -> None:
