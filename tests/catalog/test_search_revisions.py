@@ -31,7 +31,9 @@ def test_chinese_substrings_without_word_boundaries(demo):
     assert codes(client, "q=统一社会信用代码") != []  # a field title
     assert "C0201-002" in codes(client, "q=负面清单")  # a tag and a name
     assert codes(client, "q=不存在的东西") == []
-    assert codes(client, "q=%E5%A4%9A") is not None  # one character works too (多)
+    one = codes(client, "q=码")  # one character works too
+    assert "E0101-001" in one and "A0101-001" not in one
+    assert codes(client, "q=zb") == codes(client, "q=ZB") and "A0101-001" in codes(client, "q=zb")
 
 
 def test_pinyin_initials_and_mixed_terms(demo):
@@ -108,3 +110,10 @@ def test_revisions_list_show_and_diff(client, steward):
     assert client.get("/api/v1/resources/A0201-001/revisions").get_json()["total"] == 3
     r = client.post("/api/v1/resources", json=resource(), headers=steward)
     assert r.get_json()["revision"] == 4
+
+
+def test_demo_catalog_is_idempotent(demo, db):
+    assert load_catalog(db, "test") == 0
+    assert demo.get("/api/v1/resources").get_json()["total"] == 23
+    assert demo.get("/api/v1/systems").get_json()["total"] == 13
+    assert demo.get("/api/v1/audit/verify").get_json()["ok"] is True
