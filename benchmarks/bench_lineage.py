@@ -9,6 +9,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -93,14 +94,17 @@ def _start_server(url: str, workdir: Path, port: int) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         cwd=workdir,
     )
-    for _ in range(300):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).ok:
-                return proc
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("yima serve did not start")
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5).ok:
+                    return proc
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("yima serve did not start")
+    except BaseException:
+        proc.kill()
+        raise
 
 
 class _Client:
@@ -144,6 +148,37 @@ def _run_clients(base: str, method: str, path: str, bodies: list, headers: dict)
     return time.perf_counter() - t
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (Linux /proc; 0 elsewhere)."""
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        total = 0.0
+        for p in [pid, *map(int, children)]:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _service_rate(n: int = 1_000) -> float:
+    """Events per second through ``catalog.lineage.ingest`` alone, one writer, on a fresh SQLite file."""
+    from catalog import lineage
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'service.db'}"
+        migrations.upgrade(url)
+        database = Database(url)
+        events = generate(seed=7)[:n]
+        t = time.perf_counter()
+        for event in events:
+            with database.writer() as s:
+                lineage.ingest(s, event, actor="bench")
+        took = time.perf_counter() - t
+        database.dispose()
+    return n / took
+
+
 def run(workdir: Path) -> list[Figure]:
     url = os.environ.get("YIMA_BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'lineage.db'}"
     migrations.upgrade(url)
@@ -173,18 +208,29 @@ def run(workdir: Path) -> list[Figure]:
         events = generate()
         edges = sum(len(e["inputs"]) + len(e["outputs"]) for e in events)
         health_rate = 2_000 / _run_clients(base, "GET", "/api/v1/health", [None] * 2_000, {})
+        cpu_before = _tree_cpu(server.pid)
         took = _run_clients(
             base, "POST", "/api/v1/lineage", events, {"Authorization": f"Bearer {contributor}"}
         )
+        cpu = _tree_cpu(server.pid) - cpu_before
         rate = len(events) / took
         figures.append(
             Figure(
-                f"intake: {len(events)} RunEvents, {edges} edges, {CLIENTS} clients",
+                f"intake over HTTP: {len(events)} RunEvents, {edges} edges, {CLIENTS} clients, "
+                f"{WORKERS}x{THREADS} workers",
                 rate,
                 "ev/s",
                 ">= 500",
                 rate >= 500,
             )
+        )
+        if cpu > 0:
+            figures.append(
+                Figure("   server CPU per event (all worker processes)", cpu / len(events) * 1000, "ms")
+            )
+            figures.append(Figure("   server cores busy during intake", cpu / took, "cores"))
+        figures.append(
+            Figure("   intake through the service alone, in process (no HTTP)", _service_rate(), "ev/s")
         )
         figures.append(Figure("   baseline: GET /api/v1/health, same clients", health_rate, "req/s"))
         figures.append(Figure("   ratio health / intake", health_rate / rate, "x"))
