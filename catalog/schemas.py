@@ -242,6 +242,10 @@ class RecordErrorSchema(Schema):
     field = fields.String()
     type = fields.String()
     message = fields.String()
+    status = fields.String(
+        metadata={"description": "code errors: the code's status (deprecated, unknown, malformed)"}
+    )
+    successor = fields.String(metadata={"description": "code errors: the successor of a deprecated code"})
 
 
 class RecordResultSchema(Schema):

@@ -175,3 +175,28 @@ def test_cli_exit_codes_and_json(rec, runner, tmp_path):
     assert body["invalid"] == 2 and ("id", "unique") in kinds(body)[1]
     r = runner(["validate", "records", "NOPE", good])
     assert r.exit_code == 1 and "NOPE" in r.output
+
+
+def test_code_fields_use_the_current_release_and_report_successors(client, db):
+    """The demo's purchase orders against the bureau's material code set (szgws-me) as `yima demo` loads it."""
+    from catalog.demo import load_catalog, load_organizations
+    from standards.demo import load as load_standards
+
+    load_organizations(db, "test")
+    load_standards(db, "test")
+    load_catalog(db, "test")
+    records = [
+        {"order_no": "PO-1", "contract_no": "HT-1", "material_code": "40-10.20.00", "quantity": 3},
+        {"order_no": "PO-2", "contract_no": "HT-1", "material_code": "40-10.10.90", "quantity": 1},
+        {"order_no": "PO-3", "contract_no": "HT-1", "material_code": "４０－１０．２０．００", "quantity": 1},
+        {"order_no": "PO-4", "contract_no": "HT-1", "material_code": "99-99.99.99", "quantity": 1},
+    ]
+    body = client.post(
+        "/api/v1/validate/records", json={"resource": "E0201-001", "records": records}
+    ).get_json()
+    assert [r["valid"] for r in body["results"]] == [True, False, True, False]
+    deprecated = body["results"][1]["errors"][0]
+    assert deprecated["type"] == "code" and deprecated["field"] == "material_code"
+    assert deprecated["status"] == "deprecated" and deprecated["successor"] == "40-10.10.20"
+    assert "40-10.10.20" in deprecated["message"]
+    assert body["results"][3]["errors"][0]["type"] == "code"
