@@ -34,26 +34,55 @@ def catalog_state(client) -> dict:
     }
 
 
-def fresh_runner(tmp_path, name):
-    """A CLI runner on a new, empty database."""
+@pytest.fixture
+def empty_url(database_url, tmp_path):
+    """A second, empty, migrated database of the same kind as the test's (SQLite file or PostgreSQL)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    import os
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    import migrations
+
+    base = make_url(database_url)
+    name = f"yima_rt_{os.getpid()}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    migrations.upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def fresh_runner(url):
+    """A CLI runner on another database."""
     from click.testing import CliRunner
 
     from web.cli import main
 
-    env = {"YIMA_DATABASE_URL": f"sqlite:///{tmp_path / name}", "YIMA_SECRET_KEY": "t"}
+    env = {"YIMA_DATABASE_URL": url, "YIMA_SECRET_KEY": "t"}
 
     def invoke(args):
         return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
 
-    return invoke, env["YIMA_DATABASE_URL"]
+    return invoke, url
 
 
-@pytest.mark.parametrize("fmt,out", [("xlsx", "catalog.xlsx"), ("csv", "catalog.zip")])
-def test_export_then_import_into_an_empty_database_gives_the_same_catalog(demo, runner, tmp_path, fmt, out):
+@pytest.mark.parametrize("fmt,out", [("xlsx", "catalog.xlsx"), ("csv", "catalog.zip"), ("csv", "folder")])
+def test_export_then_import_into_an_empty_database_gives_the_same_catalog(
+    demo, runner, tmp_path, empty_url, fmt, out
+):
     path = tmp_path / out
     r = runner(["catalog", "export", "--format", fmt, "--out", path])
     assert r.exit_code == 0, r.output
-    invoke, url = fresh_runner(tmp_path, f"empty-{fmt}.db")
+    invoke, url = fresh_runner(empty_url)
     r = invoke(["catalog", "import", path])
     assert r.exit_code == 0, r.output
     assert "23 resources" in r.output
@@ -106,7 +135,7 @@ def test_formula_cells_are_escaped_on_export_and_restored_on_import(client, stew
     assert rows[0]["信息资源名称"].startswith("'=") and rows[0]["标签"] == "'-负号;'引号"
     before = client.get("/api/v1/resources/A0201-001").get_json()
     for path in (tmp_path / "c.xlsx", zpath):
-        invoke, url = fresh_runner(tmp_path, f"e-{path.suffix[1:]}.db")
+        invoke, url = fresh_runner(f"sqlite:///{tmp_path / ('e-' + path.suffix[1:] + '.db')}")
         assert invoke(["catalog", "import", path]).exit_code == 0
         from web import create_app
 
