@@ -76,9 +76,12 @@ FACETS = ("category", "share_type", "security_grade", "system", "provider", "sta
 # --- systems -------------------------------------------------------------------------------
 
 
-def get_system(session: Session, code: str) -> System:
-    """The system with this code. Raises NotFound."""
-    system = session.scalar(select(System).where(System.code == code))
+def get_system(session: Session, code: str, *, lock: bool = False) -> System:
+    """The system with this code (its row held until commit with ``lock``). Raises NotFound."""
+    query = select(System).where(System.code == code)
+    if lock:
+        query = query.with_for_update(key_share=True)
+    system = session.scalar(query)
     if system is None:
         raise NotFound(f"no system with code {code!r}")
     return system
@@ -155,7 +158,7 @@ def update_system(
     commit: bool = True,
 ) -> System:
     """Change a system (PATCH, or PUT when ``replace``). Raises NotFound, Stale, Invalid."""
-    system = get_system(session, code)
+    system = get_system(session, code, lock=True)
     before = system.to_dict()
     check_if_match(if_match, before)
     if values.get("code", code) != code:
@@ -188,7 +191,7 @@ def update_system(
 
 def delete_system(session: Session, code: str, *, actor: str, if_match: str | None = None) -> None:
     """Delete a system no resource belongs to. Raises NotFound, Stale, Conflict."""
-    system = get_system(session, code)
+    system = get_system(session, code, lock=True)
     before = system.to_dict()
     check_if_match(if_match, before)
     used = session.scalar(select(func.count()).where(DataResource.system == code))
@@ -204,9 +207,13 @@ def delete_system(session: Session, code: str, *, actor: str, if_match: str | No
 # --- resources: reading --------------------------------------------------------------------
 
 
-def get_resource(session: Session, code: str) -> DataResource:
-    """The resource with this code, fields loaded. Raises NotFound."""
-    resource = session.scalar(select(DataResource).where(DataResource.code == code))
+def get_resource(session: Session, code: str, *, lock: bool = False) -> DataResource:
+    """The resource with this code, fields loaded; ``lock`` holds its row until commit (PostgreSQL), so
+    two stewards saving at once are applied one after the other. Raises NotFound."""
+    query = select(DataResource).where(DataResource.code == code)
+    if lock:
+        query = query.with_for_update(key_share=True)
+    resource = session.scalar(query)
     if resource is None:
         raise NotFound(f"no data resource with code {code!r}")
     return resource
@@ -637,7 +644,7 @@ def update_resource(
     A change that alters anything keeps a new revision and one audit entry; an identical save changes
     nothing. ``fields``, when given, replaces the whole field list. Raises NotFound, Stale, Invalid.
     """
-    resource = get_resource(session, code)
+    resource = get_resource(session, code, lock=True)
     before = resource.to_dict()
     check_if_match(if_match, before)
     if values.get("code", code) != code:
@@ -695,7 +702,7 @@ def delete_resource(session: Session, code: str, *, actor: str, if_match: str | 
 
     Raises NotFound, Stale, Conflict.
     """
-    resource = get_resource(session, code)
+    resource = get_resource(session, code, lock=True)
     before = resource.to_dict()
     check_if_match(if_match, before)
     referrers = [

@@ -186,3 +186,29 @@ def test_references_protect_deletes(seeded, steward):
 def test_categories_are_listed(client):
     items = client.get("/api/v1/catalog/categories").get_json()
     assert {"code": "A01", "name": "招标投标", "parent": "A", "level": "项"} in items
+
+
+def test_concurrent_saves_are_applied_one_after_the_other(seeded, steward, app):
+    import threading
+
+    client = seeded
+    client.post("/api/v1/resources", json=resource(), headers=steward)
+    barrier = threading.Barrier(6)
+    statuses = []
+
+    def save(i):
+        c = app.test_client()
+        barrier.wait()
+        statuses.append(
+            c.patch("/api/v1/resources/A0201-001", json={"summary": f"第{i}版"}, headers=steward).status_code
+        )
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert statuses == [200] * 6
+    revisions = client.get("/api/v1/resources/A0201-001/revisions").get_json()
+    assert revisions["total"] == 7 and [r["number"] for r in revisions["items"]] == list(range(7, 0, -1))
+    assert client.get("/api/v1/audit/verify").get_json()["ok"] is True
