@@ -523,6 +523,10 @@ def import_catalog(
                     }
                 )
 
+    field_rows = {
+        code: [n for _, n, _ in sorted(items, key=lambda t: t[:2])]
+        for code, items in fields_by_resource.items()
+    }
     plan: list[tuple[str, int, dict]] = []
     schemas = {"单位": OrganizationSchema, "信息系统": SystemSchema, "信息资源": ResourceSchema}
     columns_of = {title: cols for title, _, cols in SHEETS}
@@ -583,7 +587,7 @@ def import_catalog(
             if title == "信息资源":
                 saved.add(values["code"])
         except YimaError as exc:
-            _service_error(report, title, columns_of[title], number, exc)
+            _service_error(report, title, columns_of[title], number, exc, field_rows.get(values["code"]))
         done += 1
         if progress:
             progress(done)
@@ -591,7 +595,7 @@ def import_catalog(
         try:
             _save(session, "信息资源", values, actor, report, recount=False)
         except YimaError as exc:
-            _service_error(report, "信息资源", RESOURCE_COLUMNS, number, exc)
+            _service_error(report, "信息资源", RESOURCE_COLUMNS, number, exc, field_rows.get(values["code"]))
     if report.errors or dry_run:
         session.rollback()
         if report.errors:
@@ -659,12 +663,48 @@ def _save(
         report.count("unchanged" if after == before else "updated", kind)
 
 
-def _service_error(report: ImportReport, title: str, columns, number: int, exc: YimaError) -> None:
+_FIELD_PROBLEM_COLUMNS = (
+    ("code_scheme", "代码方案"),
+    ("pattern", "格式"),
+    ("type", "数据类型"),
+    ("min_length", "最小长度"),
+    ("max_length", "最大长度"),
+    ("minimum", "最小值"),
+    ("maximum", "最大值"),
+    ("enum", "枚举值"),
+)
+
+
+def _service_error(
+    report: ImportReport,
+    title: str,
+    columns,
+    number: int,
+    exc: YimaError,
+    field_rows: list[int] | None = None,
+) -> None:
+    """A service's refusal as row errors; problems of ``fields[i]`` point at that row of the 信息项 sheet."""
     if isinstance(exc.errors, dict) and exc.errors:
         for key, msgs in exc.errors.items():
-            text = "; ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)
+            items = msgs if isinstance(msgs, list) else [msgs]
+            match = re.fullmatch(r"fields\[(\d+)\]", key)
+            if match and field_rows and int(match.group(1)) < len(field_rows):
+                row = field_rows[int(match.group(1))]
+                for item in items:
+                    column = next(
+                        (h for k, h in _FIELD_PROBLEM_COLUMNS if str(item).startswith(k)), "信息项名称"
+                    )
+                    report.errors.append(
+                        {"sheet": "信息项", "row": row, "column": column, "message": str(item)}
+                    )
+                continue
             report.errors.append(
-                {"sheet": title, "row": number, "column": _header_of(columns, key), "message": text}
+                {
+                    "sheet": title,
+                    "row": number,
+                    "column": _header_of(columns, key),
+                    "message": "; ".join(map(str, items)),
+                }
             )
     else:
         column = columns[0].header if isinstance(exc, Conflict) else ""

@@ -178,10 +178,11 @@ def test_import_reports_every_bad_row_and_writes_nothing(demo, runner, tmp_path)
                 ["NEW-4", "坏提供方", "提供方不存在", "A0201", "NOBODY", "", ""],
             ],
             "fields.csv": [
-                ["信息资源代码", "序号", "信息项名称", "数据类型", "必填"],
-                ["NEW-1", "1", "id", "integer", "是"],
-                ["NEW-1", "2", "bad", "decimal", "也许"],
-                ["GHOST", "1", "x", "string", "否"],
+                ["信息资源代码", "序号", "信息项名称", "数据类型", "必填", "代码方案"],
+                ["NEW-1", "1", "id", "integer", "是", ""],
+                ["NEW-1", "2", "bad", "decimal", "也许", ""],
+                ["GHOST", "1", "x", "string", "否", ""],
+                ["NEW-1", "3", "material", "string", "否", "no-such-scheme"],
             ],
         },
     )
@@ -197,6 +198,7 @@ def test_import_reports_every_bad_row_and_writes_nothing(demo, runner, tmp_path)
     assert ("信息资源", 6, "信息资源提供方代码") in where  # unknown organization
     assert ("信息项", 3, "数据类型") in where and ("信息项", 3, "必填") in where
     assert ("信息项", 4, "信息资源代码") in where
+    assert ("信息项", 5, "代码方案") in where  # found by the service, pointed at the field's own row
     assert demo.get("/api/v1/resources/NEW-1").status_code == 404
     assert demo.get("/api/v1/audit?per_page=1").get_json()["total"] == before
 
