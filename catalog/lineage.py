@@ -817,7 +817,7 @@ def _catalog(session: Session) -> tuple[dict, dict, dict]:
 class Timeline:
     """Every node and edge interval at one audit head; graphs as of a date are cut from it and cached."""
 
-    MAX_GRAPHS = 24
+    MAX_GRAPHS = 8  # a graph of 60,000 edges is tens of MB: keep a few dates, not every one asked
 
     def __init__(self, session: Session, head: str | None):
         self.head = head
@@ -982,7 +982,7 @@ class Graph:
 
 _CACHE: collections.OrderedDict = collections.OrderedDict()
 _CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 4
+_CACHE_SIZE = 2  # the current head and the one before (requests still running on it)
 
 
 def timeline(session: Session) -> Timeline:
