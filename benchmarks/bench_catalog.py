@@ -161,11 +161,32 @@ def bench_records(workdir: Path, db: Database) -> list[Figure]:
     clean_errors = _ours(db, clean_path)
     t_clean = time.perf_counter() - t
     same = ours == theirs
+    from web import create_app
+
+    app = create_app({"database_url": db.url, "secret_key": "bench"})
+    client = app.test_client()
+    body = seeded_path.read_bytes()
+    http_times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        response = client.post(
+            "/api/v1/validate/records?resource=BENCH-REC", data=body, headers={"Content-Type": "text/csv"}
+        )
+        response.get_json()
+        http_times.append(time.perf_counter() - t)
+    app.extensions["yima"].db.dispose()
+    http_ok = response.status_code == 200 and response.get_json()["invalid"] == len({e[0] for e in expected})
     return [
         Figure(f"frictionless validate, {ROWS:,} rows x 10 fields (seeded)", t_fl, "s"),
         Figure("yima validate records (polars), same file", t_ours, "s"),
         Figure("speed-up over frictionless", t_fl / t_ours, "x", ">= 10x", t_fl / t_ours >= 10),
         Figure("yima, the clean copy (no errors)", t_clean, "s", meets=not clean_errors),
+        Figure(
+            "the same CSV over HTTP (POST /api/v1/validate/records, JSON parsed)",
+            min(http_times),
+            "s",
+            meets=http_ok,
+        ),
         Figure(
             f"errors found: yima {len(ours)}, frictionless {len(theirs)}, seeded {len(expected)}",
             len(ours),
