@@ -9,11 +9,14 @@ import datetime as dt
 import json
 import os
 import re
+import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass, field
 
 import networkx as nx
+import psycopg
+from psycopg.types.json import Json
 
 try:
     import fcntl
@@ -317,23 +320,12 @@ _INS_NODE = insert(_NODE)
 _INS_NODE_PG = (
     postgresql.insert(_NODE).on_conflict_do_nothing(index_elements=["node_id"]).returning(_NODE.c.node_id)
 )
-_INS_EDGE = insert(_EDGE)
-_INS_EVENT = insert(_EVENT).returning(_EVENT.c.id)
-_SEL_OPEN = select(
-    _EDGE.c.id, _EDGE.c.source, _EDGE.c.target, _EDGE.c.kind, _EDGE.c.valid_from, _EDGE.c.run_id
-).where(_EDGE.c.job == bindparam("job"), _EDGE.c.flow_id.is_(None), _EDGE.c.valid_to.is_(None))
-_CLOSE = (
-    update(_EDGE)
-    .where(_EDGE.c.id.in_(bindparam("ids", expanding=True)))
-    .values(valid_to=bindparam("when"), closed_by=bindparam("event"))
-)
 _SET_FIRST_SEEN = (
     update(_NODE).where(_NODE.c.node_id == bindparam("nid")).values(first_seen=bindparam("when"))
 )
 _SET_FACETS = update(_NODE).where(_NODE.c.node_id == bindparam("nid")).values(facets=bindparam("facets"))
 
 #: PostgreSQL: events of the same job take turns (a lock space of their own, apart from the audit chain's)
-_JOB_LOCK = text("SELECT pg_advisory_xact_lock(:space, hashtext(:job))")
 _JOB_LOCK_SPACE = 0x4C494E  # "LIN"
 
 
@@ -484,7 +476,7 @@ def _ingest_retrying(
     for attempt in range(3):
         try:
             return _apply(session, parsed, row, nodes, jid, actor)
-        except IntegrityError:
+        except _INTEGRITY_ERRORS:
             # the same event committed by a concurrent request a moment ago, or (PostgreSQL) a dataset
             # first seen by two events at once: the loser tries again and finds it
             session.rollback()
@@ -496,75 +488,198 @@ def _ingest_retrying(
     raise AssertionError("unreachable")
 
 
+class _Raw:
+    """Intake's statements on the DBAPI connection of the session's own transaction.
+
+    SQLAlchemy's per-statement work is most of the time the audit chain stays locked for an event
+    (the database itself needs a fraction of it), so the hot path speaks each driver's parameter
+    style (``:name`` for sqlite3, ``%(name)s`` for psycopg) and value types itself: datetimes as
+    SQLAlchemy's SQLite text, JSON as text on SQLite and ``Json`` on PostgreSQL.
+    """
+
+    def __init__(self, session: Session):
+        conn = session.connection()
+        self.pg = conn.dialect.name == "postgresql"
+        self.cur = conn.connection.dbapi_connection.cursor()
+
+    def sql(self, statement: str) -> str:
+        return re.sub(r":(\w+)", r"%(\1)s", statement) if self.pg else statement
+
+    def time(self, moment: dt.datetime | None):
+        if moment is None or self.pg:
+            return moment
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def json(self, value):
+        if value is None:
+            return None
+        if self.pg:
+            return Json(value)
+        return json.dumps(value)
+
+    def load_json(self, value):
+        return json.loads(value) if isinstance(value, str) else value
+
+    def run(self, statement: str, params: dict | None = None):
+        self.cur.execute(_SQL_CACHE.setdefault((self.pg, statement), self.sql(statement)), params or {})
+        return self.cur
+
+    def values(self, columns: tuple[str, ...], rows: list[tuple]) -> tuple[str, dict]:
+        """``(:c0_0, :c1_0), (:c0_1, …)`` and its parameters, for a multi-row insert."""
+        params, groups = {}, []
+        for i, row in enumerate(rows):
+            names = [f"{c}_{i}" for c in columns]
+            params.update(zip(names, row, strict=True))
+            groups.append("(" + ", ".join(":" + n for n in names) + ")")
+        return ", ".join(groups), params
+
+
+_SQL_CACHE: dict[tuple[bool, str], str] = {}
+#: a unique key taken (a resent event): SQLAlchemy's wrapper or, on the hot path, the drivers' own
+_INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
+_EVENT_COLUMNS = (
+    "sha256",
+    "kind",
+    "event_type",
+    "event_time",
+    "run_id",
+    "job_namespace",
+    "job_name",
+    "producer",
+    "body",
+    "actor",
+    "received_at",
+)
+_NODE_COLUMNS = ("node_id", "type", "namespace", "name", "facets", "first_seen")
+_EDGE_COLUMNS = ("source", "target", "kind", "job", "valid_from", "run_id", "event_id")
+_AUDIT_COLUMNS = tuple(c.name for c in audit.AuditEntry.__table__.columns)
+
+
 def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, jid: str | None, actor: str):
     """The transaction of ``ingest``: store the event, its nodes and edge changes, audit, commit."""
     digest, when = row["sha256"], row["event_time"]
-    if session.get_bind().dialect.name == "postgresql":  # events of one job apply one at a time
-        session.execute(_JOB_LOCK, {"space": _JOB_LOCK_SPACE, "job": jid or digest})
-    conn = session.connection()
+    raw = _Raw(session)
+    if raw.pg:  # events of one job apply one at a time
+        raw.run(
+            "SELECT pg_advisory_xact_lock(:space, hashtext(:job))",
+            {"space": _JOB_LOCK_SPACE, "job": jid or digest},
+        )
+    at = raw.time(when)
     # a resent event fails here on the unique sha256, and the caller answers with the stored one
-    event_id = conn.execute(_INS_EVENT, row).scalar_one()
-    new_nodes = _touch_nodes(conn, nodes, when)
+    params = {c: row[c] for c in _EVENT_COLUMNS} | {
+        "event_time": at,
+        "received_at": raw.time(row["received_at"]),
+    }
+    event_id = raw.run(
+        f"INSERT INTO lineage_event ({', '.join(_EVENT_COLUMNS)}) "
+        f"VALUES ({', '.join(':' + c for c in _EVENT_COLUMNS)}) RETURNING id",
+        params,
+    ).fetchone()[0]
+    new_nodes = _raw_nodes(raw, nodes, at)
     opened, closed = [], []
     if jid and (parsed.kind == "JobEvent" or parsed.event_type in OPENING_STATES):
         wanted = {(ds["id"], jid, "input") for ds in parsed.inputs}
         wanted |= {(jid, ds["id"], "output") for ds in parsed.outputs}
-        # a job seen for the first time has no edges yet: no need to look
-        current = (
-            {}
-            if jid in new_nodes
-            else {(r.source, r.target, r.kind): r for r in conn.execute(_SEL_OPEN, {"job": jid})}
-        )
+        current = {}
+        if jid not in new_nodes:  # a job seen for the first time has no edges yet: no need to look
+            cur = raw.run(
+                "SELECT id, source, target, kind, valid_from, run_id FROM lineage_edge "
+                "WHERE job = :job AND flow_id IS NULL AND valid_to IS NULL",
+                {"job": jid},
+            )
+            current = {(r[1], r[2], r[3]): r for r in cur.fetchall()}
         opened = sorted(wanted - set(current))
         if opened:
-            conn.execute(
-                _INS_EDGE,
-                [
-                    {
-                        "source": s,
-                        "target": t,
-                        "kind": k,
-                        "job": jid,
-                        "valid_from": when,
-                        "valid_to": None,
-                        "run_id": parsed.run_id,
-                        "event_id": event_id,
-                        "closed_by": None,
-                        "flow_id": None,
-                    }
-                    for s, t, k in opened
-                ],
+            groups, values = raw.values(
+                _EDGE_COLUMNS, [(s, t, k, jid, at, parsed.run_id, event_id) for s, t, k in opened]
             )
+            raw.run(f"INSERT INTO lineage_edge ({', '.join(_EDGE_COLUMNS)}) VALUES {groups}", values)
         if parsed.kind == "JobEvent" or parsed.event_type == "COMPLETE":
             ending = [
                 r
                 for key, r in current.items()
-                if key not in wanted
-                and r.valid_from < when
-                and (r.run_id is None or r.run_id != parsed.run_id)
+                if key not in wanted and r[4] < at and (r[5] is None or r[5] != parsed.run_id)
             ]
             if ending:
-                conn.execute(_CLOSE, {"ids": [r.id for r in ending], "when": when, "event": event_id})
-                closed = sorted((r.source, r.target, r.kind) for r in ending)
+                ids = {f"i{n}": r[0] for n, r in enumerate(ending)}
+                raw.run(
+                    f"UPDATE lineage_edge SET valid_to = :when, closed_by = :event "
+                    f"WHERE id IN ({', '.join(':' + k for k in ids)})",
+                    {"when": at, "event": event_id, **ids},
+                )
+                closed = sorted((r[1], r[2], r[3]) for r in ending)
     after = _event_after(row, opened, closed)
-    _audit_core(conn, actor=actor, action="ingest", entity_key=str(event_id), after=after)
+    _raw_audit(raw, actor=actor, action="ingest", entity_key=str(event_id), after=after)
     session.commit()
+    raw.cur.close()
     return {"id": event_id, "sha256": digest, **after}, True
 
 
-_AUDIT = audit.AuditEntry.__table__
-_SEL_HEAD = select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(1)
-_INS_AUDIT = insert(_AUDIT)
-_AUDIT_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+def _raw_nodes(raw: _Raw, nodes: dict[str, dict], at) -> set[str]:
+    """``_touch_nodes`` for intake: insert the new nodes (a node another writer has just created is
+    skipped and treated as known), move first_seen back for an older event, keep the newest facets.
+    Returns the ids this event created."""
+    if not nodes:
+        return set()
+    ids = sorted(nodes)  # one order for all writers: no deadlocks
+    keys = {f"n{i}": n for i, n in enumerate(ids)}
+    in_list = ", ".join(":" + k for k in keys)
+    known = {
+        r[0]: r
+        for r in raw.run(
+            f"SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id IN ({in_list})", keys
+        ).fetchall()
+    }
+    new = [n for n in ids if n not in known]
+    inserted: set[str] = set()
+    if new:
+        rows = [
+            (
+                n,
+                nodes[n]["type"],
+                nodes[n]["namespace"],
+                nodes[n]["name"],
+                raw.json(nodes[n].get("facets")),
+                at,
+            )
+            for n in new
+        ]
+        groups, values = raw.values(_NODE_COLUMNS, rows)
+        inserted = {
+            r[0]
+            for r in raw.run(
+                f"INSERT INTO lineage_node ({', '.join(_NODE_COLUMNS)}) VALUES {groups} "
+                "ON CONFLICT (node_id) DO NOTHING RETURNING node_id",
+                values,
+            ).fetchall()
+        }
+        for n in new:
+            if n not in inserted:  # created a moment ago by a writer of another job (PostgreSQL)
+                known[n] = raw.run(
+                    "SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id = :n", {"n": n}
+                ).fetchone()
+    for node in sorted(known):
+        _, first_seen, facets_now = known[node]
+        if first_seen > at:
+            raw.run("UPDATE lineage_node SET first_seen = :when WHERE node_id = :n", {"when": at, "n": node})
+        facets = nodes[node].get("facets")
+        if facets:
+            current = raw.load_json(facets_now) or {}
+            merged = {**current, **facets}
+            if merged != current:
+                raw.run(
+                    "UPDATE lineage_node SET facets = :facets WHERE node_id = :n",
+                    {"facets": raw.json(merged), "n": node},
+                )
+    return inserted
 
 
-def _audit_core(conn, *, actor: str, action: str, entity_key: str, after: dict) -> None:
-    """The entry ``registry.audit.record`` appends (same lock, same entry, same hash, built by its own
-    AuditEntry), written with one Core insert: intake's hot path, where the ORM unit of work would be a
-    third of the time the audit chain stays locked."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_AUDIT_LOCK, {"k": audit._PG_LOCK_KEY})
-    head = conn.execute(_SEL_HEAD).first()
+def _raw_audit(raw: _Raw, *, actor: str, action: str, entity_key: str, after: dict) -> None:
+    """The entry ``registry.audit.record`` appends — same lock, same entry and hash, built by its own
+    AuditEntry — written with one plain insert (the hot path: see ``_Raw``)."""
+    if raw.pg:
+        raw.run("SELECT pg_advisory_xact_lock(:k)", {"k": audit._PG_LOCK_KEY})
+    head = raw.run("SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (head[0] + 1, head[1]) if head else (1, audit.GENESIS)
     entry = audit.AuditEntry(
         seq=seq,
@@ -578,7 +693,11 @@ def _audit_core(conn, *, actor: str, action: str, entity_key: str, after: dict) 
         prev_hash=prev,
     )
     entry.hash = audit.entry_hash(prev, entry.body())
-    conn.execute(_INS_AUDIT, {c.name: getattr(entry, c.key) for c in _AUDIT.columns})
+    raw.run(
+        f"INSERT INTO audit_entry ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in _AUDIT_COLUMNS)}) "
+        f"VALUES ({', '.join(':' + c for c in _AUDIT_COLUMNS)})",
+        {c: getattr(entry, c) for c in _AUDIT_COLUMNS},
+    )
 
 
 # --- declared flows -------------------------------------------------------------------------
