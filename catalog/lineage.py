@@ -310,8 +310,6 @@ def load_event_body(body: bytes | str) -> tuple[dict, str]:
 
 
 _NODE = LineageNode.__table__
-_EDGE = LineageEdge.__table__
-_EVENT = LineageEvent.__table__
 #: statements built once (building a statement costs more than running it on SQLite)
 _SEL_NODES = select(_NODE.c.node_id, _NODE.c.first_seen, _NODE.c.facets).where(
     _NODE.c.node_id.in_(bindparam("ids", expanding=True))

@@ -136,7 +136,9 @@ def test_real_openlineage_client_with_api_key_and_gzip(live_server, make_token, 
     assert {e["actor"] for e in events["items"]} == {"airflow"}
     first = min(e["id"] for e in events["items"])
     stored = client.get(f"/api/v1/lineage/events/{first}").get_json()
-    assert stored["event"]["job"]["name"] == "register_contract" and stored["event"]["run"]["runId"] == run.runId
+    assert (
+        stored["event"]["job"]["name"] == "register_contract" and stored["event"]["run"]["runId"] == run.runId
+    )
     assert stored["eventTime"] == "2025-02-20T02:00:00Z"  # +08:00 kept as the same instant, in UTC
 
     graph = client.get("/api/v1/lineage/graph").get_json()
