@@ -533,6 +533,15 @@ class _Raw:
 
 
 _SQL_CACHE: dict[tuple[bool, str], str] = {}
+#: rows per multi-row statement: well within SQLite's 32,766 and PostgreSQL's 65,535 parameters
+_CHUNK = 500
+
+
+def _chunks(items: list, size: int = _CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
 #: a unique key taken (a resent event): SQLAlchemy's wrapper or, on the hot path, the drivers' own
 _INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
 _EVENT_COLUMNS = (
@@ -588,23 +597,25 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, jid: s
             current = {(r[1], r[2], r[3]): r for r in cur.fetchall()}
         opened = sorted(wanted - set(current))
         if opened:
-            groups, values = raw.values(
-                _EDGE_COLUMNS, [(s, t, k, jid, at, parsed.run_id, event_id) for s, t, k in opened]
-            )
-            raw.run(f"INSERT INTO lineage_edge ({', '.join(_EDGE_COLUMNS)}) VALUES {groups}", values)
+            for part in _chunks(opened):
+                groups, values = raw.values(
+                    _EDGE_COLUMNS, [(s, t, k, jid, at, parsed.run_id, event_id) for s, t, k in part]
+                )
+                raw.run(f"INSERT INTO lineage_edge ({', '.join(_EDGE_COLUMNS)}) VALUES {groups}", values)
         if parsed.kind == "JobEvent" or parsed.event_type == "COMPLETE":
             ending = [
                 r
                 for key, r in current.items()
                 if key not in wanted and r[4] < at and (r[5] is None or r[5] != parsed.run_id)
             ]
-            if ending:
-                ids = {f"i{n}": r[0] for n, r in enumerate(ending)}
+            for part in _chunks(ending):
+                ids = {f"i{n}": r[0] for n, r in enumerate(part)}
                 raw.run(
                     f"UPDATE lineage_edge SET valid_to = :when, closed_by = :event "
                     f"WHERE id IN ({', '.join(':' + k for k in ids)})",
                     {"when": at, "event": event_id, **ids},
                 )
+            if ending:
                 closed = sorted((r[1], r[2], r[3]) for r in ending)
     after = _event_after(row, opened, closed)
     _raw_audit(raw, actor=actor, action="ingest", entity_key=str(event_id), after=after)
@@ -620,17 +631,15 @@ def _raw_nodes(raw: _Raw, nodes: dict[str, dict], at) -> set[str]:
     if not nodes:
         return set()
     ids = sorted(nodes)  # one order for all writers: no deadlocks
-    keys = {f"n{i}": n for i, n in enumerate(ids)}
-    in_list = ", ".join(":" + k for k in keys)
-    known = {
-        r[0]: r
-        for r in raw.run(
-            f"SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id IN ({in_list})", keys
-        ).fetchall()
-    }
+    known = {}
+    for part in _chunks(ids):
+        keys = {f"n{i}": n for i, n in enumerate(part)}
+        in_list = ", ".join(":" + k for k in keys)
+        sql = f"SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id IN ({in_list})"
+        known.update((r[0], r) for r in raw.run(sql, keys).fetchall())
     new = [n for n in ids if n not in known]
     inserted: set[str] = set()
-    if new:
+    for part in _chunks(new):
         rows = [
             (
                 n,
@@ -640,17 +649,15 @@ def _raw_nodes(raw: _Raw, nodes: dict[str, dict], at) -> set[str]:
                 raw.json(nodes[n].get("facets")),
                 at,
             )
-            for n in new
+            for n in part
         ]
         groups, values = raw.values(_NODE_COLUMNS, rows)
-        inserted = {
-            r[0]
-            for r in raw.run(
-                f"INSERT INTO lineage_node ({', '.join(_NODE_COLUMNS)}) VALUES {groups} "
-                "ON CONFLICT (node_id) DO NOTHING RETURNING node_id",
-                values,
-            ).fetchall()
-        }
+        sql = (
+            f"INSERT INTO lineage_node ({', '.join(_NODE_COLUMNS)}) VALUES {groups} "
+            "ON CONFLICT (node_id) DO NOTHING RETURNING node_id"
+        )
+        inserted.update(r[0] for r in raw.run(sql, values).fetchall())
+    if new:
         for n in new:
             if n not in inserted:  # created a moment ago by a writer of another job (PostgreSQL)
                 known[n] = raw.run(

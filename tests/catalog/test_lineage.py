@@ -507,3 +507,19 @@ def test_demo_is_idempotent_and_verify_catches_edited_lineage(db, runner):
     with db.session() as s:
         problems = audit.verify(s).problems
     assert sum("lineage_event" in p for p in problems) >= 2
+
+
+def test_an_event_with_thousands_of_datasets(client, make_token):
+    """A wide job (a warehouse load reading 1,200 tables) is taken whole, and ended whole."""
+    headers = make_token("contributor")
+    tables = [f"t{i:04d}" for i in range(1200)]
+    wide = run_event("load_all", tables, ["warehouse"], "2025-01-01T00:00:00Z")
+    answer = client.post("/api/v1/lineage", json=wide, headers=headers)
+    assert answer.status_code == 201 and len(answer.get_json()["opened"]) == 1201
+    narrow = run_event("load_all", ["t0000"], ["warehouse"], "2025-02-01T00:00:00Z")
+    assert len(client.post("/api/v1/lineage", json=narrow, headers=headers).get_json()["closed"]) == 1199
+    up = client.get("/api/v1/lineage/graph?node=dataset:ns:warehouse&direction=upstream&as_of=2025-01-15")
+    assert len(up.get_json()["nodes"]) == 1202
+    now = client.get("/api/v1/lineage/graph?node=dataset:ns:warehouse&direction=upstream").get_json()
+    assert {n["id"] for n in now["nodes"]} == {"dataset:ns:warehouse", "job:ns:load_all", "dataset:ns:t0000"}
+    assert client.get("/api/v1/audit/verify").get_json()["ok"] is True
