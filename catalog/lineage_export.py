@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
@@ -62,6 +63,35 @@ def _scalar(value) -> str:
     return str(value)
 
 
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: yEd draws a node from its ``nodegraphics`` data: shape and colour by type, the label inside
+_YED_SHAPES = {
+    "dataset": ("rectangle", "#DCEBFA"),
+    "job": ("ellipse", "#FFF2CC"),
+    "system": ("roundrectangle", "#E2F0D9"),
+}
+
+
+def _x(value) -> str:
+    """Text for XML: escaped, and characters XML 1.0 cannot carry replaced (U+FFFD)."""
+    return escape(_XML_ILLEGAL.sub("\ufffd", value))
+
+
+def _qa(value: str) -> str:
+    return quoteattr(_XML_ILLEGAL.sub("\ufffd", value))
+
+
+def _yed_node(node: dict) -> str:
+    label = _label(node)
+    shape, fill = _YED_SHAPES.get(node["type"], ("rectangle", "#FFFFFF"))
+    width = max(60, min(400, 8 * len(label) + 20))
+    return (
+        f'      <data key="yed"><y:ShapeNode><y:Geometry height="30.0" width="{width}.0" x="0.0" y="0.0"/>'
+        f'<y:Fill color="{fill}" transparent="false"/><y:NodeLabel>{_x(label)}</y:NodeLabel>'
+        f'<y:Shape type="{shape}"/></y:ShapeNode></data>\n'
+    )
+
+
 def _graphml(nodes, edges, as_of, query) -> bytes:
     out = io.StringIO()
     w = out.write
@@ -69,6 +99,7 @@ def _graphml(nodes, edges, as_of, query) -> bytes:
     w(
         '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xmlns:y="http://www.yworks.com/xml/graphml" '
         'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
         'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n'
     )
@@ -78,23 +109,25 @@ def _graphml(nodes, edges, as_of, query) -> bytes:
     w('  <key id="label" for="node" attr.name="label" attr.type="string"/>\n')
     for key in NODE_ATTRS:
         w(f'  <key id="n_{key}" for="node" attr.name="{key}" attr.type="string"/>\n')
+    w('  <key id="yed" for="node" yfiles.type="nodegraphics"/>\n')
     for key in EDGE_ATTRS:
         w(f'  <key id="e_{key}" for="edge" attr.name="{key}" attr.type="string"/>\n')
     w('  <graph id="lineage" edgedefault="directed">\n')
     query_text = json.dumps(query, ensure_ascii=False, sort_keys=True)
     for key, value in (("as_of", as_of), ("level", query.get("level") or "dataset"), ("query", query_text)):
-        w(f'    <data key="g_{key}">{escape(value)}</data>\n')
+        w(f'    <data key="g_{key}">{_x(value)}</data>\n')
     for node in nodes:
-        w(f"    <node id={quoteattr(node['id'])}>\n")
-        w(f'      <data key="label">{escape(_label(node))}</data>\n')
+        w(f"    <node id={_qa(node['id'])}>\n")
+        w(f'      <data key="label">{_x(_label(node))}</data>\n')
         for key in NODE_ATTRS:
-            w(f'      <data key="n_{key}">{escape(_scalar(node.get(key)))}</data>\n')
+            w(f'      <data key="n_{key}">{_x(_scalar(node.get(key)))}</data>\n')
+        w(_yed_node(node))
         w("    </node>\n")
     for i, edge in enumerate(edges):
-        w(f'    <edge id="e{i}" source={quoteattr(edge["source"])} target={quoteattr(edge["target"])}>\n')
+        w(f'    <edge id="e{i}" source={_qa(edge["source"])} target={_qa(edge["target"])}>\n')
         for key in EDGE_ATTRS:
             if key in edge:
-                w(f'      <data key="e_{key}">{escape(_scalar(edge.get(key)))}</data>\n')
+                w(f'      <data key="e_{key}">{_x(_scalar(edge.get(key)))}</data>\n')
         w("    </edge>\n")
     w("  </graph>\n</graphml>\n")
     return out.getvalue().encode("utf-8")
