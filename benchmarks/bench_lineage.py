@@ -29,9 +29,9 @@ SYSTEMS, DATASETS, JOBS = 200, 20_000, 5_000
 OUTPUTS_PER_JOB, INPUTS_PER_JOB, WINDOW = 4, 8, 3_000
 CLIENTS = 8
 #: ``yima serve --workers/--threads``: intake is CPU-bound Python holding a write lock, so processes
-#: rather than threads (a thread in the serial section would wait for the GIL after every statement)
+#: rather than many threads (a thread in the serial section waits for the GIL after every statement)
 WORKERS = int(os.environ.get("YIMA_BENCH_WORKERS", 2 * (os.cpu_count() or 2)))
-THREADS = int(os.environ.get("YIMA_BENCH_THREADS", 1))
+THREADS = int(os.environ.get("YIMA_BENCH_THREADS", 2))
 
 
 def _free_port() -> int:
