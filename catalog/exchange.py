@@ -38,7 +38,6 @@ from catalog.models import (
     System,
 )
 from catalog.schemas import FieldSchema, OrganizationSchema, ResourceSchema, SystemSchema
-from registry import audit
 from registry.errors import Conflict, Invalid, YimaError
 from registry.jsonutil import canonical, jsonable
 
@@ -615,26 +614,15 @@ def _save(
     code = values["code"]
     if title == "单位":
         current = session.scalar(select(Organization).where(Organization.code == code))
-        before = current.to_dict() if current is not None else None
-        wanted = {k: values.get(k) for k in organizations.EDITABLE} | {"kind": values.get("kind") or "other"}
-        if before is not None and {k: before[k] for k in wanted} == wanted:
-            report.count("unchanged", kind)
-            return
-        organizations._check(session, wanted, code)
-        org = current or Organization(code=code)
-        for key, value in wanted.items():
-            setattr(org, key, value)
-        session.add(org)
-        audit.record(
-            session,
-            actor=actor,
-            action="create" if current is None else "update",
-            entity_type=organizations.ENTITY,
-            entity_key=code,
-            before=before,
-            after=org.to_dict(),
-        )
-        report.count("created" if current is None else "updated", kind)
+        if current is None:
+            organizations.create(session, values, actor=actor, commit=False)
+            report.count("created", kind)
+        else:
+            before = current.to_dict()
+            after = organizations.update(
+                session, code, values, actor=actor, replace=True, commit=False
+            ).to_dict()
+            report.count("unchanged" if after == before else "updated", kind)
         return
     if title == "信息系统":
         current = session.scalar(select(System).where(System.code == code))

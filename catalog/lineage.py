@@ -43,7 +43,9 @@ OPENING_STATES = {"START", "RUNNING", "COMPLETE", None}
 DIRECTIONS = {"upstream": "upstream", "up": "upstream", "downstream": "downstream", "down": "downstream"}
 DIRECTIONS |= {"both": "both"}
 LEVELS = ("dataset", "system")
-_PG_LOCK_KEY = 0x59494D41  # the audit chain's advisory lock: intake serialises on it from its first read
+_PG_LOCK_KEY = (
+    audit.PG_LOCK_KEY
+)  # the audit chain's advisory lock: intake serialises on it from its first read
 
 
 # --- time -----------------------------------------------------------------------------------
@@ -680,29 +682,27 @@ def _raw_nodes(raw: _Raw, nodes: dict[str, dict], at) -> set[str]:
 
 
 def _raw_audit(raw: _Raw, *, actor: str, action: str, entity_key: str, after: dict) -> None:
-    """The entry ``registry.audit.record`` appends — same lock, same entry and hash, built by its own
-    AuditEntry — written with one plain insert (the hot path: see ``_Raw``)."""
+    """``registry.audit.record`` on the hot path: the same lock and the entry built by
+    ``audit.next_entry``, written with one plain insert (see ``_Raw``)."""
     if raw.pg:
-        raw.run("SELECT pg_advisory_xact_lock(:k)", {"k": audit._PG_LOCK_KEY})
+        raw.run("SELECT pg_advisory_xact_lock(:k)", {"k": audit.PG_LOCK_KEY})
     head = raw.run("SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, audit.GENESIS)
-    entry = audit.AuditEntry(
-        seq=seq,
-        at=audit._now(),
+    entry = audit.next_entry(
+        head,
         actor=actor,
         action=action,
         entity_type=EVENT_ENTITY,
         entity_key=entity_key,
         before=None,
-        after=canonical(jsonable(after)),
-        prev_hash=prev,
+        after=after,
     )
-    entry.hash = audit.entry_hash(prev, entry.body())
-    raw.run(
-        f"INSERT INTO audit_entry ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in _AUDIT_COLUMNS)}) "
-        f"VALUES ({', '.join(':' + c for c in _AUDIT_COLUMNS)})",
-        {c: getattr(entry, c) for c in _AUDIT_COLUMNS},
-    )
+    raw.run(_INSERT_AUDIT, audit.row_values(entry))
+
+
+_INSERT_AUDIT = (
+    f"INSERT INTO audit_entry ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in _AUDIT_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _AUDIT_COLUMNS)})"
+)
 
 
 # --- declared flows -------------------------------------------------------------------------

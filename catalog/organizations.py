@@ -55,8 +55,11 @@ def _check(session: Session, values: dict, code: str) -> None:
         raise Invalid("the organization has invalid values", errors)
 
 
-def create(session: Session, values: dict, *, actor: str) -> Organization:
-    """Create an organization and audit it. Raises Conflict for a taken code, Invalid for bad values."""
+def create(session: Session, values: dict, *, actor: str, commit: bool = True) -> Organization:
+    """Create an organization and audit it. Raises Conflict for a taken code, Invalid for bad values.
+
+    ``commit=False`` leaves the commit to the caller (a bulk import that must be all-or-nothing).
+    """
     code = values["code"]
     if session.scalar(select(Organization.id).where(Organization.code == code)) is not None:
         raise Conflict(f"an organization with code {code!r} already exists")
@@ -73,7 +76,8 @@ def create(session: Session, values: dict, *, actor: str) -> Organization:
         before=None,
         after=org.to_dict(),
     )
-    session.commit()
+    if commit:
+        session.commit()
     return org
 
 
@@ -85,6 +89,7 @@ def update(
     actor: str,
     if_match: str | None = None,
     replace: bool = False,
+    commit: bool = True,
 ) -> Organization:
     """Change an organization (PATCH, or PUT when ``replace``); checks ``if_match`` first.
 
@@ -112,7 +117,8 @@ def update(
             before=before,
             after=after,
         )
-    session.commit()
+    if commit:
+        session.commit()
     return org
 
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Index, String, Text, func, select, text
+from sqlalchemy import Index, String, Text, func, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.db import Base
@@ -20,7 +20,7 @@ from registry.jsonutil import canonical, jsonable, sha256_hex
 
 GENESIS = "0" * 64
 #: the PostgreSQL advisory lock every audited write holds until it commits, so the chain never forks
-_PG_LOCK_KEY = 0x59494D41  # "YIMA"
+PG_LOCK_KEY = 0x59494D41  # "YIMA"
 
 
 class AuditEntry(Base):
@@ -62,8 +62,50 @@ def entry_hash(prev_hash: str, body: dict) -> str:
     return sha256_hex(prev_hash + "\n" + canonical(body))
 
 
-def _now() -> str:
+def now() -> str:
+    """The time an entry is stamped with: UTC, ISO 8601, microseconds, "Z"."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def next_entry(
+    head_row,
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_key: str,
+    before: dict | None,
+    after: dict | None,
+) -> AuditEntry:
+    """Build (not store) the entry that follows ``head_row`` (``(seq, hash)`` of the newest entry, or None).
+
+    The one place an entry and its hash are made: ``record`` uses it, and so does any hot path that
+    writes the entry with its own statement while holding the chain's lock (``PG_LOCK_KEY``).
+    """
+    seq, prev = (head_row[0] + 1, head_row[1]) if head_row else (1, GENESIS)
+    entry = AuditEntry(
+        seq=seq,
+        at=now(),
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_key=str(entity_key),
+        before=None if before is None else canonical(jsonable(before)),
+        after=None if after is None else canonical(jsonable(after)),
+        prev_hash=prev,
+    )
+    entry.hash = entry_hash(prev, entry.body())
+    return entry
+
+
+def row_values(entry: AuditEntry) -> dict:
+    """The entry's column values, for an INSERT."""
+    return {c.name: getattr(entry, c.key) for c in _TABLE.columns}
+
+
+_TABLE = AuditEntry.__table__
+_SELECT_HEAD = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 
 
 def record(
@@ -84,27 +126,17 @@ def record(
     """
     session.flush()  # the change itself first: on SQLite this also holds the write lock
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    before_j = None if before is None else canonical(jsonable(before))
-    after_j = None if after is None else canonical(jsonable(after))
-    entry = AuditEntry(
-        seq=seq,
-        at=_now(),
+        session.execute(_LOCK, {"k": PG_LOCK_KEY})
+    entry = next_entry(
+        session.execute(_SELECT_HEAD).first(),
         actor=actor,
         action=action,
         entity_type=entity_type,
-        entity_key=str(entity_key),
-        before=before_j,
-        after=after_j,
-        prev_hash=prev,
+        entity_key=entity_key,
+        before=before,
+        after=after,
     )
-    entry.hash = entry_hash(prev, entry.body())
-    session.add(entry)
-    session.flush()
+    session.execute(insert(_TABLE), row_values(entry))  # Core: no unit-of-work cost while the chain is locked
     return entry
 
 
