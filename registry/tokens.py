@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import Boolean, DateTime, String, select
+from sqlalchemy import Boolean, DateTime, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry import audit
@@ -103,6 +103,19 @@ def revoke_token(session: Session, name: str, *, actor: str) -> Token:
 
 def list_tokens(session: Session) -> list[Token]:
     return list(session.scalars(select(Token).order_by(Token.name)))
+
+
+_T = Token.__table__
+_LOOKUP = select(_T.c.name, _T.c.role).where(_T.c.token_hash == bindparam("h"), _T.c.revoked.is_(False))
+
+
+def identify(engine, secret: str) -> tuple[str, str] | None:
+    """``(name, role)`` of the live token for this secret, or None: the per-request check, kept to one
+    small Core query on its own connection (no ORM session), and never cached, so a revoked token
+    stops working at once."""
+    with engine.connect() as conn:
+        row = conn.execute(_LOOKUP, {"h": sha256_hex(secret)}).first()
+    return None if row is None else (row[0], row[1])
 
 
 def authenticate(session: Session, secret: str) -> Token | None:

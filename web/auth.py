@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask, g, request
 
 from registry.errors import Unauthorized
-from registry.tokens import authenticate
-from web.context import Principal, config, session
+from registry.tokens import identify
+from web.context import Principal, config, db
 
 #: reachable without a token even when reads are closed (liveness probes)
 OPEN_PATHS = {"/api/v1/health"}
@@ -19,10 +19,10 @@ def load_principal() -> None:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthorized("the Authorization header must be 'Bearer TOKEN'")
-        token = authenticate(session(), secret.strip())
-        if token is None:
+        found = identify(db().engine, secret.strip())
+        if found is None:
             raise Unauthorized("the token is unknown or has been revoked")
-        g.principal = Principal(token.name, token.role)
+        g.principal = Principal(*found)
     else:
         for extra in _EXTRA_LOADERS:
             g.principal = g.principal or extra()
