@@ -25,10 +25,11 @@ except ImportError:  # Windows: the thread lock alone
 
 from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog.lineage_models import NODE_ID, LineageEdge, LineageEvent, LineageFlow, LineageNode
+from catalog.models import DataResource, System
 from registry import audit
 from registry.db import utcnow
 from registry.errors import Conflict, Invalid, NotFound
@@ -913,28 +914,21 @@ audit.register_entity(
 def _catalog(session: Session) -> tuple[dict, dict, dict]:
     """Systems ({code: {name, namespaces}}), namespace → system code, (namespace, name) → resource."""
     systems, by_namespace, resources = {}, {}, {}
-    try:
-        from catalog.models import DataResource, System
-    except ImportError:
-        return systems, by_namespace, resources
-    try:
-        with session.get_bind().connect() as conn:  # its own connection: a missing table spoils nothing
-            for code, name, namespaces in conn.execute(select(System.code, System.name, System.namespaces)):
-                systems[code] = {"name": name, "namespaces": list(namespaces or [])}
-                for ns in namespaces or []:
-                    by_namespace.setdefault(ns, code)
-            for code, name, system, ns, lname in conn.execute(
-                select(
-                    DataResource.code,
-                    DataResource.name,
-                    DataResource.system,
-                    DataResource.lineage_namespace,
-                    DataResource.lineage_name,
-                ).where(DataResource.lineage_namespace.is_not(None))
-            ):
-                resources[(ns, lname)] = {"code": code, "name": name, "system": system}
-    except SQLAlchemyError:
-        pass
+    for code, name, namespaces in session.execute(select(System.code, System.name, System.namespaces)):
+        systems[code] = {"name": name, "namespaces": list(namespaces or [])}
+        for ns in namespaces or []:
+            by_namespace.setdefault(ns, code)
+    rows = session.execute(
+        select(
+            DataResource.code,
+            DataResource.name,
+            DataResource.system,
+            DataResource.lineage_namespace,
+            DataResource.lineage_name,
+        ).where(DataResource.lineage_namespace.is_not(None))
+    )
+    for code, name, system, ns, lname in rows:
+        resources[(ns, lname)] = {"code": code, "name": name, "system": system}
     return systems, by_namespace, resources
 
 

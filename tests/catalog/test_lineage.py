@@ -523,3 +523,20 @@ def test_an_event_with_thousands_of_datasets(client, make_token):
     now = client.get("/api/v1/lineage/graph?node=dataset:ns:warehouse&direction=upstream").get_json()
     assert {n["id"] for n in now["nodes"]} == {"dataset:ns:warehouse", "job:ns:load_all", "dataset:ns:t0000"}
     assert client.get("/api/v1/audit/verify").get_json()["ok"] is True
+
+
+def test_system_level_of_the_demo_inside_a_write_transaction(db):
+    """The system graph is derived from the catalog even in a session that is mid-write (SQLite holds its lock)."""
+    from catalog import demo as catalog_demo
+    from catalog import lineage
+
+    catalog_demo.load_organizations(db, "demo")
+    catalog_demo.load_catalog(db, "demo")
+    lineage_demo.load(db, "demo")
+    with db.writer() as s:
+        graph = lineage.subgraph(s, level="system")
+    system_edges = {(e["source"], e["target"]) for e in graph["edges"]}
+    assert ("system:GCJS", "system:LYPJ") in system_edges  # contracts feed performance evaluation
+    assert ("system:LYPJ", "system:BLXW") in system_edges  # evaluation feeds bad-conduct records
+    assert ("system:BIMSC", "system:GJK") in system_edges  # BIM review feeds the component library
+    assert all(n["type"] == "system" for n in graph["nodes"])
