@@ -23,6 +23,8 @@ class Config:
     instance_path: str = "instance"
     #: extra folders of code scheme definitions (``*.json``) loaded beside the bundled ones
     scheme_paths: tuple[str, ...] = ()
+    #: where ``yima demo`` looks for the Uniclass 2015 CSVs first (YIMA_UNICLASS_DIR)
+    uniclass_dir: str | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -36,6 +38,7 @@ class Config:
             max_content_length=_int(env, "YIMA_MAX_CONTENT_LENGTH", 64 * 1024 * 1024),
             instance_path=env.get("YIMA_INSTANCE_PATH") or str(Path.cwd() / "instance"),
             scheme_paths=tuple(p for p in env.get("YIMA_SCHEME_PATH", "").split(os.pathsep) if p),
+            uniclass_dir=env.get("YIMA_UNICLASS_DIR") or None,
         )
         return replace(cfg, **overrides) if overrides else cfg
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 from sqlalchemy import select
@@ -20,15 +19,11 @@ GB50500_RELEASE = "2013-excerpt"
 UNICLASS_RELEASE = "2022-01"
 
 
-def uniclass_dir() -> Path | None:
-    """Where the Uniclass 2015 CSVs are, if anywhere: YIMA_UNICLASS_DIR, else ../shared/data/uniclass2015.
-
-    (Demo data is looked for, not configured: the demo must work without it.)
+def uniclass_dir(configured: str | None = None) -> Path | None:
+    """Where the Uniclass 2015 CSVs are, if anywhere: ``configured`` (YIMA_UNICLASS_DIR), else
+    ../shared/data/uniclass2015. (Demo data is looked for, not required: the demo works without it.)
     """
-    for candidate in (
-        os.environ.get("YIMA_UNICLASS_DIR"),
-        Path.cwd().parent / "shared" / "data" / "uniclass2015",
-    ):
+    for candidate in (configured, Path.cwd().parent / "shared" / "data" / "uniclass2015"):
         if candidate and Path(candidate).is_dir() and list(Path(candidate).glob("Uniclass2015_*.csv")):
             return Path(candidate)
     return None
@@ -75,15 +70,16 @@ def _crosswalk(database: Database, to_scheme: str, to_release: str, path: Path, 
         return result["mappings"]
 
 
-def load(database: Database, actor: str, *, with_uniclass: bool = True) -> int:
+def load(database: Database, actor: str, *, with_uniclass: bool = True, config=None) -> int:
     """Load the bundled code sets and crosswalks; return how many codes and mappings were created (0 if loaded).
 
-    Uniclass 2015 is loaded too when its CSVs are found (see ``uniclass_dir``) and ``with_uniclass``.
+    Uniclass 2015 is loaded too when its CSVs are found (see ``uniclass_dir``; ``config.uniclass_dir``
+    names a folder) and ``with_uniclass``.
     """
     created = _import(database, "szgws-me", BUREAU_RELEASE, [DATA / "szgws-me.csv"], actor)
     created += _import(database, "gbt51269", GBT_RELEASE, [DATA / "gbt51269-excerpt.csv"], actor)
     created += _import(database, "gb50500", GB50500_RELEASE, [DATA / "gb50500-excerpt.csv"], actor)
-    found = uniclass_dir() if with_uniclass else None
+    found = uniclass_dir(getattr(config, "uniclass_dir", None)) if with_uniclass else None
     if found is not None:
         created += _import(
             database, "uniclass2015", UNICLASS_RELEASE, sorted(found.glob("Uniclass2015_*.csv")), actor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 
 import click
@@ -112,7 +113,8 @@ def demo():
             load = getattr(importlib.import_module(module_name), func_name)
         except (ImportError, AttributeError):
             continue  # an area that is not part of this build
-        created = load(database, actor)
+        wants_config = "config" in inspect.signature(load).parameters
+        created = load(database, actor, config=get_config()) if wants_config else load(database, actor)
         click.echo(f"{label}: {created} created" if created else f"{label}: already loaded")
 
 

@@ -154,10 +154,10 @@ def validate_codes(scheme, file, release, column, as_json):
     else:
         for r in body["results"]:
             if r["valid"]:
-                click.echo(f"ok       {r['code']}\t{r['name'] or ''}")
+                click.echo(f"{'ok':<11}{r['code']}\t{r['name'] or ''}")
             else:
                 why = "; ".join(e["message"] for e in r["errors"])
-                click.echo(f"{r['status']:<9}{r['input']}\t{why}")
+                click.echo(f"{r['status']:<10} {r['input']}\t{why}")
         click.echo(
             f"{body['total']} codes, {body['valid']} valid, {body['invalid']} invalid "
             f"({scheme} release {body['release'] or '(format only)'})",
