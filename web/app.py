@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask, g
 from flask_smorest import Api
+from werkzeug.routing import IntegerConverter
 
 from registry.config import Config
 from registry.db import Database
@@ -25,6 +26,14 @@ DOMAIN_MODULES = (
     "catalog.service",
     "catalog.lineage",
 )
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:…>`` limited to what a BIGINT column holds."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -48,6 +57,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
+    # ids in paths are 64-bit: a larger number matches no route (404) instead of overflowing the driver
+    app.url_map.converters["int"] = BoundedIntConverter
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     if not app.debug:

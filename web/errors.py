@@ -6,7 +6,7 @@ import logging
 import uuid
 
 from flask import Flask, jsonify, make_response, render_template, request
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -101,6 +101,11 @@ def handle_integrity_error(exc: IntegrityError):
     return error_response(409, "this conflicts with an existing object (duplicate key or a broken reference)")
 
 
+def handle_data_error(exc: DataError):
+    log.info("data error: %s", exc.orig)
+    return error_response(422, "a value is out of range or of the wrong kind for the database")
+
+
 def handle_operational_error(exc: OperationalError):
     log.exception("database error")
     return error_response(503, "the database is busy or unavailable; try again shortly")
@@ -120,4 +125,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(YimaError, handle_yima_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(OperationalError, handle_operational_error)
+    app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -82,3 +82,16 @@ def test_health_reports_database_revision_and_head(client, db):
     body = client.get("/api/v1/health").get_json()
     assert body["status"] == "ok" and body["database"] == db.dialect
     assert body["revision"] == migrations.head_revision() and body["audit_head"] is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/lineage/events/99999999999999999999",
+        "/api/v1/lineage/flows/99999999999999999999",
+        "/api/v1/resources/X/revisions/99999999999999999999",
+    ],
+)
+def test_errors_ids_beyond_64_bits_are_404_not_500(client, path):
+    r = client.get(path)
+    assert r.status_code == 404 and shaped(r.get_json(), 404)
