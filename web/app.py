@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from registry.config import Config
 from registry.db import Database
+from standards import formats
 from web import auth, errors
 from web.api import common
 from web.context import Yima
@@ -65,6 +66,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         logging.getLogger("yima").setLevel(logging.INFO)
 
     app.extensions["yima"] = Yima(cfg, Database(cfg.database_url))
+    formats.configure(cfg.scheme_paths)  # the bundled scheme definitions plus YIMA_SCHEME_PATH
     for name in DOMAIN_MODULES:
         importlib.import_module(name)
 

@@ -98,3 +98,64 @@ def test_cli_serve_runs_a_production_server(tmp_path, free_port):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_cli_every_command_sees_schemes_from_yima_scheme_path(config, tmp_path):
+    """A scheme added as a file in YIMA_SCHEME_PATH works in the CLI and the API alike, no code change."""
+    import json
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+
+    from registry.tokens import create_token
+    from standards import formats
+    from web import create_app
+    from web.cli import main
+
+    folder = tmp_path / "schemes"
+    folder.mkdir()
+    definition = json.loads(
+        (Path(formats.__file__).parent / "schemes" / "gtin.json").read_text(encoding="utf-8")
+    )
+    definition.update(id="supplier-gtin", name="供应商商品条码")
+    (folder / "supplier-gtin.json").write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
+    codes = tmp_path / "codes.txt"
+    codes.write_text("6901234567892\n", encoding="utf-8")
+    env = {"YIMA_DATABASE_URL": config.database_url, "YIMA_SCHEME_PATH": str(folder)}
+    try:
+        result = CliRunner().invoke(main, ["validate", "codes", "supplier-gtin", str(codes)], env=env)
+        assert result.exit_code == 0, result.output
+        app = create_app(replace(config, scheme_paths=(str(folder),)))
+        client = app.test_client()
+        ids = [s["id"] for s in client.get("/api/v1/schemes").get_json()["items"]]
+        assert "supplier-gtin" in ids
+        with app.extensions["yima"].db.writer() as s:
+            _, secret = create_token(s, "steward-scheme", "steward", actor="test")
+        steward = {"Authorization": f"Bearer {secret}"}
+        client.post("/api/v1/organizations", json={"code": "ORG", "name": "单位"}, headers=steward)
+        client.post("/api/v1/systems", json={"code": "SYS", "name": "系统", "owner": "ORG"}, headers=steward)
+        category = client.get("/api/v1/catalog/categories").get_json()[1]["code"]
+        resource = {
+            "code": "RES",
+            "name": "供货记录",
+            "summary": "供应商供货",
+            "category": category,
+            "provider": "ORG",
+            "system": "SYS",
+            "format": "数据库",
+            "share_type": "conditional",
+            "update_cycle": "daily",
+            "security_grade": "general",
+            "fields": [{"name": "gtin", "type": "string", "code_scheme": "supplier-gtin"}],
+        }
+        r = client.post("/api/v1/resources", json=resource, headers=steward)
+        assert r.status_code == 201, r.get_json()
+        app.extensions["yima"].db.dispose()
+        records = tmp_path / "records.csv"
+        records.write_text("gtin\n6901234567892\n6901234567893\n", encoding="utf-8")
+        result = CliRunner().invoke(main, ["validate", "records", "RES", str(records), "--json"], env=env)
+        assert result.exit_code == 1, result.output  # the second code's check digit is wrong
+        report = json.loads(result.stdout)
+        assert report["valid"] == 1 and report["results"][1]["errors"][0]["type"] == "code"
+    finally:
+        formats.configure(())  # back to the bundled schemes for the other tests

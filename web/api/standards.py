@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from registry.errors import Invalid
-from standards import formats, importer, schemas, service, validation
+from standards import importer, schemas, service, validation
 from web.api.common import accepts, page_schema
 from web.context import actor, config, db, needs, session
 
@@ -28,12 +28,6 @@ validate_blp = Blueprint(
     description="Validate codes before storing them",
 )
 blueprints = [blp, crosswalks_blp, validate_blp]
-
-
-@blp.record_once
-def _load_schemes(state) -> None:
-    """Scheme definitions: the bundled files plus the folders in YIMA_SCHEME_PATH."""
-    formats.configure(state.app.extensions["yima"].config.scheme_paths)
 
 
 # --- schemes and releases -------------------------------------------------------------------

@@ -69,6 +69,9 @@ def get_config() -> Config:
         root.obj = {}
     if "config" not in root.obj:
         root.obj["config"] = Config.from_env()
+        from standards import formats
+
+        formats.configure(root.obj["config"].scheme_paths)  # YIMA_SCHEME_PATH, for every command
     return root.obj["config"]
 
 

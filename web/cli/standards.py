@@ -12,11 +12,7 @@ import click
 
 from registry.errors import Invalid
 from standards import formats, importer, service, validation
-from web.cli.groups import cli_actor, get_config, get_db, main, progress, validate
-
-
-def _configure() -> None:
-    formats.configure(get_config().scheme_paths)
+from web.cli.groups import cli_actor, get_db, main, progress, validate
 
 
 @main.group()
@@ -28,7 +24,6 @@ def standards():
 @click.option("--json", "as_json", is_flag=True, help="Print the schemes as JSON.")
 def list_(as_json):
     """The schemes and their releases (status and number of codes); * marks the current release."""
-    _configure()
     with get_db().session() as s:
         items = service.list_schemes(s)
     if as_json:
@@ -58,7 +53,6 @@ def import_(scheme, files, release, publish, dry_run, as_json):
     number, column and reason (malformed, duplicate, missing_parent, unknown_successor, …).
     Exit 0 on success, 1 when a row is bad (nothing is written).
     """
-    _configure()
     formats.get_scheme(scheme)
     tables = importer.read_files(list(files))
     rows = sum(len(t.rows) for t in tables)
@@ -100,7 +94,6 @@ def import_(scheme, files, release, publish, dry_run, as_json):
 @click.argument("release")
 def publish_(scheme, release):
     """Publish a draft RELEASE of SCHEME: validation uses it from now on."""
-    _configure()
     with get_db().writer() as s:
         r = service.publish_release(s, scheme, release, actor=cli_actor())
     click.echo(f"{scheme} release {release} published ({r['codes']} codes)")
@@ -115,7 +108,6 @@ def publish_(scheme, release):
 @click.option("--replace", is_flag=True, help="Replace every mapping between the two releases.")
 def crosswalk(from_scheme, to_scheme, file, from_release, to_release, replace):
     """Map codes from a CSV with columns from,to[,relation] (relation: exact, broader, narrower, related, successor)."""
-    _configure()
     text = importer.decode_csv(Path(file).read_bytes())
     reader = csv.DictReader(io.StringIO(text, newline=""))
     mappings = [{k.strip().lower(): (v or "").strip() for k, v in row.items() if k} for row in reader]
@@ -145,7 +137,6 @@ def crosswalk(from_scheme, to_scheme, file, from_release, to_release, replace):
 @click.option("--json", "as_json", is_flag=True, help="Print the contract's JSON response.")
 def validate_codes(scheme, file, release, column, as_json):
     """Validate the codes in FILE (one per line, or a CSV column; '-' reads stdin). Exit 0 only if all are valid."""
-    _configure()
     codes = _read_codes(file.read(), column)
     with get_db().session() as s:
         body = validation.validate_batch(s, scheme, codes, None, release)
