@@ -34,6 +34,7 @@ from registry import audit
 from registry.db import utcnow
 from registry.errors import Conflict, Invalid, NotFound
 from registry.jsonutil import canonical, jsonable, sha256_hex
+from registry.paging import Page, paginate
 
 EVENT_ENTITY = "lineage_event"
 FLOW_ENTITY = "lineage_flow"
@@ -727,12 +728,12 @@ def get_flow(session: Session, flow_id: int) -> LineageFlow:
     return flow
 
 
-def list_flows(session: Session, *, active_only: bool = False) -> list[LineageFlow]:
-    """Declared flows by id (only those not ended when ``active_only``)."""
+def list_flows(session: Session, *, active_only: bool = False, page: int = 1, per_page: int = 1000) -> Page:
+    """Declared flows by id, one page (only those not ended when ``active_only``)."""
     query = select(LineageFlow).order_by(LineageFlow.id)
     if active_only:
         query = query.where(LineageFlow.valid_to.is_(None))
-    return list(session.scalars(query))
+    return paginate(session, query, page, per_page)
 
 
 def declare_flow(session: Session, values: dict, *, actor: str) -> LineageFlow:

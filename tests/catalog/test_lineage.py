@@ -471,7 +471,7 @@ def test_declared_flows_roles_and_end(client, make_token, db):
     assert (
         client.get(f"/api/v1/lineage/flows/{created['id']}").get_json()["valid_to"] == "2025-06-01T00:00:00Z"
     )
-    assert [f["id"] for f in client.get("/api/v1/lineage/flows?active=true").get_json()] == [
+    assert [f["id"] for f in client.get("/api/v1/lineage/flows?active=true").get_json()["items"]] == [
         via_job.get_json()["id"]
     ]
     history = client.get(f"/api/v1/audit?entity_type=lineage_flow&entity_key={created['id']}").get_json()

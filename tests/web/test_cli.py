@@ -134,7 +134,7 @@ def test_cli_every_command_sees_schemes_from_yima_scheme_path(config, tmp_path):
         steward = {"Authorization": f"Bearer {secret}"}
         client.post("/api/v1/organizations", json={"code": "ORG", "name": "单位"}, headers=steward)
         client.post("/api/v1/systems", json={"code": "SYS", "name": "系统", "owner": "ORG"}, headers=steward)
-        category = client.get("/api/v1/catalog/categories").get_json()[1]["code"]
+        category = client.get("/api/v1/catalog/categories").get_json()["items"][1]["code"]
         resource = {
             "code": "RES",
             "name": "供货记录",

@@ -243,10 +243,11 @@ class Dcat(MethodView):
 
 @catalog.route("/categories")
 class Categories(MethodView):
-    @catalog.response(200, CategorySchema(many=True))
+    @catalog.response(200, page_schema(CategorySchema, "CategoryPage"))
     def get(self):
-        """The catalog's category tree (类/项/目) that ``category`` codes refer to."""
-        return categories.as_list()
+        """The catalog's category tree (类/项/目) that ``category`` codes refer to, in the list envelope (one page)."""
+        items = categories.as_list()
+        return {"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)}
 
 
 blueprints = [systems, resources, validation, catalog]

@@ -12,6 +12,7 @@ from catalog import lineage_export
 from registry.audit import GENESIS
 from registry.jsonutil import sha256_hex
 from registry.paging import MAX_PER_PAGE
+from web.api.common import PageArgsSchema, page_schema
 from web.context import actor, db, needs, session
 
 blp = Blueprint(
@@ -83,7 +84,7 @@ class FlowSchema(Schema):
     created_by = fields.String(dump_only=True)
 
 
-class FlowListArgs(Schema):
+class FlowListArgs(PageArgsSchema):
     active = fields.Boolean(load_default=False, metadata={"description": "only flows not ended"})
 
 
@@ -179,10 +180,13 @@ class EventItem(MethodView):
 @blp.route("/flows")
 class Flows(MethodView):
     @blp.arguments(FlowListArgs, location="query")
-    @blp.response(200, FlowSchema(many=True))
+    @blp.response(200, page_schema(FlowSchema, "FlowPage"))
     def get(self, args):
-        """Declared flows (``active=true``: only those not ended)."""
-        return [service.flow_dict(f) for f in service.list_flows(session(), active_only=args["active"])]
+        """Declared flows (``active=true``: only those not ended), in the list envelope."""
+        flows = service.list_flows(
+            session(), active_only=args["active"], page=args["page"], per_page=args["per_page"]
+        )
+        return flows.envelope(service.flow_dict)
 
     @needs("contributor")
     @blp.arguments(FlowSchema)
