@@ -159,3 +159,10 @@ def test_cli_every_command_sees_schemes_from_yima_scheme_path(config, tmp_path):
         assert report["valid"] == 1 and report["results"][1]["errors"][0]["type"] == "code"
     finally:
         formats.configure(())  # back to the bundled schemes for the other tests
+
+
+def test_cli_errors_are_one_clear_line_not_a_traceback(runner):
+    for args in (["db", "downgrade", "no-such-revision"], ["validate", "records", "NOPE", __file__]):
+        result = runner(args)
+        assert result.exit_code == 1
+        assert "error:" in result.output and "Traceback" not in result.output

@@ -6,6 +6,7 @@ import getpass
 import sys
 
 import click
+from alembic.util import CommandError
 from sqlalchemy.exc import OperationalError
 
 from registry.config import Config
@@ -25,6 +26,9 @@ class YimaGroup(click.Group):
             ctx.exit(1)
         except OperationalError as exc:
             click.secho(f"error: the database cannot be used: {exc.orig}", fg="red", err=True)
+            ctx.exit(1)
+        except CommandError as exc:  # Alembic: an unknown revision and the like
+            click.secho(f"error: {exc}", fg="red", err=True)
             ctx.exit(1)
 
 
