@@ -67,14 +67,8 @@ def create(session: Session, values: dict, *, actor: str, commit: bool = True) -
     _check(session, values, code)
     org = Organization(code=code, **{k: values.get(k) for k in EDITABLE})
     session.add(org)
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        entity_type=ENTITY,
-        entity_key=code,
-        before=None,
-        after=org.to_dict(),
+    audit.record_change(
+        session, actor=actor, entity_type=ENTITY, entity_key=code, before=None, after=org.to_dict()
     )
     if commit:
         session.commit()
@@ -107,16 +101,7 @@ def update(
         if key in values:
             setattr(org, key, values[key])
     after = org.to_dict()
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            action="update",
-            entity_type=ENTITY,
-            entity_key=code,
-            before=before,
-            after=after,
-        )
+    audit.record_change(session, actor=actor, entity_type=ENTITY, entity_key=code, before=before, after=after)
     if commit:
         session.commit()
     return org
@@ -133,9 +118,7 @@ def delete(session: Session, code: str, *, actor: str, if_match: str | None = No
         if find(session, code):
             raise Conflict(f"organization {code!r} is still referenced by {describe}")
     session.delete(org)
-    audit.record(
-        session, actor=actor, action="delete", entity_type=ENTITY, entity_key=code, before=before, after=None
-    )
+    audit.record_change(session, actor=actor, entity_type=ENTITY, entity_key=code, before=before, after=None)
     session.commit()
 
 

@@ -133,14 +133,8 @@ def create_system(session: Session, values: dict, *, actor: str, commit: bool = 
     system = System(code=code, **{k: values.get(k) for k in SYSTEM_EDITABLE})
     system.namespaces = list(values.get("namespaces") or [])
     session.add(system)
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        entity_type=SYSTEM,
-        entity_key=code,
-        before=None,
-        after=system.to_dict(),
+    audit.record_change(
+        session, actor=actor, entity_type=SYSTEM, entity_key=code, before=None, after=system.to_dict()
     )
     if commit:
         session.commit()
@@ -174,16 +168,7 @@ def update_system(
         session.flush()
         for resource in session.scalars(select(DataResource).where(DataResource.system == code)):
             _index(session, resource, resource.to_dict())
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            action="update",
-            entity_type=SYSTEM,
-            entity_key=code,
-            before=before,
-            after=after,
-        )
+    audit.record_change(session, actor=actor, entity_type=SYSTEM, entity_key=code, before=before, after=after)
     if commit:
         session.commit()
     return system
@@ -198,9 +183,7 @@ def delete_system(session: Session, code: str, *, actor: str, if_match: str | No
     if used:
         raise Conflict(f"system {code!r} still has {used} data resource(s); move or delete them first")
     session.delete(system)
-    audit.record(
-        session, actor=actor, action="delete", entity_type=SYSTEM, entity_key=code, before=before, after=None
-    )
+    audit.record_change(session, actor=actor, entity_type=SYSTEM, entity_key=code, before=before, after=None)
     session.commit()
 
 
@@ -621,9 +604,7 @@ def create_resource(session: Session, values: dict, *, actor: str, commit: bool 
     after = resource.to_dict()
     _index(session, resource, after)
     _revise(session, resource, "create", actor, after)
-    audit.record(
-        session, actor=actor, action="create", entity_type=RESOURCE, entity_key=code, before=None, after=after
-    )
+    audit.record_change(session, actor=actor, entity_type=RESOURCE, entity_key=code, before=None, after=after)
     if commit:
         session.commit()
     return resource
@@ -670,14 +651,8 @@ def update_resource(
     after = resource.to_dict()
     _index(session, resource, after)
     _revise(session, resource, "update", actor, after)
-    audit.record(
-        session,
-        actor=actor,
-        action="update",
-        entity_type=RESOURCE,
-        entity_key=code,
-        before=before,
-        after=after,
+    audit.record_change(
+        session, actor=actor, entity_type=RESOURCE, entity_key=code, before=before, after=after
     )
     if commit:
         session.commit()
@@ -714,14 +689,8 @@ def delete_resource(session: Session, code: str, *, actor: str, if_match: str | 
         raise Conflict(f"data resource {code!r} is listed as related by {', '.join(sorted(referrers))}")
     session.execute(delete(ResourceSearch).where(ResourceSearch.resource_id == resource.id))
     session.delete(resource)
-    audit.record(
-        session,
-        actor=actor,
-        action="delete",
-        entity_type=RESOURCE,
-        entity_key=code,
-        before=before,
-        after=None,
+    audit.record_change(
+        session, actor=actor, entity_type=RESOURCE, entity_key=code, before=before, after=None
     )
     session.commit()
 

@@ -140,6 +140,36 @@ def record(
     return entry
 
 
+def record_change(
+    session: Session,
+    *,
+    actor: str,
+    entity_type: str,
+    entity_key: str,
+    before: dict | None,
+    after: dict | None,
+) -> AuditEntry | None:
+    """``record`` with the action read off the states: create (no ``before``), delete (no ``after``) or
+    update; an update that changes nothing records nothing (and returns None)."""
+    if before is None:
+        action = "create"
+    elif after is None:
+        action = "delete"
+    elif canonical(jsonable(before)) == canonical(jsonable(after)):
+        return None
+    else:
+        action = "update"
+    return record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_key=entity_key,
+        before=before,
+        after=after,
+    )
+
+
 def head(session: Session) -> str | None:
     """The hash of the newest entry, or None for an empty chain."""
     return session.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
