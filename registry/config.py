@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -25,7 +25,6 @@ class Config:
     scheme_paths: tuple[str, ...] = ()
     #: where ``yima demo`` looks for the Uniclass 2015 CSVs first (YIMA_UNICLASS_DIR)
     uniclass_dir: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> Config:

@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator
 
-from sqlalchemy import JSON, MetaData, create_engine, event, text
+from sqlalchemy import JSON, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -93,8 +93,3 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-    def ping(self) -> bool:
-        with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
