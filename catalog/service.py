@@ -32,7 +32,7 @@ from registry import audit
 from registry.db import utcnow
 from registry.errors import Conflict, Invalid, NotFound
 from registry.jsonutil import check_if_match, jsonable
-from registry.paging import MAX_PER_PAGE, Page, paginate
+from registry.paging import Page, clamp, paginate
 
 SYSTEM = "system"
 RESOURCE = "resource"
@@ -270,8 +270,7 @@ def search_resources(session: Session, args: dict) -> dict:
     Resources whose name contains ``q`` come first, then by code. Returns ``{"items": [DataResource],
     "total", "page", "per_page", "facets"}``.
     """
-    page = max(1, int(args.get("page") or 1))
-    per_page = max(1, min(MAX_PER_PAGE, int(args.get("per_page") or 50)))
+    page, per_page = clamp(args.get("page"), args.get("per_page"))
     conds, textual = _search_conditions(session, args)
     q = normalise_query(args.get("q"))
     source = ResourceSearch if textual else DataResource

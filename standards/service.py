@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from registry import audit
 from registry.db import utcnow
 from registry.errors import Conflict, Invalid, NotFound
-from registry.paging import MAX_PER_PAGE
+from registry.paging import MAX_PER_PAGE, clamp
 from standards import importer
 from standards.formats import Malformed, Scheme, all_schemes, get_scheme, parse_code
 from standards.models import CROSSWALK_RELATIONS, Code, CodeScheme, Crosswalk, Release
@@ -530,8 +530,7 @@ def list_codes(
         query = query.where(Code.parent.is_(None))
     if status:
         query = query.where(Code.status == status)
-    page = max(1, int(page))
-    per_page = max(1, min(MAX_PER_PAGE, int(per_page)))
+    page, per_page = clamp(page, per_page)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = (
         session.execute(query.order_by(Code.code).offset((page - 1) * per_page).limit(per_page))

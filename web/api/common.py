@@ -7,16 +7,13 @@ import io
 import zlib
 
 from flask import Flask, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from registry.errors import TooLarge, UnsupportedMediaType, YimaError
 from registry.jsonutil import etag_of
-from registry.paging import MAX_PER_PAGE
+from registry.paging import PageArgsSchema
 
-
-class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+__all__ = ["PageArgsSchema", "page_schema", "with_etag", "accepts", "init_app"]
 
 
 def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
