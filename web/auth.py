@@ -42,7 +42,9 @@ _EXTRA_LOADERS: list = []
 
 
 def add_principal_loader(fn) -> None:
-    _EXTRA_LOADERS.append(fn)
+    """Add a way to identify the caller; adding the same one again does nothing (apps are built many times)."""
+    if fn not in _EXTRA_LOADERS:
+        _EXTRA_LOADERS.append(fn)
 
 
 def init_app(app: Flask) -> None:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-import importlib
-
+import swagger_ui_bundle
 from flask import Flask, g, request, send_from_directory
 from flask_babel import Babel
 
+# one module per area, each adding its routes to ``pages.bp`` when imported
+from web.browse import (  # noqa: F401
+    access,
+    audit_pages,
+    auth_pages,
+    catalog_pages,
+    codes,
+    i18n,
+    lineage_pages,
+    overview,
+    pages,
+    security,
+)
+
 LANGUAGES = ("zh", "en")
-#: one module per area; each adds its routes to ``web.browse.pages.bp``
-PAGE_MODULES = ("overview", "auth_pages", "audit_pages", "catalog_pages", "codes", "lineage_pages")
 
 
 def select_locale() -> str:
@@ -21,23 +32,16 @@ def select_locale() -> str:
 
 
 def init_app(app: Flask) -> None:
-    from web import auth
-    from web.browse import auth_pages, i18n, pages, security
-
     Babel(
         app,
         locale_selector=select_locale,
         default_locale="zh",
         default_translation_directories=i18n.translation_directories(app.instance_path),
     )
-    for name in PAGE_MODULES:
-        importlib.import_module(f"web.browse.{name}")
     app.register_blueprint(pages.bp)
     pages.init_app(app)
     security.init_app(app)
-    if auth_pages.session_principal not in auth._EXTRA_LOADERS:  # create_app may run many times
-        auth.add_principal_loader(auth_pages.session_principal)
-    app.before_request(auth_pages.require_login_for_reads)
+    access.init_app(app)
 
     @app.before_request
     def _lang():
@@ -58,6 +62,4 @@ def init_app(app: Flask) -> None:
 
     @app.route("/static/swagger-ui/<path:filename>")
     def swagger_ui_assets(filename):
-        import swagger_ui_bundle
-
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)

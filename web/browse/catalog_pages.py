@@ -13,12 +13,12 @@ from catalog import categories, organizations
 from catalog import service as catalog
 from catalog.models import FORMATS, SHARE_METHODS
 from catalog.schemas import ResourceSchema, ResourceUpdateSchema
-from registry.errors import Conflict, Forbidden, Invalid, NotFound, Stale
+from registry.errors import Conflict, Invalid, NotFound, Stale
 from registry.jsonutil import etag_of
-from web.browse import labels
-from web.browse.auth_pages import can
+from web.browse import codes, labels, lineage_pages
+from web.browse.access import steward_required
 from web.browse.pages import bp, page_args, twin
-from web.context import actor, db, principal, session
+from web.context import actor, db, session
 
 FACET_KEYS = ("category", "share_type", "security_grade", "system", "provider", "status")
 
@@ -67,8 +67,6 @@ def catalog_search():
 
 def _lineage_drawing(s, resource: dict):
     """The resource's lineage neighbourhood (two steps each way), or None when lineage has not seen it."""
-    from web.browse import lineage_pages
-
     identity = resource.get("lineage")
     if not identity:
         return None, None
@@ -103,14 +101,6 @@ def resource(code):
 
 
 # --- editing ---------------------------------------------------------------------------------
-
-
-def _need_steward():
-    if principal() is None:
-        return redirect(url_for("browse.login", next=request.full_path.rstrip("?")))
-    if not can("steward"):
-        raise Forbidden(_("只有数据管理员可以编辑。"))
-    return None
 
 
 def _split(text: str) -> list[str]:
@@ -185,8 +175,6 @@ def _normalise_keys(errors: dict) -> dict:
 
 
 def _form(res: dict, errors: dict | None = None, *, new: bool, etag: str | None = None, status: int = 200):
-    from web.browse import codes
-
     s = session()
     return render_template(
         "resource_form.html",
@@ -228,10 +216,8 @@ def _save(values: dict, *, code: str | None, etag: str | None):
 
 
 @bp.route("/catalog/new", methods=["GET", "POST"])
+@steward_required
 def resource_new():
-    gate = _need_steward()
-    if gate:
-        return gate
     if request.method == "GET":
         return _form({"fields": [], "status": "draft", "share_type": "conditional"}, new=True)
     values = {"code": (request.form.get("code") or "").strip(), **form_values(request.form)}
@@ -243,10 +229,8 @@ def resource_new():
 
 
 @bp.route("/catalog/<code>/edit", methods=["GET", "POST"])
+@steward_required
 def resource_edit(code):
-    gate = _need_steward()
-    if gate:
-        return gate
     current = catalog.get_resource(session(), code).to_dict()
     if request.method == "GET":
         return _form(current, new=False, etag=etag_of(current))

@@ -6,8 +6,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
+from registry.errors import Conflict, Invalid
+from standards import service
+from standards.validation import get_validator
+from web.browse import labels
+from web.browse.access import steward_required
 from web.browse.pages import bp, twin
-from web.context import session
+from web.context import actor, db, session
 
 VERDICTS = {
     "active": lazy_gettext("有效"),
@@ -27,42 +32,34 @@ ERROR_TYPES = {
 MAX_PASTED = 5000
 
 
-def _service():
-    from standards import service
-
-    return service
-
-
 # --- adapters onto the standards service (the same functions the API views call) ---------------
 
 
 def list_schemes(s) -> list[dict]:
-    return _service().list_schemes(s)
+    return service.list_schemes(s)
 
 
 def scheme_info(s, scheme: str) -> dict:
-    return _service().scheme_info(s, scheme)
+    return service.scheme_info(s, scheme)
 
 
 def root_codes(s, scheme: str, release: str | None) -> list[dict]:
-    return _service().children(s, scheme, None, release)
+    return service.children(s, scheme, None, release)
 
 
 def code_document(s, scheme: str, code: str, release: str | None) -> dict:
-    return _service().get_code(s, scheme, code, release)
+    return service.get_code(s, scheme, code, release)
 
 
 def child_codes(s, scheme: str, code: str, release: str | None) -> list[dict]:
-    return _service().children(s, scheme, code, release)
+    return service.children(s, scheme, code, release)
 
 
 def search_codes(s, scheme: str, q: str, release: str | None) -> list[dict]:
-    return _service().list_codes(s, scheme, q=q, release=release, per_page=50)["items"]
+    return service.list_codes(s, scheme, q=q, release=release, per_page=50)["items"]
 
 
 def validate(s, scheme: str, codes: list[str], release: str | None) -> list[dict]:
-    from standards.validation import get_validator
-
     return get_validator(s, scheme, release or None).validate(codes)
 
 
@@ -188,11 +185,6 @@ def _code_values(form, *, new: bool) -> dict:
 
 def _save_code(scheme: str, values: dict, *, code: str | None, release: str | None):
     """Call the same service as the API; returns (saved code document, field errors)."""
-    from registry.errors import Conflict, Invalid
-    from web.browse import labels
-    from web.context import actor, db
-
-    service = _service()
     try:
         with db().writer() as s:
             if code is None:
@@ -206,12 +198,8 @@ def _save_code(scheme: str, values: dict, *, code: str | None, release: str | No
 
 
 @bp.route("/codes/<scheme>/new", methods=["GET", "POST"])
+@steward_required
 def code_new(scheme):
-    from web.browse.catalog_pages import _need_steward
-
-    gate = _need_steward()
-    if gate:
-        return gate
     sc = scheme_info(session(), scheme)
     release = request.values.get("release") or sc.get("current_release")
     if request.method == "GET":
@@ -225,12 +213,8 @@ def code_new(scheme):
 
 
 @bp.route("/codes/<scheme>/<code>/edit", methods=["GET", "POST"])
+@steward_required
 def code_edit(scheme, code):
-    from web.browse.catalog_pages import _need_steward
-
-    gate = _need_steward()
-    if gate:
-        return gate
     s = session()
     sc = scheme_info(s, scheme)
     release = request.values.get("release") or sc.get("current_release")

@@ -9,19 +9,25 @@ from flask import Blueprint, Flask, request
 from flask_babel import lazy_gettext
 from markupsafe import Markup
 
+from registry.paging import clamp
+from web.browse.access import can
+from web.context import principal
+
 bp = Blueprint("browse", __name__)
 
 
 def page_args(default_per_page: int = 20, max_per_page: int = 200) -> tuple[int, int]:
-    """``?page=&per_page=`` from the query string, clamped (bad values fall back to the defaults)."""
+    """``?page=&per_page=`` from the query string, within ``registry.paging``'s bounds and at most
+    ``max_per_page`` rows (a page is read by a person); a bad value falls back to the default."""
+    page, per_page = clamp(_int_arg("page", 1), _int_arg("per_page", default_per_page))
+    return page, min(per_page, max_per_page)
 
-    def number(name, default, low, high):
-        try:
-            return max(low, min(high, int(request.args.get(name, default))))
-        except (TypeError, ValueError):
-            return default
 
-    return number("page", 1, 1, 100_000), number("per_page", default_per_page, 1, max_per_page)
+def _int_arg(name: str, default: int) -> int:
+    try:
+        return int(request.args.get(name, default))
+    except (TypeError, ValueError):
+        return default
 
 
 def url_with(**changes) -> str:
@@ -97,7 +103,4 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _shared():
-        from web.browse.auth_pages import can
-        from web.context import principal
-
         return {"who": principal(), "can": can, "has_page": lambda endpoint: endpoint in app.view_functions}
