@@ -12,11 +12,12 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Index, String, Text, func, insert, select, text
+from sqlalchemy import Index, String, Text, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry.db import Base
 from registry.jsonutil import canonical, jsonable, sha256_hex
+from registry.paging import DEFAULT_PER_PAGE, Page, paginate
 
 GENESIS = "0" * 64
 #: the PostgreSQL advisory lock every audited write holds until it commits, so the chain never forks
@@ -184,10 +185,10 @@ def list_entries(
     action: str | None = None,
     after_seq: int | None = None,
     page: int = 1,
-    per_page: int = 50,
+    per_page: int = DEFAULT_PER_PAGE,
     newest_first: bool = False,
-) -> tuple[list[AuditEntry], int]:
-    """Entries by ``seq`` (oldest first unless asked), filtered, one page at a time; and the total."""
+) -> Page:
+    """One page of entries by ``seq`` (oldest first unless asked), filtered, with the total that match."""
     query = select(AuditEntry)
     if entity_type:
         query = query.where(AuditEntry.entity_type == entity_type)
@@ -199,10 +200,8 @@ def list_entries(
         query = query.where(AuditEntry.action == action)
     if after_seq is not None:
         query = query.where(AuditEntry.seq > after_seq)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
     order = AuditEntry.seq.desc() if newest_first else AuditEntry.seq
-    items = session.scalars(query.order_by(order).offset((page - 1) * per_page).limit(per_page)).all()
-    return list(items), total
+    return paginate(session, query.order_by(order), page, per_page)
 
 
 # --- current-state checks -------------------------------------------------------------------
@@ -218,25 +217,39 @@ class AuditedEntity:
 
     ``snapshot_all`` (optional) returns every current entity's state by key in one go, for types with
     many entities (lineage events); verify then makes one query instead of one per entity.
+    ``tables`` names the tables whose rows the snapshot reads, so a test can tell that every table
+    holding audited state belongs to a registered entity.
     """
 
     snapshot: SnapshotFn
     keys: KeysFn
     snapshot_all: SnapshotAllFn | None = None
+    tables: tuple[str, ...] = ()
 
 
 _ENTITIES: dict[str, AuditedEntity] = {}
 
 
 def register_entity(
-    entity_type: str, snapshot: SnapshotFn, keys: KeysFn, snapshot_all: SnapshotAllFn | None = None
+    entity_type: str,
+    snapshot: SnapshotFn,
+    keys: KeysFn,
+    snapshot_all: SnapshotAllFn | None = None,
+    *,
+    tables: Iterable[str] = (),
 ) -> None:
-    """Declare an audited entity type. Domain packages call this when they are imported."""
-    _ENTITIES[entity_type] = AuditedEntity(snapshot, keys, snapshot_all)
+    """Declare an audited entity type and the tables its state lives in (``web/domains.py`` lists
+    every module that calls this, so that verify sees them all)."""
+    _ENTITIES[entity_type] = AuditedEntity(snapshot, keys, snapshot_all, tuple(tables))
 
 
 def registered_entities() -> dict[str, AuditedEntity]:
     return dict(_ENTITIES)
+
+
+def audited_tables() -> dict[str, str]:
+    """Each table that a registered entity's state is read from → that entity type."""
+    return {table: etype for etype, spec in _ENTITIES.items() for table in spec.tables}
 
 
 @dataclass

@@ -5,7 +5,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from registry import audit
-from web.api.common import PageArgsSchema, page_schema
+from registry.audit import AuditEntry
+from registry.paging import PageArgsSchema
+from web.api.common import page_schema
 from web.context import session
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The tamper-evident audit chain")
@@ -46,9 +48,7 @@ class AuditEntries(MethodView):
     @blp.response(200, page_schema(AuditEntrySchema, "AuditPage"))
     def get(self, args):
         """Entries in chain order (by ``seq``), filtered by entity, actor, action or ``after_seq``."""
-        page, per_page = args.pop("page"), args.pop("per_page")
-        items, total = audit.list_entries(session(), page=page, per_page=per_page, **args)
-        return {"items": [e.to_dict() for e in items], "total": total, "page": page, "per_page": per_page}
+        return audit.list_entries(session(), **args).envelope(AuditEntry.to_dict)
 
 
 @blp.route("/verify")

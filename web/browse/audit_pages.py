@@ -16,14 +16,14 @@ def audit_list():
     filters = {
         key: request.args.get(key, "").strip() or None for key in ("entity_type", "entity_key", "actor")
     }
-    entries, total = audit.list_entries(s, page=page, per_page=per_page, newest_first=True, **filters)
+    found = audit.list_entries(s, page=page, per_page=per_page, newest_first=True, **filters)
     verified = audit.verify(s) if request.args.get("verify") else None
     return render_template(
         "audit.html",
-        entries=[e.to_dict() for e in entries],
-        total=total,
-        page=page,
-        per_page=per_page,
+        entries=[e.to_dict() for e in found.items],
+        total=found.total,
+        page=found.page,
+        per_page=found.per_page,
         filters=filters,
         entity_types=sorted(audit.registered_entities()),
         verified=verified,

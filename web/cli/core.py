@@ -195,10 +195,10 @@ def audit_verify(as_json):
 def audit_list(entity_type, entity_key, limit):
     """Show the newest entries (seq, time, actor, action, entity)."""
     with get_db().session() as s:
-        items, _ = audit.list_entries(
+        found = audit.list_entries(
             s, entity_type=entity_type, entity_key=entity_key, per_page=limit, newest_first=True
         )
-    for e in items:
+    for e in found.items:
         click.echo(f"{e.seq}\t{e.at}\t{e.actor}\t{e.action}\t{e.entity_type}\t{e.entity_key}")
 
 
