@@ -131,4 +131,6 @@ def _snapshot_all(session: Session) -> dict[str, dict]:
     return {org.code: org.to_dict() for org in session.scalars(select(Organization))}
 
 
-audit.register_entity(ENTITY, _snapshot, lambda s: s.scalars(select(Organization.code)), _snapshot_all)
+audit.register_entity(
+    ENTITY, _snapshot, lambda s: s.scalars(select(Organization.code)), _snapshot_all, tables=("organization",)
+)

@@ -131,4 +131,4 @@ def _snapshot(session: Session, key: str) -> dict | None:
     return None if token is None else token.snapshot()
 
 
-audit.register_entity("token", _snapshot, lambda s: s.scalars(select(Token.name)))
+audit.register_entity("token", _snapshot, lambda s: s.scalars(select(Token.name)), tables=("api_token",))
