@@ -903,9 +903,13 @@ audit.register_entity(
     _event_snapshot,
     lambda s: (str(i) for i in s.scalars(select(LineageEvent.id))),
     _event_snapshots,
+    tables=("lineage_event", "lineage_edge"),
 )
 audit.register_entity(
-    FLOW_ENTITY, _flow_snapshot, lambda s: (str(i) for i in s.scalars(select(LineageFlow.id)))
+    FLOW_ENTITY,
+    _flow_snapshot,
+    lambda s: (str(i) for i in s.scalars(select(LineageFlow.id))),
+    tables=("lineage_flow",),
 )
 
 

@@ -802,8 +802,13 @@ def _resource_snapshot(session: Session, key: str) -> dict | None:
     return None if resource is None else resource.to_dict()
 
 
-audit.register_entity(SYSTEM, _system_snapshot, lambda s: s.scalars(select(System.code)))
-audit.register_entity(RESOURCE, _resource_snapshot, lambda s: s.scalars(select(DataResource.code)))
+audit.register_entity(SYSTEM, _system_snapshot, lambda s: s.scalars(select(System.code)), tables=("system",))
+audit.register_entity(
+    RESOURCE,
+    _resource_snapshot,
+    lambda s: s.scalars(select(DataResource.code)),
+    tables=("data_resource", "resource_field"),
+)
 
 
 def _org_used_by_systems(session: Session, code: str) -> bool:

@@ -921,5 +921,5 @@ def _crosswalk_keys(session: Session):
     return [_crosswalk_key(*names[a], *names[b]) for a, b in pairs]
 
 
-audit.register_entity(RELEASE, _release_snapshot, _release_keys)
-audit.register_entity(CROSSWALK, _crosswalk_snapshot, _crosswalk_keys)
+audit.register_entity(RELEASE, _release_snapshot, _release_keys, tables=("code_release", "code"))
+audit.register_entity(CROSSWALK, _crosswalk_snapshot, _crosswalk_keys, tables=("code_crosswalk",))
