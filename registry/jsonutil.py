@@ -8,6 +8,8 @@ import hashlib
 import json
 from typing import Any
 
+from registry.errors import Stale
+
 
 def jsonable(value: Any) -> Any:
     """Convert a value to plain JSON types (dates to ISO 8601, decimals to numbers, sets sorted)."""
@@ -45,8 +47,6 @@ def etag_of(representation: dict) -> str:
 
 def check_if_match(if_match: str | None, current: dict) -> None:
     """Raise Stale unless ``if_match`` is absent, ``*``, or the current representation's ETag."""
-    from registry.errors import Stale
-
     if not if_match or if_match.strip() == "*":
         return
     wanted = {t.strip().removeprefix("W/") for t in if_match.split(",")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 
@@ -13,20 +12,12 @@ from werkzeug.routing import IntegerConverter
 from registry.config import Config
 from registry.db import Database
 from standards import formats
-from web import auth, errors
-from web.api import common
+from web import auth, browse, domains, errors
+from web.api import audit, catalog, common, health, lineage, organizations, standards
 from web.context import Yima
 
-#: the API's modules under ``web.api``, each exposing ``blp`` or a list ``blueprints``
-API_MODULES = ("health", "audit", "organizations", "standards", "catalog", "lineage")
-#: domain modules whose import registers their audited entity types (for verify)
-DOMAIN_MODULES = (
-    "registry.tokens",
-    "catalog.organizations",
-    "standards.service",
-    "catalog.service",
-    "catalog.lineage",
-)
+#: the API's modules, each exposing ``blp`` or a list ``blueprints`` (registered in this order)
+API_MODULES = (health, audit, organizations, standards, catalog, lineage)
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -67,8 +58,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     app.extensions["yima"] = Yima(cfg, Database(cfg.database_url))
     formats.configure(cfg.scheme_paths)  # the bundled scheme definitions plus YIMA_SCHEME_PATH
-    for name in DOMAIN_MODULES:
-        importlib.import_module(name)
+    domains.check()  # every audited entity type is registered, or verify would skip it
 
     api = Api(
         app,
@@ -76,8 +66,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
             "info": {"description": "Yima 一码: data resource catalog, classification codes, lineage."}
         },
     )
-    for name in API_MODULES:
-        module = importlib.import_module(f"web.api.{name}")
+    for module in API_MODULES:
         for blueprint in getattr(module, "blueprints", None) or [getattr(module, "blp", None)]:
             if blueprint is not None:
                 api.register_blueprint(blueprint)
@@ -85,8 +74,6 @@ def create_app(config: Config | dict | None = None) -> Flask:
     auth.init_app(app)
     common.init_app(app)
     errors.init_app(app)
-    from web import browse
-
     browse.init_app(app)
 
     @app.teardown_appcontext

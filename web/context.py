@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from flask import current_app, g
@@ -62,7 +63,6 @@ def actor() -> str:
 
 def needs(role: str):
     """Decorate a view method so the caller's role is checked before its body is even parsed."""
-    import functools
 
     def decorate(fn):
         @functools.wraps(fn)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from gunicorn.app.base import BaseApplication
 
 from registry.config import Config
+from web.app import create_app
 
 
 class _Server(BaseApplication):
@@ -23,8 +24,6 @@ class _Server(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):
-        from web.app import create_app
-
         return create_app(self.yima_config)
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import zlib
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from marshmallow import Schema, fields
 
 from registry.errors import TooLarge, UnsupportedMediaType, YimaError
 from registry.jsonutil import etag_of
 from registry.paging import PageArgsSchema
+from web.errors import error_body
 
 __all__ = ["PageArgsSchema", "page_schema", "with_etag", "accepts", "init_app"]
 
@@ -45,8 +47,6 @@ def accepts(*mimetypes: str):
 
 
 def _accepted_types() -> set[str]:
-    from flask import current_app
-
     view = current_app.view_functions.get(request.endpoint or "")
     cls = getattr(view, "view_class", None)
     method = getattr(cls, request.method.lower(), None) if cls else view
@@ -96,10 +96,6 @@ class GzipRequestMiddleware:
 
 
 def _plain_error(start_response, exc: YimaError):
-    import json
-
-    from web.errors import error_body
-
     body = json.dumps(error_body(exc.status, exc.message), ensure_ascii=False).encode()
     reason = {400: "Bad Request", 413: "Request Entity Too Large"}.get(exc.status, "Error")
     start_response(

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 
 import click
 
 import migrations
+from catalog import demo as catalog_demo
+from catalog import lineage_demo
 from registry import audit, tokens
 from registry.db import Database
+from standards import demo as standards_demo
+from web import domains
 from web.cli.groups import cli_actor, get_config, get_db, main
+from web.server import run
 
-#: what ``yima demo`` loads, in order; each is ``module:function(db, actor) -> int`` (objects created)
+#: what ``yima demo`` loads, in order; each is ``function(db, actor[, config=]) -> int`` (objects created)
 DEMO_STEPS = (
-    ("organizations", "catalog.demo:load_organizations"),
-    ("code schemes and the bureau's code set", "standards.demo:load"),
-    ("catalog of the bureau's systems", "catalog.demo:load_catalog"),
-    ("lineage between the systems", "catalog.lineage_demo:load"),
+    ("organizations", catalog_demo.load_organizations),
+    ("code schemes and the bureau's code set", standards_demo.load),
+    ("catalog of the bureau's systems", catalog_demo.load_catalog),
+    ("lineage between the systems", lineage_demo.load),
 )
 
 
@@ -92,8 +96,6 @@ def _current(url: str) -> str | None:
 )
 def serve(host, port, threads, workers, timeout):
     """Upgrade the database if needed, then serve the browse UI and the API (gunicorn, threaded)."""
-    from web.server import run
-
     get_db()  # upgrades first
     click.echo(f"Yima serving on http://{host}:{port}/  (API: /api/v1, docs: /api/v1/docs)  Ctrl+C stops.")
     run(get_config(), host=host, port=port, threads=threads, workers=workers, timeout=timeout)
@@ -107,12 +109,7 @@ def demo():
     """Load the bureau's demo data: organizations, code schemes and codes, catalog, lineage (idempotent)."""
     database = get_db()
     actor = cli_actor()
-    for label, target in DEMO_STEPS:
-        module_name, func_name = target.split(":")
-        try:
-            load = getattr(importlib.import_module(module_name), func_name)
-        except (ImportError, AttributeError):
-            continue  # an area that is not part of this build
+    for label, load in DEMO_STEPS:
         wants_config = "config" in inspect.signature(load).parameters
         created = load(database, actor, config=get_config()) if wants_config else load(database, actor)
         click.echo(f"{label}: {created} created" if created else f"{label}: already loaded")
@@ -173,7 +170,7 @@ def audit_group():
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def audit_verify(as_json):
     """Re-check every hash and that each audited object still matches its last entry. Exit 0 intact, 1 not."""
-    _load_domains()
+    domains.check()
     with get_db().session() as s:
         result = audit.verify(s)
     if as_json:
@@ -200,10 +197,3 @@ def audit_list(entity_type, entity_key, limit):
         )
     for e in found.items:
         click.echo(f"{e.seq}\t{e.at}\t{e.actor}\t{e.action}\t{e.entity_type}\t{e.entity_key}")
-
-
-def _load_domains() -> None:
-    from web.app import DOMAIN_MODULES
-
-    for name in DOMAIN_MODULES:
-        importlib.import_module(name)

@@ -9,9 +9,11 @@ import click
 from alembic.util import CommandError
 from sqlalchemy.exc import OperationalError
 
+import migrations
 from registry.config import Config
 from registry.db import Database
 from registry.errors import YimaError
+from standards import formats
 
 
 class YimaGroup(click.Group):
@@ -73,8 +75,6 @@ def get_config() -> Config:
         root.obj = {}
     if "config" not in root.obj:
         root.obj["config"] = Config.from_env()
-        from standards import formats
-
         formats.configure(root.obj["config"].scheme_paths)  # YIMA_SCHEME_PATH, for every command
     return root.obj["config"]
 
@@ -85,8 +85,6 @@ def get_db() -> Database:
     root = ctx.find_root()
     get_config()
     if "db" not in root.obj:
-        import migrations
-
         database = Database(root.obj["config"].database_url)
         if migrations.needs_upgrade(database.engine):
             click.echo("Upgrading the database schema…", err=True)
