@@ -16,7 +16,7 @@ help:
 	@echo "make test         install the test dependencies, lint, run the whole suite on SQLite and PostgreSQL"
 	@echo "make bench        run the benchmarks and print figures and ratios"
 	@echo "make conformance  run ../shared/conformance/check.py against this install"
-	@echo "make lint|format  ruff check / ruff format"
+	@echo "make lint|format  ruff check, ruff format --check and the import layers (lint-imports) / ruff format"
 
 $(BIN)/yima: setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,13 +43,15 @@ serve: install
 	$(BIN)/yima demo
 	$(BIN)/yima serve --host $(HOST) --port $(PORT)
 
+# ruff reads what to check from pyproject.toml; lint-imports checks the layers and cycles declared there
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check registry catalog standards web migrations tests benchmarks
-	$(BIN)/ruff format --check registry catalog standards web migrations tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.test-installed
-	$(BIN)/ruff format registry catalog standards web migrations tests benchmarks
-	$(BIN)/ruff check --fix registry catalog standards web migrations tests benchmarks
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 # pytest's exit code 5 ("no tests ran") must fail, never pass silently.
 test: install-test lint
@@ -66,4 +68,4 @@ conformance: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python ../shared/conformance/check.py $(SECTIONS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache bench-out
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .import_linter_cache bench-out
