@@ -278,32 +278,62 @@ def verify(
     Returns a result naming the first entry that is broken (altered, removed, re-ordered, or whose
     entity was changed outside Yima). Never raises for a broken chain.
     """
-    problems: list[str] = []
-    bad: list[int] = []
+    found = _Findings()
+    count, head_hash, last_after = _check_links(session, found, progress)
+    session.expunge_all()
+    if check_state:
+        _check_states(session, last_after, found)
+    return VerifyResult(
+        ok=not found.problems,
+        count=count,
+        head=head_hash,
+        first_bad_seq=min(found.bad) if found.bad else None,
+        problems=found.problems,
+    )
+
+
+@dataclass
+class _Findings:
+    """What verify found so far: the problems in order, and the seq of every entry found bad."""
+
+    problems: list[str] = field(default_factory=list)
+    bad: list[int] = field(default_factory=list)
+
+    def add(self, problem: str, seq: int | None = None) -> None:
+        self.problems.append(problem)
+        if seq is not None:
+            self.bad.append(seq)
+
+
+#: (entity type, key) -> (seq, ``after`` text) of the entity's last entry
+LastAfter = dict[tuple[str, str], tuple[int, str | None]]
+
+
+def _check_links(
+    session: Session, found: _Findings, progress: Callable[[int], None] | None
+) -> tuple[int, str | None, LastAfter]:
+    """Walk the chain in order, re-computing each hash; returns the count, the head and each entity's last entry."""
     prev, expected_seq, count, head_hash = GENESIS, 1, 0, None
-    last_after: dict[tuple[str, str], tuple[int, str | None]] = {}
+    last_after: LastAfter = {}
     rows = session.execute(
         select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=2000)
     ).scalars()
     for entry in rows:
         count += 1
         if entry.seq != expected_seq:
-            problems.append(f"entry {expected_seq} is missing (next is {entry.seq})")
-            bad.append(entry.seq)
+            found.add(f"entry {expected_seq} is missing (next is {entry.seq})", entry.seq)
         try:
             body = entry.body()
         except ValueError:
-            problems.append(f"entry {entry.seq}: before/after is not valid JSON")
-            bad.append(entry.seq)
+            found.add(f"entry {entry.seq}: before/after is not valid JSON", entry.seq)
             body = None
         if entry.prev_hash != prev:
-            problems.append(f"entry {entry.seq}: prev_hash does not link to entry {entry.seq - 1}")
-            bad.append(entry.seq)
+            found.add(f"entry {entry.seq}: prev_hash does not link to entry {entry.seq - 1}", entry.seq)
         elif body is not None and entry_hash(prev, body) != entry.hash:
-            problems.append(
-                f"entry {entry.seq}: content does not match its hash (altered after it was written)"
+            found.add(
+                f"entry {entry.seq}: content does not match its hash (altered after it was written)",
+                entry.seq,
             )
-            bad.append(entry.seq)
         prev = entry.hash
         head_hash = entry.hash
         expected_seq = entry.seq + 1
@@ -311,21 +341,19 @@ def verify(
             last_after[(entry.entity_type, entry.entity_key)] = (entry.seq, entry.after)
         if progress and count % 2000 == 0:
             progress(count)
-    session.expunge_all()
-    if check_state:
-        bulk = {etype: spec.snapshot_all(session) for etype, spec in _ENTITIES.items() if spec.snapshot_all}
-        for (etype, key), (seq, after_text) in last_after.items():
-            current = bulk[etype].get(key) if etype in bulk else _ENTITIES[etype].snapshot(session, key)
-            after = None if after_text is None else json.loads(after_text)
-            if canonical(jsonable(current)) != canonical(after):
-                what = "was deleted" if current is None else "was changed"
-                problems.append(f"entry {seq}: {etype} {key!r} {what} outside Yima since this entry")
-                bad.append(seq)
-        for etype, spec in _ENTITIES.items():
-            for key in bulk[etype] if etype in bulk else spec.keys(session):
-                if (etype, str(key)) not in last_after:
-                    problems.append(f"{etype} {key!r} exists but no audit entry records it")
-    first_bad = min(bad) if bad else None
-    return VerifyResult(
-        ok=not problems, count=count, head=head_hash, first_bad_seq=first_bad, problems=problems
-    )
+    return count, head_hash, last_after
+
+
+def _check_states(session: Session, last_after: LastAfter, found: _Findings) -> None:
+    """Compare each audited entity's current state with its last entry, and find entities no entry records."""
+    bulk = {etype: spec.snapshot_all(session) for etype, spec in _ENTITIES.items() if spec.snapshot_all}
+    for (etype, key), (seq, after_text) in last_after.items():
+        current = bulk[etype].get(key) if etype in bulk else _ENTITIES[etype].snapshot(session, key)
+        after = None if after_text is None else json.loads(after_text)
+        if canonical(jsonable(current)) != canonical(after):
+            what = "was deleted" if current is None else "was changed"
+            found.add(f"entry {seq}: {etype} {key!r} {what} outside Yima since this entry", seq)
+    for etype, spec in _ENTITIES.items():
+        for key in bulk[etype] if etype in bulk else spec.keys(session):
+            if (etype, str(key)) not in last_after:
+                found.add(f"{etype} {key!r} exists but no audit entry records it")

@@ -35,6 +35,28 @@ def create_app(config: Config | dict | None = None) -> Flask:
     else:
         cfg = config or Config.from_env()
     cfg = cfg.with_secret()
+    app = _flask_app(cfg)
+    app.extensions["yima"] = Yima(cfg, Database(cfg.database_url))
+    formats.configure(cfg.scheme_paths)  # the bundled scheme definitions plus YIMA_SCHEME_PATH
+    domains.check()  # every audited entity type is registered, or verify would skip it
+
+    _register_api(app)
+    auth.init_app(app)
+    common.init_app(app)
+    errors.init_app(app)
+    browse.init_app(app)
+
+    @app.teardown_appcontext
+    def _close_session(_exc):
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    return app
+
+
+def _flask_app(cfg: Config) -> Flask:
+    """The Flask object with Yima's settings: OpenAPI paths, cookie flags, 64-bit ids, JSON as written."""
     app = Flask(__name__, instance_path=str(Path(cfg.instance_path).resolve()))
     app.config.update(
         SECRET_KEY=cfg.secret_key,
@@ -55,11 +77,10 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.json.sort_keys = False
     if not app.debug:
         logging.getLogger("yima").setLevel(logging.INFO)
+    return app
 
-    app.extensions["yima"] = Yima(cfg, Database(cfg.database_url))
-    formats.configure(cfg.scheme_paths)  # the bundled scheme definitions plus YIMA_SCHEME_PATH
-    domains.check()  # every audited entity type is registered, or verify would skip it
 
+def _register_api(app: Flask) -> None:
     api = Api(
         app,
         spec_kwargs={
@@ -70,16 +91,3 @@ def create_app(config: Config | dict | None = None) -> Flask:
         for blueprint in getattr(module, "blueprints", None) or [getattr(module, "blp", None)]:
             if blueprint is not None:
                 api.register_blueprint(blueprint)
-
-    auth.init_app(app)
-    common.init_app(app)
-    errors.init_app(app)
-    browse.init_app(app)
-
-    @app.teardown_appcontext
-    def _close_session(_exc):
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
-
-    return app

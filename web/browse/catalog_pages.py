@@ -136,6 +136,12 @@ def form_values(form) -> dict:
     }
     ns, lname = _blank_none(form.get("lineage_namespace")), _blank_none(form.get("lineage_name"))
     values["lineage"] = {"namespace": ns, "name": lname} if ns or lname else None
+    values["fields"] = _field_rows(form)
+    return values
+
+
+def _field_rows(form) -> list[dict]:
+    """The fields table of the form (one row per non-empty name), as the API's ``fields`` list."""
     fields = []
     rows = zip(
         form.getlist("field_name"),
@@ -166,8 +172,7 @@ def form_values(form) -> dict:
                 "description": _blank_none(description),
             }
         )
-    values["fields"] = fields
-    return values
+    return fields
 
 
 def _normalise_keys(errors: dict) -> dict:
