@@ -165,3 +165,16 @@ def test_audit_concurrent_writers_never_fork_the_chain(db):
         seqs = [r[0] for r in s.execute(text("SELECT seq FROM audit_entry ORDER BY seq"))]
     assert result.ok and result.count == 48
     assert seqs == list(range(1, 49))
+
+
+def test_audit_list_pages_filtered_entries_in_the_envelope(client, db, steward):
+    for i in range(5):
+        _create(db, f"PAGE-{i}", actor="pager")
+    _create(db, "OTHER", actor="someone-else")
+    with db.session() as s:
+        newest = audit.list_entries(s, actor="pager", page=2, per_page=2, newest_first=True)
+    assert (newest.total, newest.page, newest.per_page) == (5, 2, 2)
+    assert [e.entity_key for e in newest.items] == ["PAGE-2", "PAGE-1"]
+    body = client.get("/api/v1/audit?actor=pager&page=3&per_page=2").get_json()
+    assert {k: body[k] for k in ("total", "page", "per_page")} == {"total": 5, "page": 3, "per_page": 2}
+    assert [e["entity_key"] for e in body["items"]] == ["PAGE-4"]
