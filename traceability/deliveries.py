@@ -19,11 +19,11 @@ from registry.db import utcnow
 from registry.errors import Invalid
 from traceability import gs1
 from traceability.access import acting_organization
-from traceability.errors import EVENT_ZH, check_text, conflict, issue, not_found
+from traceability.errors import EVENT_ZH, check_text, conflict, invalid, issue, not_found
 from traceability.files import DELIVERY_COLUMNS, Row, read_rows
 from traceability.items import link_of, state
 from traceability.models import Delivery, Event, Item, Product
-from traceability.sql import rows_in
+from traceability.sql import in_, rows_in
 
 ENTITY = "trace_delivery"
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -69,7 +69,8 @@ def _parse(rows: list[Row], report: DeliveryReport) -> list[tuple[int, gs1.Digit
         v = r.values
         try:
             if v.get("link"):
-                link, _ = link_of(v["link"], v.get("gtin"), v.get("lot"), v.get("serial"), v.get("cpv"))
+                parts = (v.get("gtin"), v.get("lot"), v.get("serial"), v.get("cpv"))
+                link, _ = link_of(v["link"], *parts, cross_check=False)
                 if v.get("expiry"):
                     link = gs1.from_parts(
                         link.gtin, link.lot, link.serial, link.cpv, attributes=_expiry(v["expiry"])
@@ -103,13 +104,13 @@ def _against_database(session: Session, parsed, report: DeliveryReport) -> dict[
     gtins = {link.gtin for _, link in parsed}
     products = dict(
         rows_in(
-            lambda chunk: session.execute(select(Product.gtin, Product.id).where(Product.gtin.in_(chunk))),
+            lambda chunk: session.execute(select(Product.gtin, Product.id).where(in_(Product.gtin, chunk))),
             gtins,
         )
     )
     existing = set(
         rows_in(
-            lambda chunk: session.scalars(select(Item.key).where(Item.key.in_(chunk))),
+            lambda chunk: session.scalars(select(Item.key).where(in_(Item.key, chunk))),
             [k.key for _, k in parsed],
         )
     )
@@ -208,6 +209,20 @@ def register_rows(
     session.commit()
     report.added, report.seq = len(values), entry.seq
     return report
+
+
+def register_list(session: Session, reference: str, entries: list, **kwargs) -> DeliveryReport:
+    """``register_rows`` from a JSON list (an API body): ``[{"link"} | {"gtin", "lot"?, "serial"?, "cpv"?,
+    "expiry"?}, …]``; row numbers in errors count from 1. Raises Invalid for an entry that is not such an object."""
+    allowed = set(DELIVERY_COLUMNS)
+    rows = []
+    for number, entry in enumerate(entries if isinstance(entries, list) else [None], start=1):
+        if not isinstance(entry, dict) or set(entry) - allowed:
+            raise invalid("items", "trace.entry_shape", row=number, fields=", ".join(sorted(allowed)))
+        rows.append(Row(number, {k: v for k, v in entry.items() if v not in (None, "")}))
+    if not rows:
+        raise invalid("items", "trace.empty_file")
+    return register_rows(session, reference, rows, **kwargs)
 
 
 def register_file(session: Session, reference: str, name: str, data: bytes, **kwargs) -> DeliveryReport:

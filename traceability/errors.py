@@ -52,6 +52,10 @@ MESSAGES = {
     "trace.delivery_unknown": ("没有送货单 {reference}", "there is no delivery {reference}"),
     "trace.repeated": ("该物品已记录过{type_zh}", "the item already has a {type} event"),
     "trace.delivery_registered": ("送货单 {reference} 已登记", "delivery {reference} is already registered"),
+    "trace.entry_shape": (
+        "第 {row} 项应为只含 {fields} 的对象",
+        "entry {row} must be an object with only {fields}",
+    ),
     "trace.empty_file": ("文件中没有数据行", "the file has no data rows"),
     "trace.no_header": (
         "前 20 行中没有包含 {columns} 列的表头",

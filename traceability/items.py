@@ -16,20 +16,24 @@ from traceability.access import acting_organization
 from traceability.errors import check_text, conflict, invalid, not_found
 from traceability.models import Delivery, Event, Item, Product
 from traceability.products import get as get_product
+from traceability.sql import chunks, in_
 
 ENTITY = "trace_item"
 
 
-def link_of(link=None, gtin=None, lot=None, serial=None, cpv=None) -> tuple[gs1.DigitalLink, str]:
+def link_of(
+    link=None, gtin=None, lot=None, serial=None, cpv=None, *, cross_check: bool = True
+) -> tuple[gs1.DigitalLink, str]:
     """(the validated identity, the field it came from) from a link or from GTIN + lot/serial, not both.
 
-    Raises Invalid / GS1Invalid (422) naming the field.
+    ``cross_check=False`` skips biip's whole-link parse (each part is still judged by biip): bulk paths use it,
+    it is 60 % of a link's parsing time. Raises Invalid / GS1Invalid (422) naming the field.
     """
     parts = (gtin, lot, serial, cpv)
     if link not in (None, ""):
         if any(v not in (None, "") for v in parts):
             raise invalid("link", "trace.link_or_parts")
-        return gs1.parse_link(link, require_item=True), "link"
+        return gs1.parse_link(link, require_item=True, cross_check=cross_check), "link"
     if gtin in (None, ""):
         raise invalid("link", "trace.link_or_parts")
     return gs1.from_parts(gtin, lot, serial, cpv), "gtin"
@@ -120,11 +124,10 @@ def resolve(session: Session, path: str) -> tuple[str, Product | Item]:
 def statuses(session: Session, item_ids: list[int]) -> dict[int, tuple[str, str | None]]:
     """Each item's last event as (type, result); items without events are absent. One query per 900 items."""
     out: dict[int, tuple[str, str | None]] = {}
-    for start in range(0, len(item_ids), 900):
-        ids = item_ids[start : start + 900]
+    for ids in chunks(item_ids):
         last = (
             select(Event.item_id, func.max(Event.n).label("n"))
-            .where(Event.item_id.in_(ids))
+            .where(in_(Event.item_id, ids))
             .group_by(Event.item_id)
             .subquery()
         )

@@ -120,6 +120,12 @@ def get(session: Session, gtin) -> Product:
     return product
 
 
+def for_link(session: Session, link: str) -> Product:
+    """The product a scanned Digital Link names (by its GTIN, whatever its lot or serial): what a validation call
+    given a link in place of a code answers with. Raises GS1Invalid (not a Digital Link), NotFound."""
+    return get(session, gs1.parse_link(link).gtin)
+
+
 def item_counts(session: Session, product_ids: list[int]) -> dict[int, int]:
     """How many items each product has (one grouped query)."""
     if not product_ids:

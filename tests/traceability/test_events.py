@@ -199,3 +199,29 @@ def test_an_organization_with_a_trail_cannot_be_deleted(trace_db, item):
     with trace_db.writer() as s, pytest.raises(Conflict) as caught:
         organizations.delete(s, CONTRACTOR, actor="admin")
     assert "traceability records" in caught.value.message
+
+
+def test_two_deliveries_of_one_item_at_once_record_one_event(trace_db, item):
+    """Concurrent writers are serialized on the item (row lock on PostgreSQL, the write lock on SQLite)."""
+    import threading
+
+    barrier, outcomes = threading.Barrier(2), []
+
+    def deliver(org):
+        with trace_db.writer() as s:
+            barrier.wait()
+            try:
+                events.record(s, KEY, "delivered", T0, actor=org, organization=org)
+                outcomes.append("recorded")
+            except Conflict:
+                outcomes.append("conflict")
+
+    threads = [threading.Thread(target=deliver, args=(org,)) for org in (CONTRACTOR, "MCC20")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["conflict", "recorded"]
+    with trace_db.session() as s:
+        assert len(events.of_item(s, items.get(s, KEY))) == 1
+        assert audit.verify(s).ok

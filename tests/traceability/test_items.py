@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from registry import audit
 from registry.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.traceability.trace_helpers import CODE, GTIN, codes
-from traceability import deliveries, gs1, items
+from traceability import deliveries, gs1, items, products
 from traceability.models import Delivery, Item
 
 LINK = f"https://id.gs1.org/01/{GTIN}/10/C1/21/0001"
@@ -192,3 +192,26 @@ def test_register_delivery_of_10000_items_uses_a_bounded_number_of_queries(trace
     assert report.added == 10_000
     assert len(statements) < 60, len(statements)
     assert item_count(trace_db) == 10_000
+
+
+def test_register_delivery_from_a_json_list(trace_db, product):
+    entries = [
+        {"link": f"https://id.gs1.org/01/{GTIN}/10/J1/21/1"},
+        {"gtin": GTIN, "lot": "J1", "serial": "2"},
+    ]
+    with trace_db.writer() as s:
+        report = deliveries.register_list(s, "SH-J", entries, actor="王工", organization="CSCEC3B")
+    assert report.added == 2
+    with trace_db.writer() as s, pytest.raises(Invalid) as caught:
+        deliveries.register_list(s, "SH-K", [{"gtin": GTIN, "serial": "3", "colour": "red"}], actor="王工")
+    assert codes(caught) == {"items": ["trace.entry_shape"]}
+    with trace_db.writer() as s, pytest.raises(Invalid) as caught:
+        deliveries.register_list(s, "SH-K", [], actor="王工")
+    assert codes(caught) == {"items": ["trace.empty_file"]}
+
+
+def test_product_for_a_scanned_link(trace_db, product):
+    with trace_db.session() as s:
+        assert products.for_link(s, f"https://any.example/01/{GTIN[1:]}/10/X/21/Y").code == CODE
+        with pytest.raises(NotFound):
+            products.for_link(s, "https://any.example/01/06901234567892")
