@@ -176,7 +176,14 @@ def register_rows(
             f"{len(bad)} row(s) of delivery {reference} are not valid; nothing was registered",
             {"rows": report.errors},
         )
-    org_code = org.code if org else None
+    report.seq = _write(session, reference, project, org.code if org else None, parsed, products, actor)
+    session.commit()
+    report.added = len(parsed)
+    return report
+
+
+def _write(session: Session, reference, project, org_code, parsed, products: dict, actor: str) -> int:
+    """The delivery's audit entry, its row and its items (one multi-row INSERT); returns the entry's seq."""
     after = snapshot_state(reference, project, org_code, [(link.key, link.attributes) for _, link in parsed])
     entry = audit.record(
         session,
@@ -193,22 +200,18 @@ def register_rows(
     session.add(delivery)
     session.flush()
     now = utcnow()
-    values = []
-    for _, link in parsed:
-        row = state(link.key, link, project, org_code)
-        values.append(
-            {
-                **row,
-                "product_id": products[link.gtin],
-                "delivery_id": delivery.id,
-                "seq": entry.seq,
-                "created_at": now,
-            }
-        )
-    session.execute(insert(Item), values)  # one multi-row statement per batch: no unit of work per item
-    session.commit()
-    report.added, report.seq = len(values), entry.seq
-    return report
+    values = [
+        {
+            **state(link.key, link, project, org_code),
+            "product_id": products[link.gtin],
+            "delivery_id": delivery.id,
+            "seq": entry.seq,
+            "created_at": now,
+        }
+        for _, link in parsed
+    ]
+    session.execute(insert(Item), values)  # no unit of work per item: one multi-row statement per batch
+    return entry.seq
 
 
 def register_list(session: Session, reference: str, entries: list, **kwargs) -> DeliveryReport:
