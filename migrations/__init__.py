@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "catalog.models",
     "standards.models",
     "catalog.lineage_models",
+    "traceability.models",
 )
 
 

@@ -19,6 +19,7 @@ from catalog import service as systems
 from registry import audit, tokens
 from standards import service as crosswalks
 from standards import service as releases
+from traceability import deliveries, events, items, products
 
 #: entity type (as in the audit entries) → the module whose import registers it
 AUDITED_ENTITIES: dict[str, ModuleType] = {
@@ -30,6 +31,10 @@ AUDITED_ENTITIES: dict[str, ModuleType] = {
     "crosswalk": crosswalks,
     "lineage_event": lineage_events,
     "lineage_flow": lineage_flows,
+    "trace_product": products,
+    "trace_delivery": deliveries,
+    "trace_item": items,
+    "trace_event": events,
 }
 
 
