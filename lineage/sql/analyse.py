@@ -52,13 +52,39 @@ def analyse(
 
 
 class Catalog:
-    """The caller's table → columns map, folded as the dialect compares names."""
+    """The caller's table → columns map, looked up by names folded as the dialect compares them."""
 
     def __init__(self, schema: dict, naming: Naming):
         self.naming = naming
         self._raw = schema
-        self._index: dict[tuple, dict] | None = None
-        self._default = None
+        self._index: dict[str, object] | None = None
+
+    def index(self) -> dict[str, object]:
+        """Folded dotted name → columns. Plain keys fold as one string (fast for a whole catalog);
+        only keys with quotes are taken apart."""
+        if self._index is None:
+            fold = self.naming.fold_plain
+            self._index = {fold(k): v for k, v in self._raw.items() if not any(q in k for q in "\"`[")}
+            for key, cols in self._raw.items():
+                if any(q in key for q in "\"`["):
+                    self._index[".".join(self.naming.key_parts(key))] = cols
+        return self._index
+
+    def columns(self, parts: tuple[str, ...]) -> dict[str, str] | None:
+        """The folded columns (in order) of a table, or None when the caller did not give them."""
+        if not self._raw or not parts:
+            return None
+        index = self.index()
+        name, db = parts[-1], parts[-2] if len(parts) > 1 else (self.naming.default_db or "")
+        candidates = [".".join(parts)] if len(parts) > 2 else []
+        candidates += [f"{db}.{name}" if db else name]
+        if db == (self.naming.default_db or ""):
+            candidates.append(name)
+        cols = next((index[c] for c in candidates if c in index), None)
+        if cols is None:
+            return None
+        items = cols.items() if isinstance(cols, dict) else ((c, "") for c in cols)
+        return {self.naming.fold(str(col)): str(kind or "UNKNOWN") for col, kind in items}
 
     def _full(self, parts: tuple[str, ...]) -> tuple[str, str, str]:
         if len(parts) >= 3:
@@ -66,22 +92,6 @@ class Catalog:
         if len(parts) == 2:
             return ("", *parts)
         return ("", self.naming.default_db or "", parts[0])
-
-    def index(self) -> dict[tuple, dict]:
-        if self._index is None or self._default != self.naming.default_db:
-            self._default = self.naming.default_db
-            self._index = {}
-            for key, cols in self._raw.items():
-                self._index[self._full(self.naming.key_parts(str(key)))] = cols
-        return self._index
-
-    def columns(self, parts: tuple[str, ...]) -> dict[str, str] | None:
-        """The folded columns (in order) of a table, or None when the caller did not give them."""
-        cols = self.index().get(self._full(parts)) if self._raw else None
-        if cols is None:
-            return None
-        items = cols.items() if isinstance(cols, dict) else ((c, "") for c in cols)
-        return {self.naming.fold(str(name)): str(kind or "UNKNOWN") for name, kind in items}
 
     def subset(self, tables: list[exp.Table]) -> tuple[dict, dict[str, set[str]]]:
         """The nested schema sqlglot wants for these tables, and table name → known columns."""

@@ -22,6 +22,10 @@ JOIN, FILTER, GROUP_BY, SORT, WINDOW, CONDITIONAL = (
 #: the order in which a column's edges are listed (DIRECT first, as OpenLineage's examples do)
 _ORDER = {s: i for i, s in enumerate((*DIRECT_RANK, JOIN, FILTER, GROUP_BY, SORT, WINDOW, CONDITIONAL))}
 DESCRIPTION_MAX = 200
+#: folded and shown names per dialect, shared by every call (names repeat across scripts)
+_FOLDED: dict[str, dict[tuple[str, bool], str]] = {}
+_SHOWN: dict[str, dict[str, str]] = {}
+_CACHE_MAX = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +123,15 @@ class Naming:
             NormalizationStrategy.UPPERCASE,
             NormalizationStrategy.CASE_INSENSITIVE_UPPERCASE,
         )
-        self._folded: dict[tuple[str, bool], str] = {}
-        self._shown: dict[str, str] = {}
+        kind = type(dialect).__name__
+        self._folded = _FOLDED.setdefault(kind, {})
+        self._shown = _SHOWN.setdefault(kind, {})
+        if len(self._folded) > _CACHE_MAX or len(self._shown) > _CACHE_MAX:
+            self._folded.clear()
+            self._shown.clear()
+        # how this dialect folds a plain (unquoted) name, applied to a whole dotted key at once
+        probe = self.fold("aB")
+        self.fold_plain = str.lower if probe == "ab" else str.upper if probe == "AB" else str
         self.default_db = self.fold(default_schema) if default_schema else None
 
     def fold(self, name: str, quoted: bool = False) -> str:

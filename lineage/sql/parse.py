@@ -25,6 +25,7 @@ DIALECT_ALIASES = {
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+_DIALECTS: dict[str, Dialect] = {}
 _CHOICES = sorted({d.value for d in Dialects if d.value} | set(DIALECT_ALIASES))
 
 
@@ -42,7 +43,10 @@ def resolve_dialect(name: str) -> Dialect:
             f"unknown SQL dialect {name!r}: choose one of {', '.join(dialect_choices())}",
             {"dialect": [f"unknown dialect {name!r}"]},
         )
-    return Dialect.get_or_raise(key)
+    dialect = _DIALECTS.get(key)
+    if dialect is None:
+        dialect = _DIALECTS[key] = Dialect.get_or_raise(key)
+    return dialect
 
 
 @dataclass(slots=True)
