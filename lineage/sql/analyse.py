@@ -21,7 +21,7 @@ from lineage.sql.model import (
 )
 from lineage.sql.parse import Parsed, resolve_dialect, split
 from lineage.sql.statements import Plan, expand_lateral_aliases, unwrap, using_to_on
-from lineage.sql.walk import Walk, setop
+from lineage.sql.walk import Walk, branches, setop
 from registry.errors import Invalid
 
 
@@ -64,9 +64,9 @@ class Catalog:
         only keys with quotes are taken apart."""
         if self._index is None:
             fold = self.naming.fold_plain
-            self._index = {fold(k): v for k, v in self._raw.items() if not any(q in k for q in "\"`[")}
+            self._index = {fold(k): v for k, v in self._raw.items() if not any(q in k for q in '"`[')}
             for key, cols in self._raw.items():
-                if any(q in key for q in "\"`["):
+                if any(q in key for q in '"`['):
                     self._index[".".join(self.naming.key_parts(key))] = cols
         return self._index
 
@@ -258,7 +258,7 @@ def _star_warnings(walk: Walk, naming: Naming, known: dict) -> list[str]:
     while stack:  # the scopes whose columns are the statement's outputs
         scope = stack.pop()
         top.add(id(scope))
-        stack.extend(scope.set_operation_scopes if setop(scope) else ())
+        stack.extend(branches(scope) if setop(scope) else ())
     for scope in walk.row_scopes(walk.root):
         if setop(scope) or not any(_is_star(s) for s in scope.expression.selects):
             continue

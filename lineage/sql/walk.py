@@ -40,6 +40,12 @@ ORACLE_PSEUDO = frozenset(
 _CLAUSES = (("where", FILTER), ("having", FILTER), ("qualify", FILTER), ("group", GROUP_BY), ("order", SORT))
 
 
+def branches(scope: Scope) -> list[Scope]:
+    """A set operation's two sides (``union_scopes`` before sqlglot 30.2x, ``set_operation_scopes`` after)."""
+    found = getattr(scope, "set_operation_scopes", None)
+    return found if found is not None else getattr(scope, "union_scopes", [])
+
+
 def setop(scope: Scope) -> bool:
     """Whether the scope is a UNION/INTERSECT/EXCEPT (sqlglot's ``is_set_operation`` means "is a branch")."""
     return isinstance(scope.expression, exp.SetOperation)
@@ -53,18 +59,26 @@ def _function_name(node: exp.Expr) -> str:
     return type(node).__name__.upper()
 
 
-def describe(node: exp.Expr, naming: Naming) -> str:
-    """The expression as SQL, in the case it is shown in, without what qualification added."""
-    if node.find(exp.Query) is not None:
-        node = node.transform(_unqualify)  # a copy
+def describe(node: exp.Expr, naming: Naming, one_source: bool) -> str:
+    """The expression as SQL, in the case it is shown in, without what qualification added (the
+    tables' stand-in parts, ``_col_0`` aliases, and column qualifiers when only one table is read)."""
+    if one_source or node.find(exp.Query) is not None:
+        node = node.transform(_unqualify, one_source)  # a copy
     # copy=False: generating an expression (not a statement) leaves it as it is, and copying
     # would cost more than the rest of the walk
     text = node.sql(dialect=naming.dialect, normalize=naming.upper, copy=False)
     return text if len(text) <= DESCRIPTION_MAX else text[: DESCRIPTION_MAX - 1] + "…"
 
 
-def _unqualify(n: exp.Expr) -> exp.Expr:
-    if isinstance(n, exp.Table):
+def _unqualify(n: exp.Expr, one_source: bool = False) -> exp.Expr:
+    if (
+        one_source
+        and isinstance(n, exp.Column)
+        and n.args.get("table") is not None
+        and not n.find_ancestor(exp.Query)
+    ):
+        n.set("table", None)
+    elif isinstance(n, exp.Table):
         for key in ("catalog", "db"):
             part = n.args.get(key)
             if part is not None and part.name.lower() in (Naming.NO_CATALOG, Naming.NO_DB):
@@ -118,7 +132,7 @@ class Walk:
                 continue
             seen.add(id(scope))
             out.append(scope)
-            stack.extend(scope.set_operation_scopes)
+            stack.extend(branches(scope))
             if not setop(scope):
                 stack.extend(s for _, s in scope.selected_sources.values() if isinstance(s, Scope))
         return out
@@ -131,8 +145,8 @@ class Walk:
             return self._outputs[key]
         self._outputs[key] = []  # a recursive CTE reads itself: stop there
         if setop(scope):
-            branches = scope.set_operation_scopes
-            result = [entry for branch in branches for entry in self.output(branch, index)]
+            branches_ = branches(scope)
+            result = [entry for branch in branches_ for entry in self.output(branch, index)]
         else:
             result = self._projection(scope, index)
         self._outputs[key] = result
@@ -148,7 +162,7 @@ class Walk:
             return []
         result = self.expression(scope, node)
         if not isinstance(node, exp.Column) and result:
-            text = describe(node, self.naming)
+            text = describe(node, self.naming, len(scope.selected_sources) == 1)
             result = [(src, (t[0], t[1], text) if t[0] in _RANK else t) for src, t in result]
         return result
 
