@@ -43,6 +43,11 @@ def analyse(
     sqlglot_dialect = resolve_dialect(dialect)
     if not namespace or not isinstance(namespace, str):
         raise Invalid("a namespace is needed to name the datasets", {"namespace": ["missing"]})
+    if schema is not None and not (
+        isinstance(schema, dict)
+        and all(isinstance(k, str) and isinstance(v, dict | list | tuple) for k, v in schema.items())
+    ):
+        raise Invalid("schema must map table names to their columns", {"schema": ["not a table → columns map"]})
     naming = Naming(namespace, sqlglot_dialect, default_schema)
     catalog = Catalog(schema or {}, naming)
     results = []
@@ -110,7 +115,9 @@ class Catalog:
 
 
 def _statement(index: int, parsed: Parsed, naming: Naming, catalog: Catalog) -> StatementLineage:
-    result = StatementLineage(index=index, type="UNKNOWN", line=parsed.line, sql=parsed.sql)
+    result = StatementLineage(
+        index=index, type="UNKNOWN", line=parsed.line, sql=parsed.sql, namespace=naming.namespace
+    )
     if parsed.error:
         result.error = parsed.error
         return result
@@ -221,6 +228,7 @@ def _lineage(
             tables -= exclude
             per_target = {k: [e for e in v if e[0][0] != target] for k, v in per_target.items()}
             indirect = [e for e in indirect if e[0][0] != target]
+        result.fields = [naming.field(target, name) for name in per_target]
         result.columns = _columns(per_target, target, naming)
         result.indirect = _indirect(indirect, naming)
         result.warnings.extend(_star_warnings(walk, naming, known))

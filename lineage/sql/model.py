@@ -22,6 +22,9 @@ JOIN, FILTER, GROUP_BY, SORT, WINDOW, CONDITIONAL = (
 #: the order in which a column's edges are listed (DIRECT first, as OpenLineage's examples do)
 _ORDER = {s: i for i, s in enumerate((*DIRECT_RANK, JOIN, FILTER, GROUP_BY, SORT, WINDOW, CONDITIONAL))}
 DESCRIPTION_MAX = 200
+COLUMN_LINEAGE_SCHEMA = (
+    "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet"
+)
 #: folded and shown names per dialect, shared by every call (names repeat across scripts)
 _FOLDED: dict[str, dict[tuple[str, bool], str]] = {}
 _SHOWN: dict[str, dict[str, str]] = {}
@@ -84,8 +87,11 @@ class StatementLineage:
     type: str
     line: int
     sql: str
+    namespace: str = ""
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    #: the output's fields the statement writes, in order (a constant column has no edge but is here)
+    fields: list[str] = field(default_factory=list)
     columns: list[ColumnLineage] = field(default_factory=list)
     indirect: list[IndirectLineage] = field(default_factory=list)
     error: str | None = None
@@ -99,11 +105,52 @@ class StatementLineage:
             "sql": self.sql,
             "inputs": list(self.inputs),
             "outputs": list(self.outputs),
+            "fields": list(self.fields),
             "columns": [c.as_dict() for c in self.columns],
             "indirect": [c.as_dict() for c in self.indirect],
             "error": self.error,
             "warnings": list(self.warnings),
         }
+
+    def column_lineage_facet(self, producer: str) -> dict | None:
+        """The output's OpenLineage 1-2-0 ``columnLineage`` facet (statement-wide sources in
+        ``dataset``, once), or None when the statement writes no dataset."""
+        if not self.outputs:
+            return None
+        fields: dict[str, dict[str, dict]] = {}
+        for col in self.columns:
+            by_source = fields.setdefault(self._split(col.target)[1], {})
+            for src in col.sources:
+                self._input_field(by_source, src, col.transformation)
+        dataset: dict[str, dict] = {}
+        for entry in self.indirect:
+            for src in entry.sources:
+                self._input_field(dataset, src, entry.transformation)
+        return {
+            "_producer": producer,
+            "_schemaURL": COLUMN_LINEAGE_SCHEMA,
+            "fields": {name: {"inputFields": list(by_source.values())} for name, by_source in fields.items()},
+            "dataset": list(dataset.values()),
+        }
+
+    def _split(self, field_id: str) -> tuple[str, str]:
+        """(dataset name, field) of one of this statement's field ids (the namespace may hold colons)."""
+        rest = field_id[len(f"datasetField:{self.namespace}:") :]
+        name, _, column = rest.rpartition(":")
+        return name, column
+
+    def _input_field(self, into: dict[str, dict], field_id: str, trans: Transformation) -> None:
+        """One input field per source, carrying every way it is read."""
+        entry = into.get(field_id)
+        if entry is None:
+            name, column = self._split(field_id)
+            entry = into[field_id] = {
+                "namespace": self.namespace,
+                "name": name,
+                "field": column,
+                "transformations": [],
+            }
+        entry["transformations"].append({k: v for k, v in trans.as_dict().items() if v is not None})
 
 
 class Naming:

@@ -505,3 +505,54 @@ def test_results_serialise_as_json():
     results = analyse(VIEW + ";\n" + MERGE, dialect="oracle", namespace=NS)
     text = json.dumps([r.as_dict() for r in results], ensure_ascii=False)
     assert json.loads(text)[1]["type"] == "MERGE"
+
+
+def test_column_lineage_facet_is_openlineage_1_2_0():
+    from openlineage.client.generated.column_lineage_dataset import (
+        ColumnLineageDatasetFacet,
+        Fields,
+        InputField,
+    )
+    from openlineage.client.generated.column_lineage_dataset import Transformation as OLTransformation
+    from openlineage.client.serde import Serde
+
+    sql = "CREATE VIEW rpt.v AS SELECT id, CASE WHEN k > 0 THEN k END AS pos, 1 AS one FROM src.t WHERE x = 1"
+    st = analyse(sql, dialect="postgres", namespace="postgres://db:5432", schema=None)[0]
+    assert st.fields == [f"datasetField:postgres://db:5432:rpt.v:{c}" for c in ("id", "pos", "one")]
+    facet = st.column_lineage_facet("https://example.org/yima")
+
+    def inputs(items):
+        return [
+            InputField(
+                i["namespace"], i["name"], i["field"], [OLTransformation(**t) for t in i["transformations"]]
+            )
+            for i in items
+        ]
+
+    built = ColumnLineageDatasetFacet(
+        fields={k: Fields(inputs(v["inputFields"])) for k, v in facet["fields"].items()},
+        dataset=inputs(facet["dataset"]),
+        producer=facet["_producer"],
+    )
+    assert Serde.to_dict(built) == facet
+    pos = facet["fields"]["pos"]["inputFields"]
+    # one input field per source, with both ways it is read
+    assert [(i["field"], [t["subtype"] for t in i["transformations"]]) for i in pos] == [
+        ("k", ["TRANSFORMATION", "CONDITIONAL"])
+    ]
+    assert facet["dataset"] == [
+        {
+            "namespace": "postgres://db:5432",
+            "name": "src.t",
+            "field": "x",
+            "transformations": [{"type": "INDIRECT", "subtype": "FILTER", "masking": False}],
+        }
+    ]
+    assert analyse("SELECT 1", dialect="postgres", namespace="n")[0].column_lineage_facet("p") is None
+
+
+def test_schema_may_list_column_names_and_must_be_a_map():
+    st = one("CREATE VIEW v AS SELECT * FROM src.t", "mysql", schema={"src.t": ["a", "b"]})
+    assert direct(st) == {("src.t.a", "v.a"), ("src.t.b", "v.b")}
+    with pytest.raises(Invalid):
+        analyse("SELECT 1", dialect="mysql", namespace=NS, schema=["src.t"])
