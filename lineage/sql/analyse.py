@@ -47,7 +47,9 @@ def analyse(
         isinstance(schema, dict)
         and all(isinstance(k, str) and isinstance(v, dict | list | tuple) for k, v in schema.items())
     ):
-        raise Invalid("schema must map table names to their columns", {"schema": ["not a table → columns map"]})
+        raise Invalid(
+            "schema must map table names to their columns", {"schema": ["not a table → columns map"]}
+        )
     naming = Naming(namespace, sqlglot_dialect, default_schema)
     catalog = Catalog(schema or {}, naming)
     results = []
@@ -128,8 +130,8 @@ def _statement(index: int, parsed: Parsed, naming: Naming, catalog: Catalog) -> 
         plan = unwrap(
             tree, naming, lambda t: list(catalog.columns(naming.table_parts(t, folded=False)) or ())
         )
-    except (SqlglotError, AttributeError, TypeError) as err:
-        result.warnings.append(f"not analysed: {err}")
+    except Exception as err:  # a shape sqlglot parsed but this code does not know: say so, go on
+        result.warnings.append(f"not analysed: {_reason(err)}")
         return result
     result.type = plan.type
     result.warnings.extend(plan.warnings)
@@ -142,10 +144,16 @@ def _statement(index: int, parsed: Parsed, naming: Naming, catalog: Catalog) -> 
         return result
     try:
         _lineage(plan, target, parsed, naming, catalog, result)
-    except (SqlglotError, RecursionError) as err:
-        result.warnings.append(f"columns not worked out, only tables listed: {err}")
+    except Exception as err:  # sqlglot's optimizer or a shape not foreseen: keep the tables
+        result.warnings.append(f"columns not worked out, only tables listed: {_reason(err)}")
+        result.columns, result.indirect, result.fields = [], [], []
         result.inputs = _scan_inputs(parsed.tree, naming, {target})
     return result
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return text if isinstance(err, SqlglotError) else f"{type(err).__name__}: {text}".rstrip(": ")
 
 
 def _scan_inputs(tree: exp.Expr, naming: Naming, exclude: set) -> list[str]:

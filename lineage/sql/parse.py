@@ -136,13 +136,20 @@ def _parse(
     except ParseError as err:
         return Parsed(text, line, error=_parse_message(err, label))
     except (SqlglotError, RecursionError, ValueError) as err:
+        return Parsed(text, line, error=f"cannot be parsed as {label} SQL: {_first_line(err)}")
+    except Exception as err:  # sqlglot's parser trips over some broken input (AttributeError…)
         return Parsed(
-            text, line, error=f"cannot be parsed as {label} SQL: {_ANSI.sub('', str(err)).splitlines()[0]}"
+            text, line, error=f"cannot be parsed as {label} SQL ({type(err).__name__}: {_first_line(err)})"
         )
     trees = [t for t in trees if t is not None]
     if not trees:
         return Parsed(text, line)
     return Parsed(text, line, tree=trees[0])
+
+
+def _first_line(err: Exception) -> str:
+    text = _ANSI.sub("", str(err)).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _parse_message(err: ParseError, label: str) -> str:

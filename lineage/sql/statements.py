@@ -109,14 +109,35 @@ def _move_joins(table: exp.Expr, joins: list) -> exp.Expr:
     return table
 
 
+def _assignments(items: list[exp.Expr]) -> list[tuple[exp.Column, exp.Expr]]:
+    """``SET a = x`` pairs, ``SET (a, b) = (x, y)`` and ``SET (a, b) = (SELECT x, y …)`` taken apart."""
+    pairs = []
+    for eq in items:
+        if not isinstance(eq, exp.EQ):
+            continue
+        if isinstance(eq.this, exp.Column):
+            pairs.append((eq.this, eq.expression))
+        elif isinstance(eq.this, exp.Tuple | exp.Paren):
+            columns = eq.this.expressions if isinstance(eq.this, exp.Tuple) else [eq.this.this]
+            value = eq.expression
+            query = value.this if isinstance(value, exp.Subquery) else None
+            for i, column in enumerate(columns):
+                if isinstance(value, exp.Tuple) and i < len(value.expressions):
+                    pairs.append((column, value.expressions[i]))
+                elif isinstance(query, exp.Select) and i < len(query.expressions):
+                    one = value.copy()  # the subquery keeping only the i-th value
+                    one.this.set("expressions", [query.expressions[i].copy()])
+                    pairs.append((column, one))
+    return [(c, v) for c, v in pairs if isinstance(c, exp.Column)]
+
+
 def _update(tree: exp.Update, naming: Naming) -> Plan:
     joins: list[exp.Join] = []
     target = _move_joins(tree.this, joins)
     projections, assignments = [], []
-    for i, eq in enumerate(tree.expressions):
-        if isinstance(eq, exp.EQ) and isinstance(eq.this, exp.Column):
-            projections.append(_slot(eq.expression, i))
-            assignments.append((naming.fold_ident(eq.this.this), len(projections) - 1, []))
+    for column, value in _assignments(tree.expressions):
+        projections.append(_slot(value, len(projections)))
+        assignments.append((naming.fold_ident(column.this), len(projections) - 1, []))
     select = exp.Select(expressions=projections)
     from_ = tree.args.get("from_")
     real = _table(target)

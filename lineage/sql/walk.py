@@ -210,7 +210,7 @@ class Walk:
         if len(candidates) == 1:
             return self.source_column(candidates[0], name)
         if candidates:
-            listed = ", ".join(sorted(scope.selected_sources))
+            listed = ", ".join(sorted(self.naming.show(n) for n in scope.selected_sources))
             self.warn(
                 f"column {self.naming.show(name)} could be in any of {listed}: give their schemas to place it"
             )

@@ -556,3 +556,23 @@ def test_schema_may_list_column_names_and_must_be_a_map():
     assert direct(st) == {("src.t.a", "v.a"), ("src.t.b", "v.b")}
     with pytest.raises(Invalid):
         analyse("SELECT 1", dialect="mysql", namespace=NS, schema=["src.t"])
+
+
+def test_update_of_a_column_tuple():
+    st = one("UPDATE dw.t SET (a, b) = (SELECT x, y + 1 FROM ods.s WHERE s.id = t.id)", "oracle")
+    assert st["inputs"] == [ds("ods.s")]
+    assert direct(st) == {("ods.s.x", "dw.t.a"), ("ods.s.y", "dw.t.b")}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT COUNT(*) FILTER (WHERE x > 0) AS c INTO",  # sqlglot's T-SQL parser raises AttributeError here
+        "SELECT (((((",
+        "MERGE INTO t USING",
+        "UPDATE SET = 1",
+    ],
+)
+def test_input_that_trips_the_parser_is_an_error_not_an_exception(sql):
+    results = analyse(sql, dialect="tsql", namespace=NS)
+    assert results[0].error and results[0].error.startswith("cannot be parsed as tsql SQL")
