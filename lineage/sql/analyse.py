@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify import qualify
@@ -43,10 +45,7 @@ def analyse(
     sqlglot_dialect = resolve_dialect(dialect)
     if not namespace or not isinstance(namespace, str):
         raise Invalid("a namespace is needed to name the datasets", {"namespace": ["missing"]})
-    if schema is not None and not (
-        isinstance(schema, dict)
-        and all(isinstance(k, str) and isinstance(v, dict | list | tuple) for k, v in schema.items())
-    ):
+    if schema is not None and not isinstance(schema, Mapping):
         raise Invalid(
             "schema must map table names to their columns", {"schema": ["not a table → columns map"]}
         )
@@ -67,30 +66,41 @@ class Catalog:
         self._index: dict[str, object] | None = None
 
     def index(self) -> dict[str, object]:
-        """Folded dotted name → columns. Plain keys fold as one string (fast for a whole catalog);
-        only keys with quotes are taken apart."""
+        """Folded dotted name → columns, for keys not written as the ids show them. Plain keys fold
+        as one string (a 20,000-table catalog takes milliseconds); only quoted keys are taken apart."""
         if self._index is None:
             fold = self.naming.fold_plain
-            self._index = {fold(k): v for k, v in self._raw.items() if not any(q in k for q in '"`[')}
-            for key, cols in self._raw.items():
-                if any(q in key for q in '"`['):
-                    self._index[".".join(self.naming.key_parts(key))] = cols
+            self._index = {fold(str(k)): v for k, v in self._raw.items()}
+            for key in [k for k in self._raw if '"' in k or "`" in k or "[" in k]:
+                self._index[".".join(self.naming.key_parts(key))] = self._raw[key]
         return self._index
 
     def columns(self, parts: tuple[str, ...]) -> dict[str, str] | None:
         """The folded columns (in order) of a table, or None when the caller did not give them."""
         if not self._raw or not parts:
             return None
-        index = self.index()
         name, db = parts[-1], parts[-2] if len(parts) > 1 else (self.naming.default_db or "")
         candidates = [".".join(parts)] if len(parts) > 2 else []
         candidates += [f"{db}.{name}" if db else name]
-        if db == (self.naming.default_db or ""):
+        if db and db == (self.naming.default_db or ""):
             candidates.append(name)
-        cols = next((index[c] for c in candidates if c in index), None)
+        show = self.naming.show
+        # the caller's keys are usually the names the ids show: look those up before folding every key
+        shown = [".".join(show(p) for p in c.split(".")) for c in candidates]
+        cols = next((self._raw[c] for c in shown if c in self._raw), None)
+        if cols is None:
+            index = self.index()
+            cols = next((index[c] for c in candidates if c in index), None)
         if cols is None:
             return None
-        items = cols.items() if isinstance(cols, dict) else ((c, "") for c in cols)
+        if isinstance(cols, Mapping):
+            items = cols.items()
+        elif isinstance(cols, list | tuple):
+            items = ((c, "") for c in cols)
+        else:
+            raise Invalid(
+                f"schema: the columns of {shown[0]} must be a map or a list", {"schema": ["bad columns"]}
+            )
         return {self.naming.fold(str(col)): str(kind or "UNKNOWN") for col, kind in items}
 
     def _full(self, parts: tuple[str, ...]) -> tuple[str, str, str]:
