@@ -134,8 +134,13 @@ def _statement(index: int, parsed: Parsed, naming: Naming, catalog: Catalog) -> 
         result.error = parsed.error
         return result
     tree = parsed.tree
-    if isinstance(tree, exp.Use) and isinstance(tree.this, exp.Table):
-        naming.default_db = naming.fold_ident(tree.this.this)  # later statements' unqualified tables
+    if (
+        isinstance(tree, exp.Use)
+        and isinstance(tree.this, exp.Table)
+        and type(naming.dialect).__name__ != "TSQL"
+    ):
+        # MySQL's USE names the schema of later statements' unqualified tables (T-SQL's, a database)
+        naming.default_db = naming.fold_ident(tree.this.this)
     try:
         plan = unwrap(
             tree, naming, lambda t: list(catalog.columns(naming.table_parts(t, folded=False)) or ())
@@ -308,17 +313,15 @@ def _columns(per_target: dict[str, list], target: str, naming: Naming) -> list[C
         direct: dict[tuple, tuple] = {}
         groups: dict[Transformation, set[str]] = {}
         for src, (subtype, masking, description) in entries:
-            if subtype in DIRECT_RANK:
-                best = direct.get(src)
-                rank = DIRECT_RANK.index(subtype)
-                if (
-                    best is None
-                    or rank > DIRECT_RANK.index(best[0])
-                    or (rank == DIRECT_RANK.index(best[0]) and masking)
-                ):
-                    direct[src] = (subtype, masking or bool(best and best[1]), description)
-            else:
+            if subtype not in DIRECT_RANK:
                 groups.setdefault(Transformation(INDIRECT, subtype), set()).add(naming.field(*src))
+                continue
+            # several paths from one source: the strongest subtype (and its description), masking if any masks
+            best = direct.get(src)
+            if best is None or DIRECT_RANK.index(subtype) > DIRECT_RANK.index(best[0]):
+                direct[src] = (subtype, masking or bool(best and best[1]), description)
+            elif masking and not best[1]:
+                direct[src] = (best[0], True, best[2])
         for src, (subtype, masking, description) in direct.items():
             groups.setdefault(Transformation(DIRECT, subtype, description, masking), set()).add(
                 naming.field(*src)
