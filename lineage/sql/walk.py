@@ -37,7 +37,7 @@ MASKING = frozenset(
 ORACLE_PSEUDO = frozenset(
     "LEVEL ROWNUM ROWID ORA_ROWSCN CONNECT_BY_ISLEAF CONNECT_BY_ISCYCLE SYSDATE SYSTIMESTAMP USER UID".split()
 )
-_CLAUSES = (("where", FILTER), ("having", FILTER), ("qualify", FILTER), ("group", GROUP_BY), ("order", SORT))
+_CLAUSES = (("having", FILTER), ("qualify", FILTER), ("group", GROUP_BY), ("order", SORT))
 
 
 def branches(scope: Scope) -> list[Scope]:
@@ -307,6 +307,10 @@ class Walk:
             for ident in join.args.get("using") or ():
                 for _, source in scope.selected_sources.values():
                     out += [(src, (JOIN, False, None)) for src, _ in self.source_column(source, ident.name)]
+        where = query.args.get("where")
+        if where is not None:
+            for part in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+                out += self.expression(scope, part, JOIN if _joins_tables(part) else FILTER)
         for key, subtype in _CLAUSES:
             if query.args.get(key) is not None:
                 out += self.expression(scope, query.args[key], subtype)
@@ -317,6 +321,20 @@ class Walk:
                 out += self.expression(scope, connect.args["start"], FILTER)
             out += self.expression(scope, connect.args["connect"], JOIN)
         return out
+
+
+def _joins_tables(condition: exp.Expr) -> bool:
+    """``a.id = b.a_id`` (Oracle: ``a.id = b.a_id(+)``) in a WHERE is an old-style join, not a filter."""
+    if not isinstance(condition, exp.EQ):
+        return False
+    left, right = condition.this, condition.expression
+    return (
+        isinstance(left, exp.Column)
+        and isinstance(right, exp.Column)
+        and bool(left.table)
+        and bool(right.table)
+        and left.table != right.table
+    )
 
 
 def _listed(clause: exp.Expr) -> bool:

@@ -299,7 +299,11 @@ def test_subqueries_derived_tables_and_scalar(dialect):
         ("ods.item.qty", "rpt.v.doubled"),
         ("ods.price.price", "rpt.v.top_price"),
     }
-    assert ("ods.price.item", "rpt.v.top_price", "FILTER") in edges(st)
+    # the scalar subquery's correlation p.item = x.id joins it to the row: JOIN sources of that column
+    assert {
+        ("ods.price.item", "rpt.v.top_price", "JOIN"),
+        ("ods.item.id", "rpt.v.top_price", "JOIN"),
+    } <= edges(st)
     assert indirect(st)["FILTER"] == {"ods.item.qty", "ods.item.id", "ods.stock.item", "ods.stock.onhand"}
 
 
@@ -355,6 +359,13 @@ def test_oracle_connect_by(dialect):
         ("hr.emp.name", "rpt.org_tree.path", "TRANSFORMATION"),
     }
     assert indirect(st) == {"JOIN": {"hr.emp.emp_id", "hr.emp.manager_id"}, "FILTER": {"hr.emp.manager_id"}}
+
+
+@pytest.mark.parametrize("dialect", ["oracle", "dm"])
+def test_where_equalities_between_tables_are_joins(dialect):
+    sql = "CREATE VIEW v AS SELECT a.x, b.y FROM ods.a a, ods.b b WHERE a.id = b.id(+) AND a.k = 1"
+    st = one(sql, dialect)
+    assert indirect(st) == {"JOIN": {"ods.a.id", "ods.b.id"}, "FILTER": {"ods.a.k"}}
 
 
 def test_masking_functions_are_flagged():
