@@ -3,11 +3,16 @@ and the aliases for 达梦, 人大金仓, GBase and OceanBase, with exact node i
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 from lineage.sql import DIALECT_ALIASES, analyse, dialect_choices
 from registry.errors import Invalid
 
+SHARED = Path(os.environ.get("YIMA_SHARED_DIR", Path(__file__).resolve().parents[2].parent / "shared"))
 NS = "ns"
 FOUR = ["oracle", "mysql", "postgres", "tsql"]
 ALIASES = ["dm", "dameng", "kingbase", "gbase", "oceanbase"]
@@ -511,8 +516,6 @@ def test_delete_reads_the_tables_of_its_condition():
 
 
 def test_results_serialise_as_json():
-    import json
-
     results = analyse(VIEW + ";\n" + MERGE, dialect="oracle", namespace=NS)
     text = json.dumps([r.as_dict() for r in results], ensure_ascii=False)
     assert json.loads(text)[1]["type"] == "MERGE"
@@ -587,3 +590,20 @@ def test_update_of_a_column_tuple():
 def test_input_that_trips_the_parser_is_an_error_not_an_exception(sql):
     results = analyse(sql, dialect="tsql", namespace=NS)
     assert results[0].error and results[0].error.startswith("cannot be parsed as tsql SQL")
+
+
+@pytest.mark.parametrize(
+    "event",
+    ["openlineage__hive-container-cllUnionStart.json", "openlineage__hive-container-simpleCtasStart.json"],
+)
+def test_real_hive_events_sql_names_the_datasets_the_events_name(event):
+    """OpenLineage's own Hive integration tests: the job's SQL facet, read here, gives the datasets
+    the Hive producer reported in the same event."""
+    data = json.loads((SHARED / "data" / "openlineage-events" / event).read_text())
+    namespace = data["outputs"][0]["namespace"]
+    [st] = analyse(
+        data["job"]["facets"]["sql"]["query"], dialect="hive", namespace=namespace, default_schema="test"
+    )
+    assert st.inputs == sorted(f"dataset:{d['namespace']}:{d['name']}" for d in data["inputs"])
+    assert st.outputs == [f"dataset:{d['namespace']}:{d['name']}" for d in data["outputs"]]
+    assert st.columns and all(c.transformation.subtype == "IDENTITY" for c in st.columns)
