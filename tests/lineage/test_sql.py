@@ -4,15 +4,13 @@ and the aliases for 达梦, 人大金仓, GBase and OceanBase, with exact node i
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from lineage.sql import DIALECT_ALIASES, analyse, dialect_choices
 from registry.errors import Invalid
+from tests.conftest import SHARED
 
-SHARED = Path(os.environ.get("YIMA_SHARED_DIR", Path(__file__).resolve().parents[2].parent / "shared"))
 NS = "ns"
 FOUR = ["oracle", "mysql", "postgres", "tsql"]
 ALIASES = ["dm", "dameng", "kingbase", "gbase", "oceanbase"]
