@@ -41,9 +41,8 @@ _CLAUSES = (("having", FILTER), ("qualify", FILTER), ("group", GROUP_BY), ("orde
 
 
 def branches(scope: Scope) -> list[Scope]:
-    """A set operation's two sides (``union_scopes`` before sqlglot 30.2x, ``set_operation_scopes`` after)."""
-    found = getattr(scope, "set_operation_scopes", None)
-    return found if found is not None else getattr(scope, "union_scopes", [])
+    """A set operation's two sides."""
+    return scope.set_operation_scopes
 
 
 def setop(scope: Scope) -> bool:
