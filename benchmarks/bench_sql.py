@@ -28,7 +28,7 @@ WARMUP = 30
 PEERS = {"datahub": "datahub.sql_parsing.sqlglot_lineage", "openlineage": "openlineage_sql"}
 INSTALL = {
     "datahub": "python3 -m venv .venv-bench && .venv-bench/bin/pip install 'acryl-datahub[sql-parser]'",
-    "openlineage": ".venv/bin/pip install openlineage-sql  (or into .venv-bench)",
+    "openlineage": ".venv/bin/pip install -e '.[bench]'  (openlineage-sql; or into .venv-bench)",
 }
 
 
