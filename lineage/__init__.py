@@ -1,0 +1,1 @@
+"""Lineage: OpenLineage intake, declared flows, SQL lineage, the timeline and graph, queries, exports."""
