@@ -1,11 +1,11 @@
-"""Organization service: the bureau and its participating units (建设/施工/监理/第三方评估)."""
+"""Organizations: the bureau and its participating units (建设/施工/监理/第三方评估); audited as ``organization``."""
 
 from __future__ import annotations
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from catalog.models import ORGANIZATION_KINDS, Organization
+from catalog.models import ORGANIZATION_KINDS, DataResource, Organization, System
 from registry import audit
 from registry.errors import Conflict, Invalid, NotFound
 from registry.jsonutil import check_if_match
@@ -14,8 +14,8 @@ from registry.paging import Page, paginate
 ENTITY = "organization"
 EDITABLE = ("name", "name_en", "kind", "credit_code", "parent", "contact", "description")
 
-#: other tables that refer to an organization by code; later modules add to it
-REFERENCES: list = []
+#: the columns that refer to an organization by code (what they are, the column): checked before a delete
+REFERENCES = (("systems (owner)", System.owner), ("data resources (provider)", DataResource.provider))
 
 
 def get(session: Session, code: str) -> Organization:
@@ -114,8 +114,8 @@ def delete(session: Session, code: str, *, actor: str, if_match: str | None = No
     check_if_match(if_match, before)
     if session.scalar(select(Organization.id).where(Organization.parent == code).limit(1)) is not None:
         raise Conflict(f"organization {code!r} is the parent of other organizations")
-    for describe, find in REFERENCES:
-        if find(session, code):
+    for describe, column in REFERENCES:
+        if session.scalar(select(column).where(column == code).limit(1)) is not None:
             raise Conflict(f"organization {code!r} is still referenced by {describe}")
     session.delete(org)
     audit.record_change(session, actor=actor, entity_type=ENTITY, entity_key=code, before=before, after=None)

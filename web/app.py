@@ -24,7 +24,8 @@ DOMAIN_MODULES = (
     "registry.tokens",
     "catalog.organizations",
     "standards.service",
-    "catalog.service",
+    "catalog.systems",
+    "catalog.resources",
     "catalog.lineage",
 )
 
