@@ -23,7 +23,8 @@ API_MODULES = ("health", "audit", "organizations", "standards", "catalog", "line
 DOMAIN_MODULES = (
     "registry.tokens",
     "catalog.organizations",
-    "standards.service",
+    "standards.releases",
+    "standards.crosswalks",
     "catalog.systems",
     "catalog.resources",
     "catalog.lineage",
