@@ -10,7 +10,7 @@ from registry.errors import Conflict, Invalid, NotFound
 from registry.paging import MAX_PER_PAGE, Page, paginate
 from standards import formats
 from standards.crosswalks import find_crosswalks
-from standards.formats import get_scheme, parse_code
+from standards.formats import Scheme, get_scheme, parse_code
 from standards.importer.checks import check_template, pinyin_initials
 from standards.index import release_index
 from standards.models import CODE_COLUMNS, Code, Release
@@ -118,6 +118,15 @@ def children(
     ).items
 
 
+def _code_row(session: Session, scheme: Scheme, rel: Release, code: str) -> tuple[str, Code]:
+    """The canonical spelling of ``code`` and its row in ``rel``. Raises NotFound."""
+    canonical = formats.canonical(scheme, code)
+    row = session.scalar(select(Code).where(Code.release_id == rel.id, Code.code == canonical))
+    if row is None:
+        raise NotFound(f"{canonical} is not in {scheme.id} release {rel.release}")
+    return canonical, row
+
+
 def _editable_release(session: Session, scheme_id: str, release: str | None) -> Release:
     scheme = get_scheme(scheme_id)
     check_code_list(scheme)
@@ -197,10 +206,7 @@ def update_code(
     """Change a code's names, unit, description or attribute template. Audited. Raises NotFound, Invalid."""
     scheme = get_scheme(scheme_id)
     rel = _editable_release(session, scheme.id, release)
-    canonical = formats.canonical(scheme, code)
-    row = session.scalar(select(Code).where(Code.release_id == rel.id, Code.code == canonical))
-    if row is None:
-        raise NotFound(f"{canonical} is not in {scheme.id} release {rel.release}")
+    canonical, row = _code_row(session, scheme, rel, code)
     allowed = {"name", "name_en", "unit", "description", "attributes"}
     unknown = set(values) - allowed - {"code"}
     if unknown:
@@ -248,10 +254,7 @@ def deprecate_code(
     """
     scheme = get_scheme(scheme_id)
     rel = _editable_release(session, scheme.id, release)
-    canonical = formats.canonical(scheme, code)
-    row = session.scalar(select(Code).where(Code.release_id == rel.id, Code.code == canonical))
-    if row is None:
-        raise NotFound(f"{canonical} is not in {scheme.id} release {rel.release}")
+    canonical, row = _code_row(session, scheme, rel, code)
     succ = None
     if successor:
         succ = parse_code(scheme, successor, "successor").code
