@@ -8,6 +8,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from python_calamine import CalamineError, CalamineWorkbook
+
 from registry.errors import Invalid
 
 #: header names recognised for each column (compared after NFKC, trimmed, case-insensitively)
@@ -101,8 +103,6 @@ def read_table(name: str, data: bytes) -> Table:
 
 
 def _xlsx_records(name: str, data: bytes) -> list[list]:
-    from python_calamine import CalamineError, CalamineWorkbook
-
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         return book.get_sheet_by_index(0).to_python(skip_empty_area=False)
