@@ -12,6 +12,7 @@ from catalog.exchange import importer, workbook
 from catalog.exchange.layout import SHEETS
 from catalog.models import DataResource, Organization, System
 from registry.db import Database
+from registry.errors import Invalid
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 #: sheet → the header of the code a row is about (a field row: its resource's code)
@@ -33,6 +34,9 @@ def _missing_only(tables: workbook.Tables, sheets: tuple[str, ...], existing: di
 
 
 def _load(database: Database, actor: str, sheets: tuple[str, ...]) -> int:
+    """Import the missing rows of ``sheets`` in one transaction; returns how many objects were created.
+
+    Raises Invalid (nothing written) when the database refuses one of them."""
     tables = workbook.read_file(DATA)
     with database.writer() as s:
         existing = {
@@ -42,10 +46,11 @@ def _load(database: Database, actor: str, sheets: tuple[str, ...]) -> int:
         }
         existing["信息项"] = existing["信息资源"]
         report = importer.import_catalog(s, DATA, actor=actor, tables=_missing_only(tables, sheets, existing))
-    if report.errors:
+    if report.errors:  # e.g. a namespace or code the database already uses for something else
         first = report.errors[0]
-        raise RuntimeError(
-            f"the demo catalog does not import: {first['sheet']} row {first['row']}: {first['message']}"
+        raise Invalid(
+            f"the demo catalog does not import ({len(report.errors)} problem(s)); the first: "
+            f"{first['sheet']} row {first['row']}: {first['message']}"
         )
     return sum(report.created.values())
 
