@@ -256,8 +256,8 @@ class ValidateCodes(MethodView):
             body = orjson.loads(request.get_data(cache=False))
         except orjson.JSONDecodeError as exc:
             raise Invalid(f"the body is not valid JSON: {exc}") from None
-        scheme, release, codes, attributes = validation.parse_batch(body, config().max_batch)
+        scheme, release, batch, attributes = validation.parse_batch(body, config().max_batch)
         if attributes is not None:
-            return _json(validation.validate_batch(session(), scheme, codes, attributes, release))
+            return _json(validation.validate_batch(session(), scheme, batch, attributes, release))
         validator = validation.get_validator(session(), scheme, release)
-        return Response(validator.validate_json(codes), mimetype="application/json")
+        return Response(validator.validate_json(batch), mimetype="application/json")
