@@ -14,9 +14,11 @@ from sqlalchemy import insert, select, text
 
 import migrations
 from benchmarks.common import Figure
-from catalog import service
 from catalog.demo import load_organizations
 from catalog.models import DataResource, ResourceField, ResourceSearch
+from catalog.resources import create_resource
+from catalog.search import search_resources, search_row
+from catalog.systems import create_system
 from registry.db import Database
 
 ROWS = 100_000
@@ -101,7 +103,7 @@ def _write_csv(path: Path, rows) -> None:
 def _frictionless(path: Path):
     from frictionless import Resource, Schema
 
-    from catalog.exchange import table_schema
+    from catalog.exchange.datapackage import table_schema
 
     schema = Schema.from_descriptor(table_schema(FIELDS))
     report = Resource(path=path.name, basepath=str(path.parent), schema=schema).validate(limit_errors=10**7)
@@ -129,8 +131,8 @@ def _ours(db: Database, path: Path):
 
 def bench_records(workdir: Path, db: Database) -> list[Figure]:
     with db.writer() as s:
-        service.create_system(s, {"code": "BENCH", "name": "基准系统"}, actor="bench", commit=False)
-        service.create_resource(
+        create_system(s, {"code": "BENCH", "name": "基准系统"}, actor="bench", commit=False)
+        create_resource(
             s,
             {
                 "code": "BENCH-REC",
@@ -270,7 +272,7 @@ def _fill(db: Database, n: int) -> None:
     systems = [f"S-{i:02d}" for i in range(20)]
     with db.writer() as s:
         for code in systems:
-            service.create_system(s, {"code": code, "name": f"业务系统{code}"}, actor="bench", commit=False)
+            create_system(s, {"code": code, "name": f"业务系统{code}"}, actor="bench", commit=False)
         s.commit()
     with db.session() as s:
         offset = (s.scalar(select(text("max(id)")).select_from(text("data_resource"))) or 0) + 1
@@ -325,7 +327,7 @@ def _fill(db: Database, n: int) -> None:
                         "constraints": {},
                     }
                 )
-            search_rows.append(service.search_row(offset + i, {**res_rows[-1], "fields": values["fields"]}))
+            search_rows.append(search_row(offset + i, {**res_rows[-1], "fields": values["fields"]}))
         with db.writer() as s:
             s.execute(insert(DataResource), res_rows)
             s.execute(insert(ResourceField), field_rows)
@@ -343,11 +345,11 @@ def _time_queries(db: Database) -> tuple[dict[str, float], dict[str, int]]:
             times = []
             for _ in range(7):
                 t = time.perf_counter()
-                result = service.search_resources(s, {"q": q, "per_page": 20})
-                [r.to_dict() for r in result["items"]]
+                result = search_resources(s, {"q": q, "per_page": 20})
+                [r.to_dict() for r in result.items]
                 times.append(time.perf_counter() - t)
             medians[q] = statistics.median(times)
-            totals[q] = result["total"]
+            totals[q] = result.total
     return medians, totals
 
 
@@ -389,10 +391,10 @@ def bench_search(db: Database, label: str) -> list[Figure]:
     ]
     with db.session() as s:
         t = time.perf_counter()
-        broad = service.search_resources(s, {"q": "工程", "per_page": 20})
+        broad = search_resources(s, {"q": "工程", "per_page": 20})
         figures.append(
             Figure(
-                f"[{label}] worst case: '工程' matches all {broad['total']:,} resources",
+                f"[{label}] worst case: '工程' matches all {broad.total:,} resources",
                 (time.perf_counter() - t) * 1000,
                 "ms",
             )

@@ -17,7 +17,9 @@ import orjson
 import migrations
 from benchmarks.common import UNICLASS_DIR, Figure, best_of
 from registry.db import Database
-from standards import service
+from standards import releases
+from standards.codes import deprecate_code
+from standards.importer.writer import import_files
 from standards.validation import get_validator
 
 N = 100_000
@@ -136,14 +138,14 @@ def run(workdir: Path) -> list[Figure]:
     paths = sorted(UNICLASS_DIR.glob("Uniclass2015_*.csv"))
     t = time.perf_counter()
     with db.writer() as s:
-        report = service.import_files(s, "uniclass2015", "2022-01", paths, actor="bench")
+        report = import_files(s, "uniclass2015", "2022-01", paths, actor="bench")
     import_s = time.perf_counter() - t
     with db.writer() as s:
-        service.publish_release(s, "uniclass2015", "2022-01", actor="bench")
+        releases.publish_release(s, "uniclass2015", "2022-01", actor="bench")
     deprecated = ["Pr_20_96_71_13", "Pr_20_31_12_60", "Ss_25_10_30_35"]
     for code in deprecated:
         with db.writer() as s:
-            service.deprecate_code(s, "uniclass2015", code, actor="bench")
+            deprecate_code(s, "uniclass2015", code, actor="bench")
     with db.session() as s:
         validator = get_validator(s, "uniclass2015")
         names = {c: e.name for c, e in validator.index.entries.items()}

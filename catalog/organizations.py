@@ -1,12 +1,13 @@
-"""Organization service: the bureau and its participating units (建设/施工/监理/第三方评估)."""
+"""Organizations: the bureau and its participating units (建设/施工/监理/第三方评估); audited as ``organization``."""
 
 from __future__ import annotations
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from catalog.models import ORGANIZATION_KINDS, Organization
+from catalog.models import ORGANIZATION_KINDS, DataResource, Organization, System
 from registry import audit
+from registry.db import Base
 from registry.errors import Conflict, Invalid, NotFound
 from registry.jsonutil import check_if_match
 from registry.paging import Page, paginate
@@ -14,8 +15,22 @@ from registry.paging import Page, paginate
 ENTITY = "organization"
 EDITABLE = ("name", "name_en", "kind", "credit_code", "parent", "contact", "description")
 
-#: other tables that refer to an organization by code; later modules add to it
-REFERENCES: list = []
+#: the columns that refer to an organization by code (what they are, the column): checked before a delete
+REFERENCES = (("systems (owner)", System.owner), ("data resources (provider)", DataResource.provider))
+#: a column of a higher layer (traceability, review…) that holds an organization code declares itself with
+#: ``mapped_column(..., info={"references": REFERENCE_INFO, "describe": "what it is"})``: delete checks it too
+REFERENCE_INFO = "organization"
+
+
+def referencing_columns() -> list[tuple[str, object]]:
+    """Every (description, column) that may hold an organization code: the catalog's and every declared one."""
+    declared = [
+        (column.info.get("describe", f"{table.name}.{column.name}"), column)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if column.info.get("references") == REFERENCE_INFO
+    ]
+    return [*REFERENCES, *declared]
 
 
 def get(session: Session, code: str) -> Organization:
@@ -114,8 +129,8 @@ def delete(session: Session, code: str, *, actor: str, if_match: str | None = No
     check_if_match(if_match, before)
     if session.scalar(select(Organization.id).where(Organization.parent == code).limit(1)) is not None:
         raise Conflict(f"organization {code!r} is the parent of other organizations")
-    for describe, find in REFERENCES:
-        if find(session, code):
+    for describe, column in referencing_columns():
+        if session.scalar(select(column).where(column == code).limit(1)) is not None:
             raise Conflict(f"organization {code!r} is still referenced by {describe}")
     session.delete(org)
     audit.record_change(session, actor=actor, entity_type=ENTITY, entity_key=code, before=before, after=None)

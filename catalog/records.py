@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy.orm import Session
 
-from catalog.service import get_resource
+from catalog.resources import get_resource
 from registry.errors import Invalid, NotFound, TooLarge
+from standards.validation import get_validator
 
 ERROR_TYPES = ("required", "type", "constraint", "unique", "code", "unknown_field")
 TRUE_VALUES = ("true", "True", "TRUE", "1")
@@ -166,98 +167,135 @@ def check(table: Table, fields: list[dict], code_validator=None) -> dict[int, li
     ``code_validator(scheme, values) -> {value: RESULT}`` answers for the invalid codes among distinct values.
     """
     frame = table.frame
-    n = frame.height
     errors = _Errors()
-    known = {f["name"] for f in fields}
     for f in fields:
-        name, ftype = f["name"], f.get("type") or "string"
-        c = f.get("constraints") or {}
+        name = f["name"]
         if name in frame.columns:
             s = frame.get_column(name)
         else:
-            s = pl.Series(name, [None] * n, dtype=pl.String)
-        missing = s.is_null() | (s == "")
-        present = ~missing
-        if f.get("required"):
-            errors.add(missing, name, "required", f"{name} is required")
-        nested_rows = table.nested.get(name)
-        ok, cast = _cast_ok(s, ftype)
-        ok = ok.fill_null(False) & present
-        if nested_rows:
-            nested_mask = pl.Series([False] * n)
-            nested_mask.scatter(nested_rows, True)
-            ok = ok & ~nested_mask
-        if ftype != "string" or nested_rows:
-            expected = _TYPE_NAMES.get(ftype, "text")
-            errors.add(present & ~ok, name, "type", lambda v, e=expected: f"{_fmt(v)} is not {e}", s)
-        if c.get("min_length") is not None:
-            errors.add(
-                ok & (s.str.len_chars() < c["min_length"]),
-                name,
-                "constraint",
-                f"{name} must be at least {c['min_length']} characters long",
-            )
-        if c.get("max_length") is not None:
-            errors.add(
-                ok & (s.str.len_chars() > c["max_length"]),
-                name,
-                "constraint",
-                f"{name} must be at most {c['max_length']} characters long",
-            )
-        for key, op, word in (("minimum", "lt", "at least"), ("maximum", "gt", "at most")):
-            bound = c.get(key)
-            if bound is None:
-                continue
-            values = cast if ftype in ("integer", "number") else s
-            target = bound if ftype in ("integer", "number") else str(bound)
-            errors.add(
-                ok & getattr(values, op)(target),
-                name,
-                "constraint",
-                lambda v, w=word, b=bound: f"{_fmt(v)} must be {w} {b}",
-                s,
-            )
-        if c.get("pattern"):
-            errors.add(
-                ok & ~s.str.contains(f"^(?:{c['pattern']})$"),
-                name,
-                "constraint",
-                lambda v, p=c["pattern"]: f"{_fmt(v)} does not match the pattern {p}",
-                s,
-            )
-        if c.get("enum"):
-            errors.add(
-                ok & ~_enum_mask(s, cast, ftype, c["enum"]).fill_null(False),
-                name,
-                "constraint",
-                lambda v, e=c["enum"]: f"{_fmt(v)} is not one of {', '.join(map(str, e))}",
-                s,
-            )
-        if f.get("unique"):
-            key = cast if ftype in ("integer", "number", "boolean") else s
-            dup = ok & ~key.is_first_distinct()
-            # is_first_distinct treats nulls as a value: only non-null duplicates of a valid value count
-            errors.add(dup, name, "unique", lambda v, fname=name: f"{_fmt(v)} repeats an earlier {fname}", s)
-        if f.get("code_scheme") and code_validator is not None:
-            distinct = s.filter(ok).unique().to_list()
-            if distinct:
-                bad = code_validator(f["code_scheme"], distinct)
-                if bad:
-                    mask = ok & s.is_in(list(bad))
-                    rows = mask.arg_true().to_list()
-                    vals = s.filter(mask).to_list()
-                    for row, value in zip(rows, vals, strict=True):
-                        result = bad[value]
-                        err = {
-                            "field": name,
-                            "type": "code",
-                            "message": "; ".join(e["message"] for e in result.get("errors") or [])
-                            or f"{value!r} is not a valid {f['code_scheme']} code",
-                            "status": result.get("status"),
-                        }
-                        if result.get("successor"):
-                            err["successor"] = result["successor"]
-                        errors.by_row.setdefault(row, []).append(err)
+            s = pl.Series(name, [None] * frame.height, dtype=pl.String)
+        _check_field(errors, f, s, table.nested.get(name), code_validator)
+    _check_unknown_columns(errors, frame, {f["name"] for f in fields})
+    return errors.by_row
+
+
+def _check_field(
+    errors: _Errors, f: dict, s: pl.Series, nested_rows: list[int] | None, code_validator
+) -> None:
+    """Every check of one field over its column, in the order the errors are listed."""
+    name, ftype = f["name"], f.get("type") or "string"
+    c = f.get("constraints") or {}
+    missing = s.is_null() | (s == "")
+    present = ~missing
+    if f.get("required"):
+        errors.add(missing, name, "required", f"{name} is required")
+    ok, cast = _check_type(errors, name, ftype, s, present, nested_rows)
+    _check_lengths(errors, name, c, s, ok)
+    _check_bounds(errors, name, ftype, c, s, cast, ok)
+    _check_pattern_and_enum(errors, name, ftype, c, s, cast, ok)
+    if f.get("unique"):
+        key = cast if ftype in ("integer", "number", "boolean") else s
+        dup = ok & ~key.is_first_distinct()
+        # is_first_distinct treats nulls as a value: only non-null duplicates of a valid value count
+        errors.add(dup, name, "unique", lambda v, fname=name: f"{_fmt(v)} repeats an earlier {fname}", s)
+    if f.get("code_scheme") and code_validator is not None:
+        _check_codes(errors, name, f["code_scheme"], s, ok, code_validator)
+
+
+def _check_type(errors: _Errors, name: str, ftype: str, s: pl.Series, present: pl.Series, nested_rows):
+    """Flag values of the wrong type; returns (mask of present values of the right type, the cast values)."""
+    ok, cast = _cast_ok(s, ftype)
+    ok = ok.fill_null(False) & present
+    if nested_rows:
+        nested_mask = pl.Series([False] * len(s))
+        nested_mask.scatter(nested_rows, True)
+        ok = ok & ~nested_mask
+    if ftype != "string" or nested_rows:
+        expected = _TYPE_NAMES.get(ftype, "text")
+        errors.add(present & ~ok, name, "type", lambda v, e=expected: f"{_fmt(v)} is not {e}", s)
+    return ok, cast
+
+
+def _check_lengths(errors: _Errors, name: str, c: dict, s: pl.Series, ok: pl.Series) -> None:
+    if c.get("min_length") is not None:
+        errors.add(
+            ok & (s.str.len_chars() < c["min_length"]),
+            name,
+            "constraint",
+            f"{name} must be at least {c['min_length']} characters long",
+        )
+    if c.get("max_length") is not None:
+        errors.add(
+            ok & (s.str.len_chars() > c["max_length"]),
+            name,
+            "constraint",
+            f"{name} must be at most {c['max_length']} characters long",
+        )
+
+
+def _check_bounds(errors: _Errors, name: str, ftype: str, c: dict, s, cast, ok) -> None:
+    for key, op, word in (("minimum", "lt", "at least"), ("maximum", "gt", "at most")):
+        bound = c.get(key)
+        if bound is None:
+            continue
+        values = cast if ftype in ("integer", "number") else s
+        target = bound if ftype in ("integer", "number") else str(bound)
+        errors.add(
+            ok & getattr(values, op)(target),
+            name,
+            "constraint",
+            lambda v, w=word, b=bound: f"{_fmt(v)} must be {w} {b}",
+            s,
+        )
+
+
+def _check_pattern_and_enum(errors: _Errors, name: str, ftype: str, c: dict, s, cast, ok) -> None:
+    if c.get("pattern"):
+        errors.add(
+            ok & ~s.str.contains(f"^(?:{c['pattern']})$"),
+            name,
+            "constraint",
+            lambda v, p=c["pattern"]: f"{_fmt(v)} does not match the pattern {p}",
+            s,
+        )
+    if c.get("enum"):
+        errors.add(
+            ok & ~_enum_mask(s, cast, ftype, c["enum"]).fill_null(False),
+            name,
+            "constraint",
+            lambda v, e=c["enum"]: f"{_fmt(v)} is not one of {', '.join(map(str, e))}",
+            s,
+        )
+
+
+def _check_codes(
+    errors: _Errors, name: str, scheme: str, s: pl.Series, ok: pl.Series, code_validator
+) -> None:
+    """Code-valued fields: the registry answers once per distinct value; the invalid ones are flagged."""
+    distinct = s.filter(ok).unique().to_list()
+    if not distinct:
+        return
+    bad = code_validator(scheme, distinct)
+    if not bad:
+        return
+    mask = ok & s.is_in(list(bad))
+    rows = mask.arg_true().to_list()
+    vals = s.filter(mask).to_list()
+    for row, value in zip(rows, vals, strict=True):
+        result = bad[value]
+        err = {
+            "field": name,
+            "type": "code",
+            "message": "; ".join(e["message"] for e in result.get("errors") or [])
+            or f"{value!r} is not a valid {scheme} code",
+            "status": result.get("status"),
+        }
+        if result.get("successor"):
+            err["successor"] = result["successor"]
+        errors.by_row.setdefault(row, []).append(err)
+
+
+def _check_unknown_columns(errors: _Errors, frame: pl.DataFrame, known: set[str]) -> None:
     for column in frame.columns:
         if column in known:
             continue
@@ -268,15 +306,12 @@ def check(table: Table, fields: list[dict], code_validator=None) -> dict[int, li
             "unknown_field",
             f"{column} is not a field of this resource",
         )
-    return errors.by_row
 
 
 def registry_code_validator(session: Session):
     """A ``code_validator`` backed by the code registry: the scheme's current release, distinct values once."""
 
     def validate(scheme: str, values: list[str]) -> dict[str, dict]:
-        from standards.validation import get_validator
-
         try:
             validator = get_validator(session, scheme)
         except NotFound as exc:

@@ -1,5 +1,7 @@
 """Marshmallow schemas of the catalog's objects (requests and responses); unknown fields are rejected."""
 
+import datetime as dt
+
 from marshmallow import Schema, ValidationError, fields, validate
 
 from catalog.models import (
@@ -12,6 +14,7 @@ from catalog.models import (
     SHARE_TYPES,
     UPDATE_CYCLES,
 )
+from registry.paging import PageArgsSchema
 
 #: codes other objects refer to: letters, digits and . _ - /, starting with a letter or digit
 CODE = validate.Regexp(
@@ -46,19 +49,15 @@ class OrganizationUpdateSchema(OrganizationSchema):
     name = fields.String(validate=validate.Length(1, 200))
 
 
-class OrganizationQueryArgsSchema(Schema):
+class OrganizationQueryArgsSchema(PageArgsSchema):
     q = fields.String()
     kind = fields.String(validate=validate.OneOf(list(ORGANIZATION_KINDS)))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
 
 
 # --- systems, resources, fields, revisions, record validation (the catalog issue) ------------
 
 
 def _iso_date(value: str) -> None:
-    import datetime as dt
-
     try:
         dt.date.fromisoformat(value)
     except (TypeError, ValueError) as exc:
@@ -85,11 +84,9 @@ class SystemUpdateSchema(SystemSchema):
     name = fields.String(validate=validate.Length(1, 200))
 
 
-class SystemQueryArgsSchema(Schema):
+class SystemQueryArgsSchema(PageArgsSchema):
     q = fields.String()
     owner = fields.String()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
 
 
 class LineageIdentitySchema(Schema):
@@ -183,7 +180,7 @@ class ResourceUpdateSchema(ResourceSchema):
     provider = fields.String(validate=CODE)
 
 
-class ResourceQueryArgsSchema(Schema):
+class ResourceQueryArgsSchema(PageArgsSchema):
     q = fields.String(
         metadata={
             "description": "Chinese substrings or pinyin initials; space-separated terms must all match"
@@ -196,8 +193,6 @@ class ResourceQueryArgsSchema(Schema):
     provider = fields.String()
     status = fields.String()
     tag = fields.String()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
 
 
 class ResourcePageSchema(Schema):

@@ -9,7 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from registry.db import Database
-from standards import service
+from standards.crosswalks import find_crosswalks, set_crosswalk
+from standards.importer.writer import import_files
 from standards.models import CodeScheme, Release
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -44,7 +45,7 @@ def _import(database: Database, scheme_id: str, release: str, paths: list[Path],
     with database.writer() as s:
         if _has_release(s, scheme_id, release):
             return 0
-        report = service.import_files(s, scheme_id, release, paths, actor=actor, publish=True)
+        report = import_files(s, scheme_id, release, paths, actor=actor, publish=True)
         return report.added
 
 
@@ -54,11 +55,9 @@ def _crosswalk(database: Database, to_scheme: str, to_release: str, path: Path, 
     with database.writer() as s:
         if not _has_release(s, to_scheme, to_release):
             return 0
-        if service.find_crosswalks(
-            s, "szgws-me", mappings[0]["from"], release=BUREAU_RELEASE, to_scheme=to_scheme
-        ):
+        if find_crosswalks(s, "szgws-me", mappings[0]["from"], release=BUREAU_RELEASE, to_scheme=to_scheme):
             return 0
-        result = service.set_crosswalk(
+        result = set_crosswalk(
             s,
             "szgws-me",
             to_scheme,

@@ -277,3 +277,12 @@ def parse_code(scheme: Scheme, text: str, field_name: str = "code") -> Parsed:
         return scheme.parse(scheme.normalise(text or ""))
     except Malformed as exc:
         raise Invalid(f"{text!r} is not a {scheme.id} code: {exc}", {field_name: [str(exc)]}) from None
+
+
+def canonical(scheme: Scheme, code: str) -> str:
+    """The canonical spelling of a code as a user typed it (full-width, other separators, case), or the
+    text unchanged when it is not a well-formed code of the scheme (a lookup then finds nothing)."""
+    try:
+        return scheme.parse(scheme.normalise(code)).code
+    except Malformed:
+        return code

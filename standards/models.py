@@ -12,6 +12,19 @@ from registry.db import Base, utcnow
 RELEASE_STATUSES = ("draft", "published")
 CODE_STATUSES = ("active", "deprecated")
 CROSSWALK_RELATIONS = ("exact", "broader", "narrower", "related", "successor")
+#: the columns that are a code's value, in this order: what a release's digest covers and an import compares
+CODE_COLUMNS = (
+    "code",
+    "parent",
+    "level",
+    "name",
+    "name_en",
+    "unit",
+    "status",
+    "successor",
+    "attributes",
+    "description",
+)
 
 
 class CodeScheme(Base):

@@ -6,6 +6,7 @@ for them here only document it in OpenAPI.
 
 from marshmallow import Schema, fields, validate
 
+from registry.paging import PageArgsSchema
 from standards.models import CODE_STATUSES, CROSSWALK_RELATIONS
 
 RELEASE_NAME = validate.Regexp(r"^[^/]{1,64}$", error="1–64 characters, no '/'")
@@ -101,14 +102,12 @@ class CodePageSchema(Schema):
     release = fields.String()
 
 
-class CodeQueryArgsSchema(Schema):
+class CodeQueryArgsSchema(PageArgsSchema):
     q = fields.String(metadata={"description": "code prefix, name substring or pinyin initials (gj → 钢筋)"})
     parent = fields.String()
     roots = fields.Boolean(load_default=False, metadata={"description": "only top-level codes"})
     status = fields.String(validate=validate.OneOf(list(CODE_STATUSES)))
     release = fields.String()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
 
 
 class ReleaseArgsSchema(Schema):

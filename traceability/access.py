@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import organizations
 from catalog.models import ORGANIZATION_KINDS, Organization
 from registry.errors import NotFound
 from traceability.errors import forbidden
-from traceability.models import Event, Item, Product
 
 
 def acting_organization(session: Session, code: str | None, *, required: bool = False) -> Organization | None:
@@ -31,15 +29,3 @@ def acting_organization(session: Session, code: str | None, *, required: bool = 
 def kind_names(kinds: tuple[str, ...]) -> tuple[str, str]:
     """Kinds as Chinese and English text: ("建设单位或建设主管单位", "owner or bureau")."""
     return "或".join(ORGANIZATION_KINDS[k] for k in kinds), " or ".join(kinds)
-
-
-def _referenced(session: Session, code: str) -> bool:
-    for column in (Event.organization, Item.organization, Product.organization):
-        if session.scalar(select(column).where(column == code).limit(1)) is not None:
-            return True
-    return False
-
-
-# an organization that recorded products, items or events cannot be deleted (their trail names it)
-if not any(describe == "traceability records" for describe, _ in organizations.REFERENCES):
-    organizations.REFERENCES.append(("traceability records", _referenced))

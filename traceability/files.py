@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from python_calamine import CalamineError, CalamineWorkbook
 
 from registry.errors import Invalid
-from standards.importer import decode_csv
+from standards.importer.reader import decode_csv
 from traceability.errors import invalid
 
 #: header names per column, compared after NFKC, trimmed and lower-cased

@@ -32,7 +32,9 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(200))
     manufacturer: Mapped[str | None] = mapped_column(String(200))
     #: the organization that registered it (code), when the caller acts for one
-    organization: Mapped[str | None] = mapped_column(String(64))
+    organization: Mapped[str | None] = mapped_column(
+        String(64), info={"references": "organization", "describe": "traceability records"}
+    )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     def to_dict(self) -> dict:
@@ -56,7 +58,9 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(100), unique=True)
     project: Mapped[str | None] = mapped_column(String(100))
-    organization: Mapped[str | None] = mapped_column(String(64))
+    organization: Mapped[str | None] = mapped_column(
+        String(64), info={"references": "organization", "describe": "traceability records"}
+    )
     items: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -82,7 +86,9 @@ class Item(Base):
     attributes: Mapped[dict | None] = mapped_column(JSON)
     project: Mapped[str | None] = mapped_column(String(100), index=True)
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("trace_delivery.id"), index=True)
-    organization: Mapped[str | None] = mapped_column(String(64))
+    organization: Mapped[str | None] = mapped_column(
+        String(64), info={"references": "organization", "describe": "traceability records"}
+    )
     seq: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -100,7 +106,9 @@ class Event(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     result: Mapped[str | None] = mapped_column(String(4))
     note: Mapped[str | None] = mapped_column(Text)
-    organization: Mapped[str] = mapped_column(String(64), index=True)
+    organization: Mapped[str] = mapped_column(
+        String(64), info={"references": "organization", "describe": "traceability records"}, index=True
+    )
     actor: Mapped[str] = mapped_column(String(200))
     seq: Mapped[int] = mapped_column(Integer, unique=True)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -13,12 +13,9 @@ from types import ModuleType
 
 from catalog import lineage as lineage_events
 from catalog import lineage as lineage_flows
-from catalog import organizations
-from catalog import service as resources
-from catalog import service as systems
+from catalog import organizations, resources, systems
 from registry import audit, tokens
-from standards import service as crosswalks
-from standards import service as releases
+from standards import crosswalks, releases
 from traceability import deliveries, events, items, products
 
 #: entity type (as in the audit entries) → the module whose import registers it

@@ -5,10 +5,12 @@ import csv
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
+from catalog import demo as catalog_demo
 from catalog.demo import load_catalog, load_organizations
 from tests.catalog.catalog_helpers import resource, seed
 
@@ -97,6 +99,18 @@ def test_export_then_import_into_an_empty_database_gives_the_same_catalog(
     # importing the same file again changes nothing
     r = invoke(["catalog", "import", path])
     assert r.exit_code == 0 and "unchanged: 7 organizations, 13 systems, 23 resources" in r.output
+
+
+def test_demo_data_files_are_what_export_writes(demo, db, runner, tmp_path):
+    # the demo catalog is kept as exchange files: exporting what the demo loaded gives them back byte
+    # for byte, so they stay in the layout `yima catalog import` reads; loading again adds nothing
+    r = runner(["catalog", "export", "--format", "csv", "--out", tmp_path / "out"])
+    assert r.exit_code == 0, r.output
+    shipped = sorted((Path(catalog_demo.__file__).parent / "demo_data").iterdir())
+    assert [p.name for p in shipped] == sorted(p.name for p in (tmp_path / "out").iterdir())
+    for path in shipped:
+        assert (tmp_path / "out" / path.name).read_bytes() == path.read_bytes(), path.name
+    assert load_organizations(db, "test") == 0 and load_catalog(db, "test") == 0
 
 
 def test_xlsx_layout_is_what_a_steward_edits(demo, runner, tmp_path):

@@ -8,7 +8,8 @@ from sqlalchemy import func, select, text
 
 from registry import audit
 from registry.errors import Conflict, Invalid
-from standards import importer, service
+from standards import codes, releases
+from standards.importer import reader, writer
 from standards.models import Code
 from standards.validation import get_validator
 from tests.conftest import UNICLASS_DIR
@@ -21,8 +22,8 @@ GOOD = """编码,名称,单位,状态,替代编码
 """
 
 
-def table(csv_text: str, name="codes.csv", encoding="utf-8") -> importer.Table:
-    return importer.read_table(name, csv_text.encode(encoding))
+def table(csv_text: str, name="codes.csv", encoding="utf-8") -> reader.Table:
+    return reader.read_table(name, csv_text.encode(encoding))
 
 
 def codes_in(db, scheme="szgws-me") -> int:
@@ -32,14 +33,14 @@ def codes_in(db, scheme="szgws-me") -> int:
 
 def test_import_csv_utf8_bom_and_gbk_read_the_same(db):
     plain = table(GOOD)
-    bom = importer.read_table("bom.csv", b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
+    bom = reader.read_table("bom.csv", b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
     gbk = table(GOOD, "gbk.csv", "gbk")
     gb18030 = table(GOOD, "gb.csv", "gb18030")
     assert [r.values for r in plain.rows] == [r.values for r in bom.rows] == [r.values for r in gbk.rows]
     assert [r.values for r in gb18030.rows] == [r.values for r in plain.rows]
     assert plain.rows[3].values["successor"] == "40-10.10.20" and plain.rows[0].row == 2
     with db.writer() as s:
-        report = service.import_codes(s, "szgws-me", "r1", [gbk], actor="t", publish=True)
+        report = writer.import_codes(s, "szgws-me", "r1", [gbk], actor="t", publish=True)
     assert report.added == 4 and report.errors == [] and report.published
     with db.session() as s:
         result = get_validator(s, "szgws-me").validate(["40-10.10.90"])[0]
@@ -55,13 +56,13 @@ def test_import_xlsx_with_a_title_row_above_the_header(db):
     sheet.append(["40-20.10.00", "通用硅酸盐水泥", "t"])
     buffer = io.BytesIO()
     book.save(buffer)
-    tbl = importer.read_table("codes.xlsx", buffer.getvalue())
+    tbl = reader.read_table("codes.xlsx", buffer.getvalue())
     assert [r.row for r in tbl.rows] == [3, 4]
     with db.writer() as s:
-        report = service.import_codes(s, "szgws-me", "x1", [tbl], actor="t")
+        report = writer.import_codes(s, "szgws-me", "x1", [tbl], actor="t")
     assert report.added == 2 and not report.published
     with db.session() as s:
-        assert service.get_code(s, "szgws-me", "40-20.10.00", "x1")["ancestors"] == [
+        assert codes.get_code(s, "szgws-me", "40-20.10.00", "x1")["ancestors"] == [
             {"code": "40-20.00.00", "name": "水泥"}
         ]
 
@@ -81,7 +82,7 @@ BAD = """code,name,parent,successor
 def test_import_dry_run_reports_every_bad_row_and_writes_nothing(db):
     before = codes_in(db)
     with db.writer() as s:
-        report = service.import_codes(s, "szgws-me", "bad", [table(BAD, "bad.csv")], actor="t", dry_run=True)
+        report = writer.import_codes(s, "szgws-me", "bad", [table(BAD, "bad.csv")], actor="t", dry_run=True)
     got = {(e.row, e.column, e.reason) for e in report.errors}
     assert got == {
         (3, "code", "malformed"),
@@ -94,13 +95,13 @@ def test_import_dry_run_reports_every_bad_row_and_writes_nothing(db):
     assert all(e.file == "bad.csv" and e.message for e in report.errors)
     assert codes_in(db) == before
     with db.session() as s:
-        assert service.list_releases(s, "szgws-me") == []
+        assert releases.list_releases(s, "szgws-me") == []
 
 
 def test_import_with_errors_is_all_or_nothing(db, client):
     audit_before = client.get("/api/v1/audit?per_page=1").get_json()["total"]
     with db.writer() as s, pytest.raises(Invalid) as exc:
-        service.import_codes(s, "szgws-me", "bad", [table(BAD)], actor="t", publish=True)
+        writer.import_codes(s, "szgws-me", "bad", [table(BAD)], actor="t", publish=True)
     assert "nothing was imported" in exc.value.message and len(exc.value.errors) == 6
     assert codes_in(db) == 0
     assert client.get("/api/v1/audit?per_page=1").get_json()["total"] == audit_before
@@ -108,15 +109,15 @@ def test_import_with_errors_is_all_or_nothing(db, client):
 
 def test_import_again_reports_changes_and_published_releases_are_closed(db):
     with db.writer() as s:
-        service.import_codes(s, "szgws-me", "r1", [table(GOOD)], actor="t")
+        writer.import_codes(s, "szgws-me", "r1", [table(GOOD)], actor="t")
     changed = GOOD.replace("40-10.10.20,热轧带肋钢筋,t,有效,\n", "").replace(",钢筋,t", ",钢筋（含盘螺）,t")
     changed += "40-10.10.30,抗震热轧带肋钢筋,t,,\n"
     with db.writer() as s:
-        report = service.import_codes(s, "szgws-me", "r1", [table(changed)], actor="t", publish=True)
+        report = writer.import_codes(s, "szgws-me", "r1", [table(changed)], actor="t", publish=True)
     assert (report.added, report.changed, report.unchanged) == (1, 1, 2)
     assert codes_in(db) == 5  # codes absent from the file are kept
     with db.writer() as s, pytest.raises(Conflict):
-        service.import_codes(s, "szgws-me", "r1", [table(GOOD)], actor="t")
+        writer.import_codes(s, "szgws-me", "r1", [table(GOOD)], actor="t")
 
 
 def test_import_refuses_a_file_without_a_code_header():
@@ -129,7 +130,7 @@ def test_import_all_uniclass_tables_with_zero_errors_and_verify_catches_an_edite
     paths = sorted(UNICLASS_DIR.glob("Uniclass2015_*.csv"))
     assert len(paths) == 13
     with db.writer() as s:
-        report = service.import_files(s, "uniclass2015", "2022-01", paths, actor="t", publish=True)
+        report = writer.import_files(s, "uniclass2015", "2022-01", paths, actor="t", publish=True)
     assert report.errors == []
     assert report.rows == report.added == 15_363 + 12  # the twelve table roots from Uniclass2015_Tables.csv
     with db.session() as s:
@@ -140,7 +141,7 @@ def test_import_all_uniclass_tables_with_zero_errors_and_verify_catches_an_edite
             True,
             False,
         ]
-        detail = service.get_code(s, "uniclass2015", "Pr_20_93_52_11")
+        detail = codes.get_code(s, "uniclass2015", "Pr_20_93_52_11")
         assert [a["code"] for a in detail["ancestors"]] == ["Pr", "Pr_20", "Pr_20_93", "Pr_20_93_52"]
         assert audit.verify(s).ok
     with db.writer() as s:

@@ -5,8 +5,8 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from catalog import categories, exchange, records
-from catalog import service as service
+from catalog import categories, records, resources, revisions, search, systems
+from catalog.exchange import dcat
 from catalog.schemas import (
     CategorySchema,
     RecordsQueryArgsSchema,
@@ -27,10 +27,10 @@ from registry.errors import Invalid
 from web.api.common import PageArgsSchema, accepts, page_schema, with_etag
 from web.context import actor, config, db, needs, session
 
-systems = Blueprint(
+systems_blp = Blueprint(
     "systems", __name__, url_prefix="/api/v1/systems", description="Information systems (信息系统)"
 )
-resources = Blueprint(
+resources_blp = Blueprint(
     "resources",
     __name__,
     url_prefix="/api/v1/resources",
@@ -54,132 +54,130 @@ def _if_match() -> str | None:
 # --- systems -------------------------------------------------------------------------------
 
 
-@systems.route("")
+@systems_blp.route("")
 class Systems(MethodView):
-    @systems.arguments(SystemQueryArgsSchema, location="query")
-    @systems.response(200, page_schema(SystemSchema, "SystemPage"))
+    @systems_blp.arguments(SystemQueryArgsSchema, location="query")
+    @systems_blp.response(200, page_schema(SystemSchema, "SystemPage"))
     def get(self, args):
         """List systems, filtered by ``owner`` or a substring ``q`` of code or name."""
-        return service.list_systems(session(), **args).envelope(lambda s: s.to_dict())
+        return systems.list_systems(session(), **args).envelope(lambda s: s.to_dict())
 
     @needs("steward")
-    @systems.arguments(SystemSchema)
-    @systems.response(201, SystemSchema)
+    @systems_blp.arguments(SystemSchema)
+    @systems_blp.response(201, SystemSchema)
     def post(self, values):
         """Create a system (role steward); ``owner`` is an organization code."""
         with db().writer() as s:
-            return with_etag(service.create_system(s, values, actor=actor()).to_dict(), 201)
+            return with_etag(systems.create_system(s, values, actor=actor()).to_dict(), 201)
 
 
-@systems.route("/<path:code>")
+@systems_blp.route("/<path:code>")
 class SystemItem(MethodView):
-    @systems.response(200, SystemSchema)
+    @systems_blp.response(200, SystemSchema)
     def get(self, code):
         """One system, with its ETag."""
-        return with_etag(service.get_system(session(), code).to_dict())
+        return with_etag(systems.get_system(session(), code).to_dict())
 
     @needs("steward")
-    @systems.arguments(SystemSchema)
-    @systems.response(200, SystemSchema)
+    @systems_blp.arguments(SystemSchema)
+    @systems_blp.response(200, SystemSchema)
     def put(self, values, code):
         """Replace a system (role steward); send ``If-Match`` to avoid overwriting someone's change."""
         with db().writer() as s:
-            system = service.update_system(s, code, values, actor=actor(), if_match=_if_match(), replace=True)
+            system = systems.update_system(s, code, values, actor=actor(), if_match=_if_match(), replace=True)
             return with_etag(system.to_dict())
 
     @needs("steward")
-    @systems.arguments(SystemUpdateSchema)
-    @systems.response(200, SystemSchema)
+    @systems_blp.arguments(SystemUpdateSchema)
+    @systems_blp.response(200, SystemSchema)
     def patch(self, values, code):
         """Change some fields of a system (role steward); ``If-Match`` as for PUT."""
         with db().writer() as s:
             return with_etag(
-                service.update_system(s, code, values, actor=actor(), if_match=_if_match()).to_dict()
+                systems.update_system(s, code, values, actor=actor(), if_match=_if_match()).to_dict()
             )
 
     @needs("steward")
-    @systems.response(204)
+    @systems_blp.response(204)
     def delete(self, code):
         """Delete a system that no resource belongs to (role steward)."""
         with db().writer() as s:
-            service.delete_system(s, code, actor=actor(), if_match=_if_match())
+            systems.delete_system(s, code, actor=actor(), if_match=_if_match())
 
 
 # --- resources -----------------------------------------------------------------------------
 
 
-@resources.route("")
+@resources_blp.route("")
 class Resources(MethodView):
-    @resources.arguments(ResourceQueryArgsSchema, location="query")
-    @resources.response(200, ResourcePageSchema)
+    @resources_blp.arguments(ResourceQueryArgsSchema, location="query")
+    @resources_blp.response(200, ResourcePageSchema)
     def get(self, args):
         """Search resources: ``q`` finds Chinese substrings and pinyin initials in names, summaries, tags and
         fields; filters narrow the result; ``facets`` counts each filter's values over the whole result."""
-        result = service.search_resources(session(), args)
-        result["items"] = [r.to_dict() for r in result["items"]]
-        return result
+        return search.search_resources(session(), args).envelope(lambda r: r.to_dict())
 
     @needs("steward")
-    @resources.arguments(ResourceSchema)
-    @resources.response(201, ResourceSchema)
+    @resources_blp.arguments(ResourceSchema)
+    @resources_blp.response(201, ResourceSchema)
     def post(self, values):
         """Create a resource with its fields (role steward); references are codes and must exist."""
         with db().writer() as s:
-            return with_etag(service.create_resource(s, values, actor=actor()).to_dict(), 201)
+            return with_etag(resources.create_resource(s, values, actor=actor()).to_dict(), 201)
 
 
-@resources.route("/<path:code>")
+@resources_blp.route("/<path:code>")
 class ResourceItem(MethodView):
-    @resources.response(200, ResourceSchema)
+    @resources_blp.response(200, ResourceSchema)
     def get(self, code):
         """One resource with its fields, and its ETag."""
-        return with_etag(service.get_resource(session(), code).to_dict())
+        return with_etag(resources.get_resource(session(), code).to_dict())
 
     @needs("steward")
-    @resources.arguments(ResourceSchema)
-    @resources.response(200, ResourceSchema)
+    @resources_blp.arguments(ResourceSchema)
+    @resources_blp.response(200, ResourceSchema)
     def put(self, values, code):
         """Replace a resource (role steward); a change keeps a new revision. Send ``If-Match`` (412 if stale)."""
         with db().writer() as s:
-            resource = service.update_resource(
+            resource = resources.update_resource(
                 s, code, values, actor=actor(), if_match=_if_match(), replace=True
             )
             return with_etag(resource.to_dict())
 
     @needs("steward")
-    @resources.arguments(ResourceUpdateSchema)
-    @resources.response(200, ResourceSchema)
+    @resources_blp.arguments(ResourceUpdateSchema)
+    @resources_blp.response(200, ResourceSchema)
     def patch(self, values, code):
         """Change some fields of a resource (role steward); ``fields`` replaces the whole list. ``If-Match`` as for PUT."""
         with db().writer() as s:
             return with_etag(
-                service.update_resource(s, code, values, actor=actor(), if_match=_if_match()).to_dict()
+                resources.update_resource(s, code, values, actor=actor(), if_match=_if_match()).to_dict()
             )
 
     @needs("steward")
-    @resources.response(204)
+    @resources_blp.response(204)
     def delete(self, code):
         """Delete a resource no other resource lists as related (role steward); its revisions are kept."""
         with db().writer() as s:
-            service.delete_resource(s, code, actor=actor(), if_match=_if_match())
+            resources.delete_resource(s, code, actor=actor(), if_match=_if_match())
 
 
-@resources.route("/<path:code>/revisions")
+@resources_blp.route("/<path:code>/revisions")
 class Revisions(MethodView):
-    @resources.arguments(PageArgsSchema, location="query")
-    @resources.response(200, page_schema(RevisionSchema, "RevisionPage"))
+    @resources_blp.arguments(PageArgsSchema, location="query")
+    @resources_blp.response(200, page_schema(RevisionSchema, "RevisionPage"))
     def get(self, args, code):
         """Every saved version of a resource, newest first, each with its full snapshot."""
-        return service.list_revisions(session(), code, **args).envelope(service.revision_dict)
+        return revisions.list_revisions(session(), code, **args).envelope(revisions.revision_dict)
 
 
-@resources.route("/<path:code>/revisions/<int:number>")
+@resources_blp.route("/<path:code>/revisions/<int:number>")
 class RevisionItem(MethodView):
-    @resources.arguments(RevisionArgsSchema, location="query")
-    @resources.response(200, RevisionDetailSchema)
+    @resources_blp.arguments(RevisionArgsSchema, location="query")
+    @resources_blp.response(200, RevisionDetailSchema)
     def get(self, args, code, number):
         """Revision ``number`` and its diff against the one before it, or against ``?against=m``."""
-        return service.show_revision(session(), code, number, args.get("against"))
+        return revisions.show_revision(session(), code, number, args.get("against"))
 
 
 # --- record validation ---------------------------------------------------------------------
@@ -237,8 +235,8 @@ class Dcat(MethodView):
     def get(self):
         """The published catalog as DCAT 3 JSON-LD (DCAT-AP mandatory properties; the context is inline)."""
         base = request.host_url.rstrip("/")
-        body = exchange.dcat_jsonld(session(), base_url=base)
-        return Response(exchange.dumps_jsonld(body), mimetype="application/ld+json")
+        body = dcat.dcat_jsonld(session(), base_url=base)
+        return Response(dcat.dumps_jsonld(body), mimetype="application/ld+json")
 
 
 @catalog.route("/categories")
@@ -250,4 +248,4 @@ class Categories(MethodView):
         return {"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)}
 
 
-blueprints = [systems, resources, validation, catalog]
+blueprints = [systems_blp, resources_blp, validation, catalog]

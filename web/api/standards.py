@@ -8,7 +8,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from registry.errors import Invalid
-from standards import importer, schemas, service, validation
+from standards import codes, crosswalks, releases, schemas, validation
+from standards.importer import reader, writer
 from web.api.common import accepts, page_schema
 from web.context import actor, config, db, needs, session
 
@@ -38,7 +39,7 @@ class Schemes(MethodView):
     @blp.response(200, page_schema(schemas.SchemeSchema, "SchemePage"))
     def get(self):
         """Every scheme with its releases (status, number of codes) and current release."""
-        items = service.list_schemes(session())
+        items = releases.list_schemes(session())
         return {"items": items, "total": len(items), "page": 1, "per_page": max(1, len(items))}
 
 
@@ -47,7 +48,7 @@ class SchemeItem(MethodView):
     @blp.response(200, schemas.SchemeSchema)
     def get(self, scheme):
         """One scheme: its format rules, tables, examples and releases."""
-        return service.scheme_info(session(), scheme)
+        return releases.scheme_info(session(), scheme)
 
 
 @blp.route("/<scheme>/releases")
@@ -55,7 +56,7 @@ class Releases(MethodView):
     @blp.response(200, schemas.ReleaseSchema(many=True))
     def get(self, scheme):
         """The scheme's releases, oldest first."""
-        return service.list_releases(session(), scheme)
+        return releases.list_releases(session(), scheme)
 
     @needs("admin")
     @blp.arguments(schemas.ReleaseCreateSchema)
@@ -63,7 +64,7 @@ class Releases(MethodView):
     def post(self, values, scheme):
         """Create a draft release (role admin), optionally as a copy of another release."""
         with db().writer() as s:
-            return service.create_release(
+            return releases.create_release(
                 s,
                 scheme,
                 values["release"],
@@ -80,7 +81,7 @@ class Publish(MethodView):
     def post(self, scheme, release):
         """Publish a draft release (role admin): validation uses it from now on."""
         with db().writer() as s:
-            return service.publish_release(s, scheme, release, actor=actor())
+            return releases.publish_release(s, scheme, release, actor=actor())
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -109,12 +110,12 @@ class Import(MethodView):
             uploads = request.files.getlist("file")
             if not uploads:
                 raise Invalid("send the table as multipart field 'file'", {"file": ["required"]})
-            tables = [importer.read_table(f.filename or "upload", f.read()) for f in uploads]
+            tables = [reader.read_table(f.filename or "upload", f.read()) for f in uploads]
         else:
             name = args.get("filename") or ("upload.xlsx" if request.mimetype == XLSX else "upload.csv")
-            tables = [importer.read_table(name, request.get_data())]
+            tables = [reader.read_table(name, request.get_data())]
         with db().writer() as s:
-            report = service.import_codes(
+            report = writer.import_codes(
                 s, scheme, release, tables, actor=actor(), publish=args["publish"], dry_run=args["dry_run"]
             )
         return report.to_dict()
@@ -129,7 +130,7 @@ class Codes(MethodView):
     @blp.response(200, schemas.CodePageSchema)
     def get(self, args, scheme):
         """Codes of a release (default: the current one); ``q`` = code prefix, name substring or pinyin initials."""
-        return service.list_codes(session(), scheme, **args)
+        return codes.list_codes(session(), scheme, **args).envelope()
 
     @needs("steward")
     @blp.arguments(schemas.CodeCreateSchema)
@@ -138,7 +139,7 @@ class Codes(MethodView):
         """Add a code to a release (role steward); its parent must exist."""
         release = values.pop("release", None)
         with db().writer() as s:
-            return service.add_code(s, scheme, values, actor=actor(), release=release)
+            return codes.add_code(s, scheme, values, actor=actor(), release=release)
 
 
 @blp.route("/<scheme>/codes/<code>")
@@ -147,7 +148,7 @@ class CodeItem(MethodView):
     @blp.response(200, schemas.CodeSchema)
     def get(self, args, scheme, code):
         """One code with its ancestors (root first), children count, attribute template and crosswalks."""
-        return service.get_code(session(), scheme, code, args.get("release"))
+        return codes.get_code(session(), scheme, code, args.get("release"))
 
     @needs("steward")
     @blp.arguments(schemas.CodeUpdateSchema)
@@ -156,7 +157,7 @@ class CodeItem(MethodView):
         """Change a code's names, unit, description or attribute template (role steward)."""
         release = values.pop("release", None)
         with db().writer() as s:
-            return service.update_code(s, scheme, code, values, actor=actor(), release=release)
+            return codes.update_code(s, scheme, code, values, actor=actor(), release=release)
 
 
 @blp.route("/<scheme>/codes/<code>/deprecate")
@@ -167,7 +168,7 @@ class Deprecate(MethodView):
     def post(self, values, scheme, code):
         """Deprecate a code, naming its successor (role steward); validation then answers ``deprecated``."""
         with db().writer() as s:
-            return service.deprecate_code(
+            return codes.deprecate_code(
                 s,
                 scheme,
                 code,
@@ -183,7 +184,7 @@ class Children(MethodView):
     @blp.response(200, schemas.CodeSchema(many=True))
     def get(self, args, scheme, code):
         """The direct children of a code (for a lazily expanded tree)."""
-        return service.children(session(), scheme, code, args.get("release"))
+        return codes.children(session(), scheme, code, args.get("release"))
 
 
 # --- crosswalks -----------------------------------------------------------------------------
@@ -195,7 +196,7 @@ class Crosswalks(MethodView):
     @crosswalks_blp.response(200, schemas.CrosswalkListSchema)
     def get(self, args):
         """Every mapping of a code, both directions, each seen from that code."""
-        items = service.find_crosswalks(
+        items = crosswalks.find_crosswalks(
             session(),
             args["from_scheme"],
             args["code"],
@@ -213,7 +214,7 @@ class Crosswalks(MethodView):
             {"from": m["from_"], "to": m["to"], "relation": m["relation"]} for m in values["mappings"]
         ]
         with db().writer() as s:
-            return service.set_crosswalk(
+            return crosswalks.set_crosswalk(
                 s,
                 values["from_scheme"],
                 values["to_scheme"],
@@ -255,8 +256,8 @@ class ValidateCodes(MethodView):
             body = orjson.loads(request.get_data(cache=False))
         except orjson.JSONDecodeError as exc:
             raise Invalid(f"the body is not valid JSON: {exc}") from None
-        scheme, release, codes, attributes = validation.parse_batch(body, config().max_batch)
+        scheme, release, batch, attributes = validation.parse_batch(body, config().max_batch)
         if attributes is not None:
-            return _json(validation.validate_batch(session(), scheme, codes, attributes, release))
+            return _json(validation.validate_batch(session(), scheme, batch, attributes, release))
         validator = validation.get_validator(session(), scheme, release)
-        return Response(validator.validate_json(codes), mimetype="application/json")
+        return Response(validator.validate_json(batch), mimetype="application/json")

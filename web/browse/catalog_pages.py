@@ -10,9 +10,12 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from catalog import categories, organizations
-from catalog import service as catalog
 from catalog.models import FORMATS, SHARE_METHODS
+from catalog.resources import create_resource, get_resource, update_resource
+from catalog.revisions import list_revisions, show_revision
 from catalog.schemas import ResourceSchema, ResourceUpdateSchema
+from catalog.search import search_resources
+from catalog.systems import list_systems
 from registry.errors import Conflict, Invalid, NotFound, Stale
 from registry.jsonutil import etag_of
 from web.browse import codes, labels, lineage_pages
@@ -26,8 +29,8 @@ FACET_KEYS = ("category", "share_type", "security_grade", "system", "provider", 
 def overview_counts(s) -> dict:
     """Systems and resources, for the overview (through the same list/search services as the API)."""
     return {
-        "systems": catalog.list_systems(s, per_page=1).total,
-        "resources": catalog.search_resources(s, {"per_page": 1})["total"],
+        "systems": list_systems(s, per_page=1).total,
+        "resources": search_resources(s, {"per_page": 1}).total,
     }
 
 
@@ -35,7 +38,7 @@ def _names(s) -> dict[str, dict[str, str]]:
     """Display names of the coded facet values."""
     return {
         "category": {c["code"]: c["name"] for c in categories.as_list()},
-        "system": {x.code: x.name for x in catalog.list_systems(s, per_page=1000).items},
+        "system": {x.code: x.name for x in list_systems(s, per_page=1000).items},
         "provider": {o.code: o.name for o in organizations.list_(s, per_page=1000).items},
         "share_type": {k: str(v) for k, v in labels.SHARE_TYPES.items()},
         "security_grade": {k: str(v) for k, v in labels.SECURITY_GRADES.items()},
@@ -49,16 +52,16 @@ def catalog_search():
     page, per_page = page_args(20)
     args = {k: request.args.get(k, "").strip() for k in ("q", "tag", *FACET_KEYS)}
     args = {k: v for k, v in args.items() if v}
-    found = catalog.search_resources(s, {**args, "page": page, "per_page": per_page})
+    found = search_resources(s, {**args, "page": page, "per_page": per_page})
     return render_template(
         "catalog.html",
-        found=found,
-        items=[r.to_dict() for r in found["items"]],
+        found=found.envelope(),
+        items=[r.to_dict() for r in found.items],
         args=args,
         q=args.get("q", ""),
         names=_names(s),
         facet_titles=labels.FACET_TITLES,
-        total=found["total"],
+        total=found.total,
         page=page,
         per_page=per_page,
         json_twin=twin("/api/v1/resources", **args, page=page if page > 1 else None),
@@ -83,9 +86,9 @@ def _lineage_drawing(s, resource: dict):
 @bp.route("/catalog/<code>")
 def resource(code):
     s = session()
-    res = catalog.get_resource(s, code).to_dict()
-    revisions = catalog.list_revisions(s, code, per_page=20)
-    changes = [catalog.show_revision(s, code, r.number) for r in revisions.items]
+    res = get_resource(s, code).to_dict()
+    revisions = list_revisions(s, code, per_page=20)
+    changes = [show_revision(s, code, r.number) for r in revisions.items]
     node, drawn = _lineage_drawing(s, res)
     return render_template(
         "resource.html",
@@ -208,9 +211,9 @@ def _save(values: dict, *, code: str | None, etag: str | None):
     try:
         with db().writer() as s:
             if code is None:
-                saved = catalog.create_resource(s, loaded, actor=actor())
+                saved = create_resource(s, loaded, actor=actor())
             else:
-                saved = catalog.update_resource(s, code, loaded, actor=actor(), if_match=etag)
+                saved = update_resource(s, code, loaded, actor=actor(), if_match=etag)
             return saved.code, None, None
     except Invalid as exc:
         return None, labels.field_errors(exc.errors), None
@@ -236,7 +239,7 @@ def resource_new():
 @bp.route("/catalog/<code>/edit", methods=["GET", "POST"])
 @steward_required
 def resource_edit(code):
-    current = catalog.get_resource(session(), code).to_dict()
+    current = get_resource(session(), code).to_dict()
     if request.method == "GET":
         return _form(current, new=False, etag=etag_of(current))
     values = form_values(request.form)
@@ -248,7 +251,7 @@ def resource_edit(code):
         return redirect(url_for("browse.resource", code=code))
     if stale:
         session().expire_all()
-        latest = catalog.get_resource(session(), code).to_dict()
+        latest = get_resource(session(), code).to_dict()
         flash(stale)
         return _form(latest, {}, new=False, etag=etag_of(latest), status=409)
     return _form({**current, **values}, errors, new=False, etag=request.form.get("etag"), status=422)

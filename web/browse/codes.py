@@ -7,7 +7,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from registry.errors import Conflict, Invalid
-from standards import service
+from standards import codes as code_service
+from standards import releases
 from standards.validation import get_validator
 from web.browse import labels
 from web.browse.access import steward_required
@@ -36,27 +37,27 @@ MAX_PASTED = 5000
 
 
 def list_schemes(s) -> list[dict]:
-    return service.list_schemes(s)
+    return releases.list_schemes(s)
 
 
 def scheme_info(s, scheme: str) -> dict:
-    return service.scheme_info(s, scheme)
+    return releases.scheme_info(s, scheme)
 
 
 def root_codes(s, scheme: str, release: str | None) -> list[dict]:
-    return service.children(s, scheme, None, release)
+    return code_service.children(s, scheme, None, release)
 
 
 def code_document(s, scheme: str, code: str, release: str | None) -> dict:
-    return service.get_code(s, scheme, code, release)
+    return code_service.get_code(s, scheme, code, release)
 
 
 def child_codes(s, scheme: str, code: str, release: str | None) -> list[dict]:
-    return service.children(s, scheme, code, release)
+    return code_service.children(s, scheme, code, release)
 
 
 def search_codes(s, scheme: str, q: str, release: str | None) -> list[dict]:
-    return service.list_codes(s, scheme, q=q, release=release, per_page=50)["items"]
+    return code_service.list_codes(s, scheme, q=q, release=release, per_page=50).items
 
 
 def validate(s, scheme: str, codes: list[str], release: str | None) -> list[dict]:
@@ -188,8 +189,8 @@ def _save_code(scheme: str, values: dict, *, code: str | None, release: str | No
     try:
         with db().writer() as s:
             if code is None:
-                return service.add_code(s, scheme, values, actor=actor(), release=release), None
-            return service.update_code(s, scheme, code, values, actor=actor(), release=release), None
+                return code_service.add_code(s, scheme, values, actor=actor(), release=release), None
+            return code_service.update_code(s, scheme, code, values, actor=actor(), release=release), None
     except Invalid as exc:
         errors = labels.field_errors(exc.errors) if exc.errors else {}
         return None, errors or {"code" if code is None else "name": [labels.field_message(exc.message)]}

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from catalog.exchange import datapackage, dcat, importer, workbook
+from catalog.records import validate_records as run_validation
 from web.cli.groups import cli_actor, get_db, main, progress, validate
 
 FORMATS = ("xlsx", "csv", "dcat", "datapackage")
@@ -30,13 +32,11 @@ def catalog_import(file, dry_run, as_json):
     (each change audited, with a revision), identical ones left alone. Every bad row is reported with
     its sheet, row and column; then nothing is written and the exit status is 1.
     """
-    from catalog import exchange
-
-    tables = exchange.read_file(file)
+    tables = workbook.read_file(file)
     rows = sum(len(tables.get(t, ())) for t in ("单位", "信息系统", "信息资源"))
     database = get_db()
     with database.writer() as s, progress(rows, "importing") as bar:
-        report = exchange.import_catalog(
+        report = importer.import_catalog(
             s, file, actor=cli_actor(), dry_run=dry_run, progress=lambda n: bar.update(1), tables=tables
         )
     if as_json:
@@ -83,17 +83,15 @@ def catalog_export(fmt, out, base_url):
 
     Text cells starting with = + - @ are written with a leading ' so Excel never runs them.
     """
-    from catalog import exchange
-
     with get_db().session() as s:
         if fmt == "xlsx":
-            counts = exchange.export_xlsx(s, out)
+            counts = workbook.export_xlsx(s, out)
         elif fmt == "csv":
-            counts = exchange.export_csv(s, out)
+            counts = workbook.export_csv(s, out)
         elif fmt == "dcat":
-            counts = exchange.export_dcat(s, out, base_url)
+            counts = dcat.export_dcat(s, out, base_url)
         else:
-            counts = exchange.export_datapackage(s, out)
+            counts = datapackage.export_datapackage(s, out)
     click.echo(f"wrote {out} ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
 
 
@@ -105,10 +103,8 @@ def catalog_export(fmt, out, base_url):
 def validate_records(resource, file, as_json, limit):
     """Validate FILE.csv against the fields of catalog RESOURCE (types, required, unique, constraints,
     codes against their scheme's current release, unknown columns). Exit 0 only if every row is valid."""
-    from catalog.records import validate_records as run
-
     with get_db().session() as s:
-        result = run(s, resource, csv=file.read_bytes())
+        result = run_validation(s, resource, csv=file.read_bytes())
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:

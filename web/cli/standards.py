@@ -11,7 +11,10 @@ from pathlib import Path
 import click
 
 from registry.errors import Invalid
-from standards import formats, importer, service, validation
+from standards import formats, releases, validation
+from standards.crosswalks import set_crosswalk
+from standards.importer import writer
+from standards.importer.reader import decode_csv, read_files
 from web.cli.groups import cli_actor, get_db, main, progress, validate
 
 
@@ -25,7 +28,7 @@ def standards():
 def list_(as_json):
     """The schemes and their releases (status and number of codes); * marks the current release."""
     with get_db().session() as s:
-        items = service.list_schemes(s)
+        items = releases.list_schemes(s)
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=2, default=str))
         return
@@ -54,11 +57,11 @@ def import_(scheme, files, release, publish, dry_run, as_json):
     Exit 0 on success, 1 when a row is bad (nothing is written).
     """
     formats.get_scheme(scheme)
-    tables = importer.read_files(list(files))
+    tables = read_files(list(files))
     rows = sum(len(t.rows) for t in tables)
     try:
         with get_db().writer() as s, progress(rows, f"importing {rows} rows") as bar:
-            report = service.import_codes(
+            report = writer.import_codes(
                 s,
                 scheme,
                 release,
@@ -95,7 +98,7 @@ def import_(scheme, files, release, publish, dry_run, as_json):
 def publish_(scheme, release):
     """Publish a draft RELEASE of SCHEME: validation uses it from now on."""
     with get_db().writer() as s:
-        r = service.publish_release(s, scheme, release, actor=cli_actor())
+        r = releases.publish_release(s, scheme, release, actor=cli_actor())
     click.echo(f"{scheme} release {release} published ({r['codes']} codes)")
 
 
@@ -108,11 +111,11 @@ def publish_(scheme, release):
 @click.option("--replace", is_flag=True, help="Replace every mapping between the two releases.")
 def crosswalk(from_scheme, to_scheme, file, from_release, to_release, replace):
     """Map codes from a CSV with columns from,to[,relation] (relation: exact, broader, narrower, related, successor)."""
-    text = importer.decode_csv(Path(file).read_bytes())
+    text = decode_csv(Path(file).read_bytes())
     reader = csv.DictReader(io.StringIO(text, newline=""))
     mappings = [{k.strip().lower(): (v or "").strip() for k, v in row.items() if k} for row in reader]
     with get_db().writer() as s:
-        r = service.set_crosswalk(
+        r = set_crosswalk(
             s,
             from_scheme,
             to_scheme,
@@ -158,7 +161,7 @@ def validate_codes(scheme, file, release, column, as_json):
 
 
 def _read_codes(data: bytes, column: str | None) -> list[str]:
-    text = importer.decode_csv(data)
+    text = decode_csv(data)
     lines = text.splitlines()
     first = lines[0] if lines else ""
     if column or ("," in first and any(k in first.lower() for k in ("code", "编码"))):
