@@ -44,12 +44,12 @@ serve: install
 	$(BIN)/yima serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check registry catalog standards web migrations tests benchmarks
-	$(BIN)/ruff format --check registry catalog standards web migrations tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: $(VENV)/.test-installed
-	$(BIN)/ruff format registry catalog standards web migrations tests benchmarks
-	$(BIN)/ruff check --fix registry catalog standards web migrations tests benchmarks
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 # pytest's exit code 5 ("no tests ran") must fail, never pass silently.
 test: install-test lint

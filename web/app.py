@@ -25,7 +25,7 @@ DOMAIN_MODULES = (
     "catalog.organizations",
     "standards.service",
     "catalog.service",
-    "catalog.lineage",
+    "lineage.snapshots",
 )
 
 

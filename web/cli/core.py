@@ -18,7 +18,7 @@ DEMO_STEPS = (
     ("organizations", "catalog.demo:load_organizations"),
     ("code schemes and the bureau's code set", "standards.demo:load"),
     ("catalog of the bureau's systems", "catalog.demo:load_catalog"),
-    ("lineage between the systems", "catalog.lineage_demo:load"),
+    ("lineage between the systems", "lineage.demo:load"),
 )
 
 

@@ -24,8 +24,8 @@ from openlineage.client.generated.column_lineage_dataset import ColumnLineageDat
 from openlineage.client.generated.schema_dataset import SchemaDatasetFacet, SchemaDatasetFacetFields
 from sqlalchemy import func, select
 
-from catalog import lineage_demo
-from catalog.lineage_models import LineageEdge, LineageEvent, LineageNode
+from lineage import demo as lineage_demo
+from lineage.models import LineageEdge, LineageEvent, LineageNode
 from registry import audit
 from registry.audit import AuditEntry
 
@@ -528,7 +528,7 @@ def test_an_event_with_thousands_of_datasets(client, make_token):
 def test_system_level_of_the_demo_inside_a_write_transaction(db):
     """The system graph is derived from the catalog even in a session that is mid-write (SQLite holds its lock)."""
     from catalog import demo as catalog_demo
-    from catalog import lineage
+    from lineage import queries as lineage
 
     catalog_demo.load_organizations(db, "demo")
     catalog_demo.load_catalog(db, "demo")

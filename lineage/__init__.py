@@ -1,0 +1,1 @@
+"""Lineage: OpenLineage intake, declared flows, the graph as of any date, its queries and audit exports."""
