@@ -68,17 +68,7 @@ def declare_flow(session: Session, values: dict, *, actor: str) -> LineageFlow:
     pairs = [(source, job, "input"), (job, target, "output")] if job else [(source, target, "flow")]
     edge = {"job": job, "valid_from": valid_from, "valid_to": valid_to, "flow_id": flow.id}
     session.execute(insert(LineageEdge), [{"source": s, "target": t, "kind": k, **edge} for s, t, k in pairs])
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        entity_type=FLOW_ENTITY,
-        entity_key=str(flow.id),
-        before=None,
-        after=flow_after(flow),
-    )
-    session.commit()
-    return flow
+    return _audited(session, flow, actor=actor, action="create", before=None)
 
 
 def _node_parts(session: Session, node: str, *, what: str, types) -> dict:
@@ -153,10 +143,15 @@ def end_flow(session: Session, flow_id: int, *, actor: str, until=None) -> Linea
         .where(LineageEdge.flow_id == flow.id, LineageEdge.valid_to.is_(None))
         .values(valid_to=when)
     )
+    return _audited(session, flow, actor=actor, action="end", before=before)
+
+
+def _audited(session: Session, flow: LineageFlow, *, actor: str, action: str, before: dict | None):
+    """Record the flow's change in the audit chain, commit, and return the flow."""
     audit.record(
         session,
         actor=actor,
-        action="end",
+        action=action,
         entity_type=FLOW_ENTITY,
         entity_key=str(flow.id),
         before=before,

@@ -155,36 +155,19 @@ _RAW_SQL = {
 }
 
 
-def record_raw(
-    cursor,
-    *,
-    postgresql: bool,
-    actor: str,
-    action: str,
-    entity_type: str,
-    entity_key: str,
-    before: dict | None,
-    after: dict | None,
-) -> AuditEntry:
+def record_raw(cursor, *, postgresql: bool, **change) -> AuditEntry:
     """``record`` for a hot path that writes its change on the driver's own cursor (sqlite3 or psycopg)
     of the session's open transaction: the same lock, the same entry builder, one plain insert.
 
-    The caller's change must already be written on that cursor (on SQLite this holds the write lock);
-    the entry commits or rolls back with it. ``postgresql`` picks the parameter style.
+    ``change`` is ``record``'s keywords (actor, action, entity_type, entity_key, before, after). The
+    caller's change must already be written on that cursor (on SQLite this holds the write lock); the
+    entry commits or rolls back with it. ``postgresql`` picks the parameter style.
     """
     sql = _RAW_SQL[postgresql]
     if postgresql:
         cursor.execute(sql["lock"], {"k": PG_LOCK_KEY})
     cursor.execute(sql["head"])
-    entry = next_entry(
-        cursor.fetchone(),
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_key=entity_key,
-        before=before,
-        after=after,
-    )
+    entry = next_entry(cursor.fetchone(), **change)
     cursor.execute(sql["insert"], row_values(entry))
     return entry
 
