@@ -1,1 +1,1 @@
-"""The data resource catalog: organizations, systems, data resources, fields, record validation, lineage."""
+"""The data resource catalog: organizations, systems, data resources, fields, record validation, exchange formats."""

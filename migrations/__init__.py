@@ -17,7 +17,7 @@ MODEL_MODULES = (
     "registry.tokens",
     "catalog.models",
     "standards.models",
-    "catalog.lineage_models",
+    "lineage.models",
     "traceability.models",
 )
 

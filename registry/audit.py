@@ -80,8 +80,7 @@ def next_entry(
 ) -> AuditEntry:
     """Build (not store) the entry that follows ``head_row`` (``(seq, hash)`` of the newest entry, or None).
 
-    The one place an entry and its hash are made: ``record`` uses it, and so does any hot path that
-    writes the entry with its own statement while holding the chain's lock (``PG_LOCK_KEY``).
+    The one place an entry and its hash are made: ``record`` and ``record_raw`` use it.
     """
     seq, prev = (head_row[0] + 1, head_row[1]) if head_row else (1, GENESIS)
     entry = AuditEntry(
@@ -138,6 +137,39 @@ def record(
         after=after,
     )
     session.execute(insert(_TABLE), row_values(entry))  # Core: no unit-of-work cost while the chain is locked
+    return entry
+
+
+_COLUMNS = tuple(c.name for c in _TABLE.columns)
+#: ``record_raw``'s statements in each driver's parameter style: sqlite3 ``:name``, psycopg ``%(name)s``
+_RAW_SQL = {
+    postgresql: {
+        "lock": "SELECT pg_advisory_xact_lock(%(k)s)",
+        "head": "SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1",
+        "insert": (
+            f"INSERT INTO audit_entry ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in _COLUMNS)}) VALUES ("
+            + ", ".join((f"%({c})s" if postgresql else f":{c}") for c in _COLUMNS)
+            + ")"
+        ),
+    }
+    for postgresql in (False, True)
+}
+
+
+def record_raw(cursor, *, postgresql: bool, **change) -> AuditEntry:
+    """``record`` for a hot path that writes its change on the driver's own cursor (sqlite3 or psycopg)
+    of the session's open transaction: the same lock, the same entry builder, one plain insert.
+
+    ``change`` is ``record``'s keywords (actor, action, entity_type, entity_key, before, after). The
+    caller's change must already be written on that cursor (on SQLite this holds the write lock); the
+    entry commits or rolls back with it. ``postgresql`` picks the parameter style.
+    """
+    sql = _RAW_SQL[postgresql]
+    if postgresql:
+        cursor.execute(sql["lock"], {"k": PG_LOCK_KEY})
+    cursor.execute(sql["head"])
+    entry = next_entry(cursor.fetchone(), **change)
+    cursor.execute(sql["insert"], row_values(entry))
     return entry
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from catalog import lineage as lineage_events
-from catalog import lineage as lineage_flows
 from catalog import organizations, resources, systems
+from lineage import snapshots as lineage_events
+from lineage import snapshots as lineage_flows
 from registry import audit, tokens
 from standards import crosswalks, releases
 from traceability import deliveries, events, items, products

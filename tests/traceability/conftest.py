@@ -6,8 +6,8 @@ import pytest
 
 from catalog.demo import load_organizations
 from registry.db import Database
-from standards.importer import writer as standards_service
 from standards.demo import BUREAU_RELEASE, DATA
+from standards.importer import writer as standards_service
 from tests.traceability.trace_helpers import CODE, GTIN
 from traceability import products
 

@@ -17,7 +17,7 @@ from registry.tokens import create_token
 def demo(request, tmp_path_factory):
     """An app over a database with the demo loaded once per module (Uniclass left out for speed)."""
     from catalog import demo as catalog_demo
-    from catalog import lineage_demo
+    from lineage import demo as lineage_demo
     from registry.db import Database
     from standards import demo as standards_demo
     from web import create_app
@@ -136,7 +136,7 @@ def test_browse_validation_box_gives_each_verdict_in_order(demo):
 
 
 def test_browse_lineage_drawing_has_no_overlapping_nodes(demo):
-    from catalog import lineage
+    from lineage import queries as lineage
     from web.browse.graph_layout import overlaps
     from web.browse.lineage_pages import drawing
 

@@ -86,21 +86,48 @@ def _break_cycles(ids: list[str], succ: dict[str, list[str]]) -> set[tuple[str, 
 def layout(nodes: list[dict], edges: list[dict], sweeps: int = 6) -> Layout:
     """Place ``nodes`` (dicts with ``id``, ``label``, ``sub``, ``kind``) and route ``edges`` (``source``, ``target``)."""
     ids = [n["id"] for n in nodes]
-    known = set(ids)
-    pairs = []
-    seen = set()
-    for e in edges:
-        key = (e["source"], e["target"])
-        if key[0] in known and key[1] in known and key[0] != key[1] and key not in seen:
-            seen.add(key)
-            pairs.append((key, e.get("kind", "")))
+    pairs = _edge_pairs(ids, edges)
     succ: dict[str, list[str]] = {i: [] for i in ids}
     for (s, t), _ in pairs:
         succ[s].append(t)
     back = _break_cycles(ids, succ)
     dag = [((t, s) if (s, t) in back else (s, t)) for (s, t), _ in pairs]
+    layer = _longest_path_layers(ids, dag)
+    boxes = {
+        n["id"]: Box(
+            n["id"],
+            shorten(n.get("label") or n["id"]),
+            shorten(n.get("sub") or "", 30),
+            n.get("kind", ""),
+            layer[n["id"]],
+            data=n,
+        )
+        for n in nodes
+    }
+    chains, adj_up, adj_down = _chains(ids, pairs, dag, back, layer, boxes)
+    order, depth = _order_layers(boxes, adj_up, adj_down, sweeps)
+    width, height = _place(boxes, order, depth)
+    routes = [
+        Route(s, t, kind, _path(chain, boxes, is_back), is_back) for chain, kind, is_back, (s, t) in chains
+    ]
+    real = [b for b in boxes.values() if not b.dummy]
+    return Layout(real, routes, width, height)
 
-    # longest-path layering on the acyclic version (Kahn's order)
+
+def _edge_pairs(ids: list[str], edges: list[dict]) -> list[tuple[tuple[str, str], str]]:
+    """Each edge between two drawn nodes once, as ((source, target), kind); self-loops left out."""
+    known = set(ids)
+    pairs, seen = [], set()
+    for e in edges:
+        key = (e["source"], e["target"])
+        if key[0] in known and key[1] in known and key[0] != key[1] and key not in seen:
+            seen.add(key)
+            pairs.append((key, e.get("kind", "")))
+    return pairs
+
+
+def _longest_path_layers(ids: list[str], dag: list[tuple[str, str]]) -> dict[str, int]:
+    """Longest-path layering of the acyclic version (Kahn's order): every edge goes one layer right or more."""
     preds: dict[str, list[str]] = {i: [] for i in ids}
     out: dict[str, list[str]] = {i: [] for i in ids}
     for s, t in dag:
@@ -116,19 +143,12 @@ def layout(nodes: list[dict], edges: list[dict], sweeps: int = 6) -> Layout:
             indeg[t] -= 1
             if indeg[t] == 0:
                 queue.append(t)
+    return layer
 
-    boxes = {
-        n["id"]: Box(
-            n["id"],
-            shorten(n.get("label") or n["id"]),
-            shorten(n.get("sub") or "", 30),
-            n.get("kind", ""),
-            layer[n["id"]],
-            data=n,
-        )
-        for n in nodes
-    }
-    # long edges get one placeholder per layer crossed
+
+def _chains(ids, pairs, dag, back, layer, boxes):
+    """Long edges get one placeholder box per layer crossed: each edge's chain of boxes, and the
+    adjacency (up and down) the ordering sweeps read."""
     chains: list[tuple[list[str], str, bool, tuple[str, str]]] = []
     adj_up: dict[str, list[str]] = {i: [] for i in ids}
     adj_down: dict[str, list[str]] = {i: [] for i in ids}
@@ -144,12 +164,16 @@ def layout(nodes: list[dict], edges: list[dict], sweeps: int = 6) -> Layout:
             adj_down[u].append(v)
             adj_up[v].append(u)
         chains.append((chain, kind, (s, t) in back, (s, t)))
+    return chains, adj_up, adj_down
 
+
+def _order_layers(boxes, adj_up, adj_down, sweeps: int) -> tuple[dict[int, list[str]], int]:
+    """Each layer's boxes top to bottom, by barycentre sweeps down and up (input order first: stable)."""
     layers: dict[int, list[str]] = {}
     for box in boxes.values():
         layers.setdefault(box.layer, []).append(box.id)
     depth = max(layers) + 1 if layers else 0
-    order = {k: list(v) for k, v in layers.items()}  # input order first: stable and deterministic
+    order = {k: list(v) for k, v in layers.items()}
 
     def position():
         return {bid: idx for lay in order.values() for idx, bid in enumerate(lay)}
@@ -166,8 +190,12 @@ def layout(nodes: list[dict], edges: list[dict], sweeps: int = 6) -> Layout:
                 return sum(pos[n] for n in ns) / len(ns) if ns else pos[bid]
 
             order[lay].sort(key=lambda bid, bary=bary, pos=pos: (bary(bid), pos[bid]))
+    return order, depth
 
-    # coordinates: each layer a column as wide as its widest label; each node its own slot
+
+def _place(boxes, order: dict[int, list[str]], depth: int) -> tuple[float, float]:
+    """Coordinates: each layer a column as wide as its widest label, each node its own slot. Returns
+    the drawing's (width, height)."""
     widths = {}
     for lay, members in order.items():
         for bid in members:
@@ -188,31 +216,31 @@ def layout(nodes: list[dict], edges: list[dict], sweeps: int = 6) -> Layout:
             box.y = y
             y += box.h + V_GAP
         x += widths.get(lay, 0) + H_GAP
+    return (x - H_GAP + MARGIN if depth else 2 * MARGIN), total_h + 2 * MARGIN
 
-    routes = []
-    for chain, kind, is_back, (s, t) in chains:
-        pts = []
-        for i, bid in enumerate(chain):
-            box = boxes[bid]
-            cy = box.y + box.h / 2
-            if box.dummy:
-                pts += [(box.x, cy), (box.x + box.w, cy)]
-            elif i == 0:
-                pts.append((box.x + box.w, cy))
-            else:
-                pts.append((box.x, cy))
-        if is_back:
-            pts.reverse()
-        d = f"M{pts[0][0]:.1f},{pts[0][1]:.1f}"
-        for (x1, y1), (x2, y2) in zip(pts, pts[1:], strict=False):
-            if abs(y2 - y1) < 0.5:
-                d += f" L{x2:.1f},{y2:.1f}"
-            else:
-                mid = (x1 + x2) / 2
-                d += f" C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
-        routes.append(Route(s, t, kind, d, is_back))
-    real = [b for b in boxes.values() if not b.dummy]
-    return Layout(real, routes, x - H_GAP + MARGIN if depth else 2 * MARGIN, total_h + 2 * MARGIN)
+
+def _path(chain: list[str], boxes, is_back: bool) -> str:
+    """The SVG path of one edge through its chain: straight along a placeholder, curved between layers."""
+    pts = []
+    for i, bid in enumerate(chain):
+        box = boxes[bid]
+        cy = box.y + box.h / 2
+        if box.dummy:
+            pts += [(box.x, cy), (box.x + box.w, cy)]
+        elif i == 0:
+            pts.append((box.x + box.w, cy))
+        else:
+            pts.append((box.x, cy))
+    if is_back:
+        pts.reverse()
+    d = f"M{pts[0][0]:.1f},{pts[0][1]:.1f}"
+    for (x1, y1), (x2, y2) in zip(pts, pts[1:], strict=False):
+        if abs(y2 - y1) < 0.5:
+            d += f" L{x2:.1f},{y2:.1f}"
+        else:
+            mid = (x1 + x2) / 2
+            d += f" C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
+    return d
 
 
 def overlaps(result: Layout) -> list[tuple[str, str]]:

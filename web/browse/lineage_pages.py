@@ -7,6 +7,8 @@ import datetime as dt
 from flask import render_template, request
 from flask_babel import gettext as _
 
+from lineage import queries, timeline
+from lineage.ids import iso, parse_time
 from registry.errors import Invalid, NotFound
 from web.browse.graph_layout import layout
 from web.browse.pages import bp, twin
@@ -26,39 +28,30 @@ EXPORT_FORMATS = (
 )
 
 
-def _service():
-    from catalog import lineage
-
-    return lineage
-
-
 def query_graph(s, *, node=None, direction="both", depth=None, level="dataset", as_of=None) -> dict:
     """The contract's graph document (``{"nodes", "edges"}``) from the lineage service."""
-    return _service().subgraph(s, node=node, direction=direction, depth=depth, level=level, as_of=as_of)
+    return queries.subgraph(s, node=node, direction=direction, depth=depth, level=level, as_of=as_of)
 
 
-def uncatalogued(s) -> list | None:
-    """Datasets seen in lineage that no catalog resource describes (None while lineage is unavailable)."""
-    return _service().uncatalogued(s)
+def uncatalogued(s) -> list:
+    """Datasets seen in lineage that no catalog resource describes."""
+    return queries.uncatalogued(s)
 
 
 def parse_as_of(value: str | None) -> dt.datetime | None:
-    """A date (end of that day, UTC) or an ISO 8601 instant from the date picker; Invalid otherwise."""
+    """The date picker's date (or an ISO 8601 instant) read as the API reads it: ``lineage.ids.parse_time``,
+    so a date alone is 00:00 UTC that day. None when empty; Invalid (in the page's language) otherwise."""
     if not value:
         return None
     try:
-        if len(value) == 10:
-            day = dt.date.fromisoformat(value)
-            return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC)
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-    except ValueError:
+        return parse_time(value)
+    except Invalid:
         raise Invalid(_("日期格式应为 YYYY-MM-DD"), {"as_of": [value]}) from None
 
 
 def resource_names(s) -> dict[str, str]:
     """Catalog resource code → name, from the lineage service's cached view of the catalog."""
-    return {r["code"]: r["name"] for r in _service().timeline(s).resources.values()}
+    return {r["code"]: r["name"] for r in timeline.timeline(s).resources.values()}
 
 
 def drawing(graph: dict, focus: str | None = None, names: dict[str, str] | None = None):
@@ -110,7 +103,7 @@ def lineage():
         "direction": direction if node else None,
         "depth": depth,
         "level": level,
-        "as_of": as_of.isoformat().replace("+00:00", "Z") if as_of else None,
+        "as_of": iso(as_of),
     }
     return render_template(
         "lineage.html",

@@ -9,7 +9,7 @@ import click
 
 import migrations
 from catalog import demo as catalog_demo
-from catalog import lineage_demo
+from lineage import demo as lineage_demo
 from registry import audit, tokens
 from registry.db import Database
 from standards import demo as standards_demo

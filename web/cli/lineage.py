@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 
 import click
 
-from catalog import lineage as service
-from catalog import lineage_export
-from registry.audit import GENESIS
+from lineage import queries
+from lineage.export.bundle import export as export_bundle
+from lineage.export.formats import FORMATS
+from lineage.ids import LEVELS
 from web.cli.groups import get_db, main
 
 
@@ -25,7 +24,7 @@ def lineage():
     "--format",
     "fmt",
     required=True,
-    type=click.Choice(list(lineage_export.FORMATS)),
+    type=click.Choice(list(FORMATS)),
     help="graphml (yEd, Gephi), json (node-link), prov (W3C PROV-JSON), csv (edge list for Excel), dot.",
 )
 @click.option("--as-of", help="ISO 8601 date or date-time: the graph as it stood then (default: now).")
@@ -42,7 +41,7 @@ def lineage():
 )
 @click.option(
     "--level",
-    type=click.Choice(list(service.LEVELS)),
+    type=click.Choice(list(LEVELS)),
     default="dataset",
     show_default=True,
     help="dataset (datasets and jobs) or system (system A → B when A's data feeds B's).",
@@ -59,34 +58,13 @@ def export(fmt, as_of, node, direction, depth, level, out_dir):
     the audit chain's head, the query). Exporting the same --as-of twice gives byte-identical files."""
     if (direction != "both" or depth is not None) and not node:
         raise click.UsageError("--direction and --depth need --node")
-    database = get_db()
-    with database.session() as s:
-        moment = service.parse_time(as_of)
-        graph = service.subgraph(s, node=node, direction=direction, depth=depth, level=level, as_of=moment)
-    query = {
-        "node": node,
-        "direction": service.DIRECTIONS[direction] if node else None,
-        "depth": depth,
-        "level": level,
-    }
-    body = lineage_export.render(fmt, graph, query)
-    name = lineage_export.file_name(fmt)
+    with get_db().session() as s:
+        made = export_bundle(s, fmt, node=node, direction=direction, depth=depth, level=level, as_of=as_of)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / name).write_bytes(body)
-    manifest = {
-        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "as_of": graph["as_of"],
-        "format": fmt,
-        "query": query,
-        "nodes": len(graph["nodes"]),
-        "edges": len(graph["edges"]),
-        "audit_head": graph["audit_head"] or GENESIS,
-        "files": {name: {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}},
-    }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
-    click.echo(
-        f"wrote {out_dir / name} ({len(graph['nodes'])} nodes, {len(graph['edges'])} edges) and manifest.json"
-    )
+    (out_dir / made.file_name).write_bytes(made.body)
+    manifest = json.dumps(made.manifest(), ensure_ascii=False, indent=2) + "\n"
+    (out_dir / "manifest.json").write_text(manifest, "utf-8")
+    click.echo(f"wrote {out_dir / made.file_name} ({made.nodes} nodes, {made.edges} edges) and manifest.json")
 
 
 @lineage.command("uncatalogued")
@@ -95,7 +73,7 @@ def export(fmt, as_of, node, direction, depth, level, out_dir):
 def uncatalogued(as_of, as_json):
     """Datasets seen in lineage that no catalog resource describes (a steward's to-do)."""
     with get_db().session() as s:
-        items = service.uncatalogued(s, as_of=as_of)
+        items = queries.uncatalogued(s, as_of=as_of)
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return

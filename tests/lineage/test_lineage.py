@@ -24,8 +24,8 @@ from openlineage.client.generated.column_lineage_dataset import ColumnLineageDat
 from openlineage.client.generated.schema_dataset import SchemaDatasetFacet, SchemaDatasetFacetFields
 from sqlalchemy import func, select
 
-from catalog import lineage_demo
-from catalog.lineage_models import LineageEdge, LineageEvent, LineageNode
+from lineage import demo as lineage_demo
+from lineage.models import LineageEdge, LineageEvent, LineageNode
 from registry import audit
 from registry.audit import AuditEntry
 
@@ -528,7 +528,7 @@ def test_an_event_with_thousands_of_datasets(client, make_token):
 def test_system_level_of_the_demo_inside_a_write_transaction(db):
     """The system graph is derived from the catalog even in a session that is mid-write (SQLite holds its lock)."""
     from catalog import demo as catalog_demo
-    from catalog import lineage
+    from lineage import queries as lineage
 
     catalog_demo.load_organizations(db, "demo")
     catalog_demo.load_catalog(db, "demo")
@@ -540,3 +540,20 @@ def test_system_level_of_the_demo_inside_a_write_transaction(db):
     assert ("system:LYPJ", "system:BLXW") in system_edges  # evaluation feeds bad-conduct records
     assert ("system:BIMSC", "system:GJK") in system_edges  # BIM review feeds the component library
     assert all(n["type"] == "system" for n in graph["nodes"])
+
+
+def test_as_of_a_bare_date_is_the_start_of_that_day_for_the_api_and_the_page(client, make_token):
+    """One rule for ``as_of=YYYY-MM-DD`` (00:00 UTC that day) in the API and on the /lineage page."""
+    event = run_event("load", ["raw"], ["staged"], "2025-04-01T08:00:00Z")
+    assert client.post("/api/v1/lineage", json=event, headers=make_token("contributor")).status_code == 201
+    that_day = client.get("/api/v1/lineage/graph?as_of=2025-04-01").get_json()
+    assert that_day["as_of"] == "2025-04-01T00:00:00Z" and that_day["nodes"] == []
+    assert ids(client.get("/api/v1/lineage/graph?as_of=2025-04-02").get_json()) == {
+        "dataset:ns:raw",
+        "job:ns:load",
+        "dataset:ns:staged",
+    }
+    page = client.get("/lineage?level=dataset&as_of=2025-04-01").get_data(as_text=True)
+    assert page.count('class="node ') == 0 and "as_of=2025-04-01T00%3A00%3A00Z" in page
+    next_day = client.get("/lineage?level=dataset&as_of=2025-04-02").get_data(as_text=True)
+    assert next_day.count('class="node ') == 3

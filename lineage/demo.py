@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from catalog import lineage
+from lineage import flows, intake
 from registry.db import Database
 from registry.errors import Conflict
 
@@ -240,7 +240,7 @@ def load(database: Database, actor: str) -> int:
     created = 0
     for event in events():
         with database.writer() as s:
-            _, new = lineage.ingest(s, event, actor=actor)
+            _, new = intake.ingest(s, event, actor=actor)
         created += new
     for source, target, job, description, since in FLOWS:
         values = {
@@ -252,7 +252,7 @@ def load(database: Database, actor: str) -> int:
         }
         try:
             with database.writer() as s:
-                lineage.declare_flow(s, values, actor=actor)
+                flows.declare_flow(s, values, actor=actor)
             created += 1
         except Conflict:
             pass

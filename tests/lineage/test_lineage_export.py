@@ -12,7 +12,7 @@ import prov.model
 import pytest
 
 from catalog import demo as catalog_demo
-from catalog import lineage_demo
+from lineage import demo as lineage_demo
 
 AS_OF = "2026-06-30T00:00:00Z"
 EXTS = {

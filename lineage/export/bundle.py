@@ -1,0 +1,85 @@
+"""One export, made once for the API and the CLI: the graph query, the file, its sha256, the audit head
+it was read at, and the manifest that proves it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from lineage.export.formats import file_name, media_type, render
+from lineage.ids import DIRECTIONS
+from lineage.queries import subgraph
+from registry.audit import GENESIS
+from registry.jsonutil import sha256_hex
+
+
+@dataclass(frozen=True)
+class Export:
+    """A rendered export and what proves it unaltered."""
+
+    format: str
+    file_name: str
+    media_type: str
+    body: bytes
+    sha256: str
+    #: the audit chain's head the graph was read at (64 zeros for an empty chain)
+    audit_head: str
+    as_of: str
+    query: dict
+    nodes: int
+    edges: int
+
+    def manifest(self, generated_at: dt.datetime | None = None) -> dict:
+        """The contract's ``manifest.json``: when, the query, the counts, the audit head, the file's hash."""
+        moment = generated_at or dt.datetime.now(dt.UTC)
+        return {
+            "generated_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "as_of": self.as_of,
+            "format": self.format,
+            "query": self.query,
+            "nodes": self.nodes,
+            "edges": self.edges,
+            "audit_head": self.audit_head,
+            "files": {self.file_name: {"sha256": self.sha256, "bytes": len(self.body)}},
+        }
+
+
+def export(
+    session: Session,
+    fmt: str,
+    *,
+    node: str | None = None,
+    direction: str | None = "both",
+    depth: int | None = None,
+    level: str | None = "dataset",
+    as_of=None,
+) -> Export:
+    """Render the graph query's answer as ``fmt`` (render → sha256 → audit head → manifest).
+
+    The same ``as_of`` and query give the same bytes. Raises Invalid (bad format or query),
+    NotFound (a node never seen).
+    """
+    file_name(fmt)  # an unknown format is refused before any query runs
+    level = level or "dataset"
+    graph = subgraph(session, node=node, direction=direction, depth=depth, level=level, as_of=as_of)
+    query = {
+        "node": node,
+        "direction": DIRECTIONS.get(direction or "both") if node else None,
+        "depth": depth,
+        "level": level,
+    }
+    body = render(fmt, graph, query)
+    return Export(
+        format=fmt,
+        file_name=file_name(fmt),
+        media_type=media_type(fmt),
+        body=body,
+        sha256=sha256_hex(body),
+        audit_head=graph["audit_head"] or GENESIS,
+        as_of=graph["as_of"],
+        query=query,
+        nodes=len(graph["nodes"]),
+        edges=len(graph["edges"]),
+    )

@@ -1,0 +1,106 @@
+"""Lineage schemas: graph query arguments, declared flows, and the graph document's nodes and edges."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from lineage.export.formats import FORMATS
+from lineage.ids import DIRECTIONS, LEVELS
+from registry.paging import PageArgsSchema
+
+NODE_HELP = "dataset:{namespace}:{name}, job:{namespace}:{name} or system:{code}"
+
+
+def _as_of():
+    return fields.String(
+        metadata={
+            "description": "ISO 8601 date or date-time (UTC unless it says otherwise; a date alone is "
+            "00:00 UTC that day); default now"
+        }
+    )
+
+
+def _level():
+    return fields.String(load_default="dataset", validate=validate.OneOf(LEVELS))
+
+
+class GraphQueryArgsSchema(Schema):
+    node = fields.String(metadata={"description": f"{NODE_HELP}; none: the whole graph"})
+    direction = fields.String(load_default="both", validate=validate.OneOf(list(DIRECTIONS)))
+    depth = fields.Integer(validate=validate.Range(min=0), metadata={"description": "edges; none: unbounded"})
+    level = _level()
+    as_of = _as_of()
+
+
+class ExportQueryArgsSchema(GraphQueryArgsSchema):
+    format = fields.String(required=True, validate=validate.OneOf(list(FORMATS)))
+
+
+class NodeQueryArgsSchema(Schema):
+    node = fields.String(required=True, metadata={"description": NODE_HELP})
+    as_of = _as_of()
+
+
+class PathQueryArgsSchema(Schema):
+    source = fields.String(required=True)
+    target = fields.String(required=True)
+    level = _level()
+    as_of = _as_of()
+
+
+class LevelQueryArgsSchema(Schema):
+    level = _level()
+    as_of = _as_of()
+
+
+class UncataloguedQueryArgsSchema(PageArgsSchema):
+    as_of = _as_of()
+
+
+class EventQueryArgsSchema(PageArgsSchema):
+    job = fields.String(metadata={"description": "job:{namespace}:{name}"})
+
+
+class FlowSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    source = fields.String(required=True, metadata={"description": "dataset:{namespace}:{name}"})
+    target = fields.String(required=True, metadata={"description": "dataset:{namespace}:{name}"})
+    job = fields.String(allow_none=True, metadata={"description": "job:{namespace}:{name} (optional)"})
+    description = fields.String(allow_none=True)
+    valid_from = fields.String(allow_none=True, metadata={"description": "ISO 8601; default now"})
+    valid_to = fields.String(allow_none=True, metadata={"description": "ISO 8601; default open"})
+    created_by = fields.String(dump_only=True)
+
+
+class FlowQueryArgsSchema(PageArgsSchema):
+    active = fields.Boolean(load_default=False, metadata={"description": "only flows not ended"})
+
+
+class EndFlowQueryArgsSchema(Schema):
+    until = fields.String(metadata={"description": "ISO 8601; default now"})
+
+
+class NodeSchema(Schema):
+    id = fields.String()
+    type = fields.String()
+    name = fields.String()
+    system = fields.String(allow_none=True)
+    resource = fields.String(allow_none=True)
+    namespace = fields.String()
+
+
+class EdgeSchema(Schema):
+    source = fields.String()
+    target = fields.String()
+    kind = fields.String()
+    valid_from = fields.String(allow_none=True)
+    valid_to = fields.String(allow_none=True)
+    datasets = fields.Integer()
+
+
+class GraphSchema(Schema):
+    as_of = fields.String()
+    level = fields.String()
+    audit_head = fields.String(allow_none=True)
+    nodes = fields.List(fields.Nested(NodeSchema))
+    edges = fields.List(fields.Nested(EdgeSchema))

@@ -1,0 +1,223 @@
+"""How lineage writers reach the database: their locks and queue, statements on the driver connection,
+and the one node upsert (intake and declared flows both use it)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import sqlite3
+import threading
+
+import psycopg
+from psycopg.types.json import Json
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry import audit
+
+try:
+    import fcntl
+except ImportError:  # Windows: the thread lock alone
+    fcntl = None
+
+#: a unique key taken (a resent event): SQLAlchemy's wrapper or, on the hot path, the drivers' own
+INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
+#: rows per multi-row statement: well within SQLite's 32,766 and PostgreSQL's 65,535 parameters
+CHUNK = 500
+_NODE_COLUMNS = ("node_id", "type", "namespace", "name", "facets", "first_seen")
+_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:k)")
+
+
+# --- locks ----------------------------------------------------------------------------------
+
+
+class _SqliteWriters:
+    """SQLite lineage writers queue here rather than in SQLite's busy handler, which sleeps in steps of
+    1, 2, 5, 10… ms: a thread lock within a process, and a lock file beside the database across
+    ``yima serve`` worker processes (a blocked flock wakes the moment it is released)."""
+
+    def __init__(self):
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int | None]] = {}
+
+    def _for(self, database: str | None) -> tuple[threading.Lock, int | None]:
+        key = database or ":memory:"
+        with self._guard:
+            if key not in self._locks:
+                fd = None
+                if fcntl is not None and database and database != ":memory:":
+                    fd = os.open(f"{database}-lineage.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                self._locks[key] = (threading.Lock(), fd)
+            return self._locks[key]
+
+    @contextlib.contextmanager
+    def hold(self, database: str | None):
+        lock, fd = self._for(database)
+        with lock:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_SQLITE_WRITERS = _SqliteWriters()
+
+
+def writers_queue(session: Session):
+    """A context in which this process is SQLite's only lineage writer (PostgreSQL: no queue, its writers
+    take turns per job and at the audit chain's lock)."""
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        return _SQLITE_WRITERS.hold(bind.url.database)
+    return contextlib.nullcontext()
+
+
+def lock_chain(session: Session) -> None:
+    """Serialise lineage writers from their first read, on the audit chain's advisory lock (SQLite
+    writers already hold the database's write lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_LOCK_CHAIN, {"k": audit.PG_LOCK_KEY})
+
+
+# --- statements on the driver connection ----------------------------------------------------
+
+
+class Raw:
+    """Statements on the DBAPI connection of the session's own transaction.
+
+    SQLAlchemy's per-statement work is most of the time the audit chain stays locked for an event
+    (the database itself needs a fraction of it), so the hot path speaks each driver's parameter
+    style (``:name`` for sqlite3, ``%(name)s`` for psycopg) and value types itself: datetimes as
+    SQLAlchemy's SQLite text, JSON as text on SQLite and ``Json`` on PostgreSQL.
+    """
+
+    def __init__(self, session: Session):
+        conn = session.connection()
+        self.pg = conn.dialect.name == "postgresql"
+        self.cur = conn.connection.dbapi_connection.cursor()
+
+    def sql(self, statement: str) -> str:
+        return re.sub(r":(\w+)", r"%(\1)s", statement) if self.pg else statement
+
+    def time(self, moment: dt.datetime | None):
+        if moment is None or self.pg:
+            return moment
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def json(self, value):
+        if value is None:
+            return None
+        if self.pg:
+            return Json(value)
+        return json.dumps(value)
+
+    def load_json(self, value):
+        return json.loads(value) if isinstance(value, str) else value
+
+    def run(self, statement: str, params: dict | None = None):
+        self.cur.execute(_SQL_CACHE.setdefault((self.pg, statement), self.sql(statement)), params or {})
+        return self.cur
+
+    def values(self, columns: tuple[str, ...], rows: list[tuple]) -> tuple[str, dict]:
+        """``(:c0_0, :c1_0), (:c0_1, …)`` and its parameters, for a multi-row insert."""
+        params, groups = {}, []
+        for i, row in enumerate(rows):
+            names = [f"{c}_{i}" for c in columns]
+            params.update(zip(names, row, strict=True))
+            groups.append("(" + ", ".join(":" + n for n in names) + ")")
+        return ", ".join(groups), params
+
+    def audit(self, **entry) -> None:
+        """``registry.audit.record`` on this cursor (see ``registry.audit.record_raw``)."""
+        audit.record_raw(self.cur, postgresql=self.pg, **entry)
+
+    def close(self) -> None:
+        self.cur.close()
+
+
+_SQL_CACHE: dict[tuple[bool, str], str] = {}
+
+
+def chunks(items: list, size: int = CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --- the node upsert ------------------------------------------------------------------------
+
+
+def upsert_nodes(raw: Raw, nodes: dict[str, dict], at) -> set[str]:
+    """Insert the nodes not seen yet (a node another writer has just created is skipped and treated as
+    known), move first_seen back to ``at`` for an older event, keep the newest facets.
+
+    ``nodes`` maps node id → ``{"type", "namespace", "name", "facets"?}``; ``at`` is ``raw.time(…)``.
+    Returns the ids this call created. The caller holds the writers' lock.
+    """
+    if not nodes:
+        return set()
+    ids = sorted(nodes)  # one order for all writers: no deadlocks
+    known = _known_nodes(raw, ids)
+    new = [n for n in ids if n not in known]
+    inserted = _insert_nodes(raw, nodes, new, at)
+    for n in new:
+        if n not in inserted:  # created a moment ago by a writer of another job (PostgreSQL)
+            known[n] = raw.run(
+                "SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id = :n", {"n": n}
+            ).fetchone()
+    for node in sorted(known):
+        _update_node(raw, node, known[node], nodes[node].get("facets"), at)
+    return inserted
+
+
+def _known_nodes(raw: Raw, ids: list[str]) -> dict[str, tuple]:
+    known = {}
+    for part in chunks(ids):
+        keys = {f"n{i}": n for i, n in enumerate(part)}
+        in_list = ", ".join(":" + k for k in keys)
+        sql = f"SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id IN ({in_list})"
+        known.update((r[0], r) for r in raw.run(sql, keys).fetchall())
+    return known
+
+
+def _insert_nodes(raw: Raw, nodes: dict[str, dict], new: list[str], at) -> set[str]:
+    inserted: set[str] = set()
+    for part in chunks(new):
+        rows = [
+            (
+                n,
+                nodes[n]["type"],
+                nodes[n]["namespace"],
+                nodes[n]["name"],
+                raw.json(nodes[n].get("facets")),
+                at,
+            )
+            for n in part
+        ]
+        groups, values = raw.values(_NODE_COLUMNS, rows)
+        sql = (
+            f"INSERT INTO lineage_node ({', '.join(_NODE_COLUMNS)}) VALUES {groups} "
+            "ON CONFLICT (node_id) DO NOTHING RETURNING node_id"
+        )
+        inserted.update(r[0] for r in raw.run(sql, values).fetchall())
+    return inserted
+
+
+def _update_node(raw: Raw, node: str, row: tuple, facets: dict | None, at) -> None:
+    _, first_seen, facets_now = row
+    if first_seen > at:
+        raw.run("UPDATE lineage_node SET first_seen = :when WHERE node_id = :n", {"when": at, "n": node})
+    if facets:
+        current = raw.load_json(facets_now) or {}
+        merged = {**current, **facets}
+        if merged != current:
+            raw.run(
+                "UPDATE lineage_node SET facets = :facets WHERE node_id = :n",
+                {"facets": raw.json(merged), "n": node},
+            )

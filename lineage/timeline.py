@@ -1,0 +1,234 @@
+"""The graph as of any date: every node and edge interval at one audit head (the timeline, cached per
+process), and the dataset- or system-level graphs cut from it."""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import datetime as dt
+import json
+import threading
+
+import networkx as nx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.models import DataResource, System
+from lineage.ids import check_level, iso, parse_time
+from lineage.models import LineageEdge, LineageNode
+from registry import audit
+from registry.cache import VersionedCache
+
+#: timelines by database, each valid for one audit head: every write anywhere is audited, so the head
+#: says whether anything changed, across ``yima serve`` worker processes too
+_TIMELINES: VersionedCache[Timeline] = VersionedCache(size=2)
+
+
+def timeline(session: Session) -> Timeline:
+    """The timeline at the current audit head (one indexed query to know whether the cache is current)."""
+    head = audit.head(session)
+    return _TIMELINES.get(str(session.get_bind().url), head, lambda: Timeline(session, head))
+
+
+def graph_at(session: Session, as_of=None, level: str = "dataset") -> Graph:
+    """The dataset- or system-level graph as it stood at ``as_of`` (default now). Raises Invalid."""
+    check_level(level)
+    return timeline(session).graph(parse_time(as_of), level)
+
+
+def _catalog(session: Session) -> tuple[dict, dict, dict]:
+    """Systems ({code: {name, namespaces}}), namespace → system code, (namespace, name) → resource."""
+    systems, by_namespace, resources = {}, {}, {}
+    for code, name, namespaces in session.execute(select(System.code, System.name, System.namespaces)):
+        systems[code] = {"name": name, "namespaces": list(namespaces or [])}
+        for ns in namespaces or []:
+            by_namespace.setdefault(ns, code)
+    rows = session.execute(
+        select(
+            DataResource.code,
+            DataResource.name,
+            DataResource.system,
+            DataResource.lineage_namespace,
+            DataResource.lineage_name,
+        ).where(DataResource.lineage_namespace.is_not(None))
+    )
+    for code, name, system, ns, lname in rows:
+        resources[(ns, lname)] = {"code": code, "name": name, "system": system}
+    return systems, by_namespace, resources
+
+
+class Timeline:
+    """Every node and edge interval at one audit head; graphs as of a date are cut from it and cached."""
+
+    MAX_GRAPHS = 8  # a graph of 60,000 edges is tens of MB: keep a few dates, not every one asked
+
+    def __init__(self, session: Session, head: str | None):
+        self.head = head
+        self.systems, self.by_namespace, self.resources = _catalog(session)
+        self.nodes: dict[str, dict] = {}
+        self.edges: list[tuple] = []
+        times = self._load_nodes(session) | self._load_edges(session)
+        self.boundaries = sorted(times)
+        self._graphs: VersionedCache[Graph] = VersionedCache(size=self.MAX_GRAPHS)
+
+    def _load_nodes(self, session: Session) -> set[dt.datetime]:
+        times = set()
+        for node, kind, ns, name, first_seen in session.execute(
+            select(
+                LineageNode.node_id,
+                LineageNode.type,
+                LineageNode.namespace,
+                LineageNode.name,
+                LineageNode.first_seen,
+            )
+        ):
+            resource = self.resources.get((ns, name)) if kind == "dataset" else None
+            self.nodes[node] = {
+                "id": node,
+                "type": kind,
+                "name": name,
+                "namespace": ns,
+                "system": self.by_namespace.get(ns),
+                "resource": resource["code"] if resource else None,
+                "first_seen": first_seen,
+            }
+            times.add(first_seen)
+        return times
+
+    def _load_edges(self, session: Session) -> set[dt.datetime]:
+        times = set()
+        for s, t, k, vf, vt in session.execute(
+            select(
+                LineageEdge.source,
+                LineageEdge.target,
+                LineageEdge.kind,
+                LineageEdge.valid_from,
+                LineageEdge.valid_to,
+            )
+        ):
+            self.edges.append((s, t, k, vf, vt))
+            times.add(vf)
+            if vt is not None:
+                times.add(vt)
+        return times
+
+    def bucket(self, as_of: dt.datetime) -> int:
+        """Every ``as_of`` between two consecutive interval boundaries sees the same graph."""
+        return bisect.bisect_right(self.boundaries, as_of)
+
+    def graph(self, as_of: dt.datetime, level: str = "dataset") -> Graph:
+        """The graph at ``as_of`` (naive UTC), built once per bucket and level."""
+
+        def build() -> Graph:
+            if level == "dataset":
+                return self._build(as_of)
+            return self._system_level(self.graph(as_of, "dataset"))
+
+        return self._graphs.get((self.bucket(as_of), level), None, build)
+
+    def _build(self, as_of: dt.datetime) -> Graph:
+        g = nx.DiGraph()
+        g.add_nodes_from((n, attrs) for n, attrs in self.nodes.items() if attrs["first_seen"] <= as_of)
+        intervals = {}
+        for s, t, k, vf, vt in self.edges:
+            if vf <= as_of and (vt is None or as_of < vt) and s in g and t in g and not g.has_edge(s, t):
+                g.add_edge(s, t, kind=k)
+                intervals[(s, t)] = (vf, vt)
+        nx.set_edge_attributes(g, {key: v[0] for key, v in intervals.items()}, "valid_from")
+        nx.set_edge_attributes(g, {key: v[1] for key, v in intervals.items()}, "valid_to")
+        return Graph(g, "dataset", self)
+
+    def _system_level(self, dataset_graph: Graph) -> Graph:
+        g0 = dataset_graph.g
+        g = nx.DiGraph()
+        for code in sorted({a["system"] for _, a in g0.nodes(data=True) if a["system"]}):
+            info = self.systems.get(code, {"name": code})
+            g.add_node(
+                f"system:{code}",
+                id=f"system:{code}",
+                type="system",
+                name=info["name"],
+                system=code,
+                resource=None,
+            )
+        for (a, b), count in _system_feeds(g0).items():
+            g.add_edge(f"system:{a}", f"system:{b}", kind="feeds", datasets=count)
+        return Graph(g, "system", self)
+
+
+def _system_feeds(g0: nx.DiGraph) -> collections.Counter:
+    """(system A, system B) → how many dataset pairs of A feed B, through jobs and datasets of no system."""
+    pairs = collections.Counter()
+    for node, attrs in g0.nodes(data=True):
+        if attrs["type"] != "dataset" or not attrs["system"]:
+            continue
+        seen, stack = {node}, list(g0.successors(node))
+        while stack:
+            nxt = stack.pop()
+            if nxt in seen:
+                continue
+            seen.add(nxt)
+            a = g0.nodes[nxt]
+            if a["type"] == "dataset" and a["system"]:
+                if a["system"] != attrs["system"]:
+                    pairs[(attrs["system"], a["system"])] += 1
+                continue
+            stack.extend(g0.successors(nxt))
+    return pairs
+
+
+class Graph:
+    """One cut of the timeline (dataset or system level) with memoised query results."""
+
+    MAX_IMPACTS = 64
+
+    def __init__(self, g: nx.DiGraph, level: str, timeline: Timeline):
+        self.g = g
+        self.level = level
+        self.timeline = timeline
+        #: impact answers by their sources (see ``queries.impact_json``)
+        self.impacts: VersionedCache[dict] = VersionedCache(size=self.MAX_IMPACTS)
+        self._lock = threading.Lock()
+        self._index = None
+
+    def index(self) -> tuple:
+        """Integer adjacency for fast traversals, built once per graph: (ids sorted, position of each
+        id, successor positions, is-job flags, each node's JSON prefix for impact items, systems)."""
+        with self._lock:
+            if self._index is None:
+                order = sorted(self.g.nodes)
+                pos = {n: i for i, n in enumerate(order)}
+                succ_map, nodes = self.g._succ, self.g._node
+                succ = [[pos[t] for t in succ_map[n]] for n in order]
+                is_job = [nodes[n]["type"] == "job" for n in order]
+                frags = []
+                for n in order:
+                    a = nodes[n]
+                    item = {"id": n, "name": a["name"], "system": a["system"], "resource": a["resource"]}
+                    frags.append(json.dumps(item, ensure_ascii=False)[:-1] + ',"distance":')
+                systems_of = [nodes[n]["system"] for n in order]
+                self._index = (order, pos, succ, is_job, frags, systems_of)
+            return self._index
+
+    def node_dict(self, node: str) -> dict:
+        a = self.g.nodes[node]
+        out = {
+            "id": node,
+            "type": a["type"],
+            "name": a["name"],
+            "system": a["system"],
+            "resource": a["resource"],
+        }
+        if a["type"] != "system":
+            out["namespace"] = a["namespace"]
+        return out
+
+    def edge_dict(self, s: str, t: str) -> dict:
+        a = self.g.edges[s, t]
+        out = {"source": s, "target": t, "kind": a["kind"]}
+        if "valid_from" in a:
+            out["valid_from"] = iso(a["valid_from"])
+            out["valid_to"] = iso(a["valid_to"])
+        if "datasets" in a:
+            out["datasets"] = a["datasets"]
+        return out
