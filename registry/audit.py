@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Index, String, Text, func, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from registry import merkle_store
 from registry.db import Base
 from registry.jsonutil import canonical, jsonable, sha256_hex
 
@@ -137,6 +138,7 @@ def record(
         after=after,
     )
     session.execute(insert(_TABLE), row_values(entry))  # Core: no unit-of-work cost while the chain is locked
+    merkle_store.append(session, [entry])  # evidence (issue 11): the entry's leaf, same transaction and lock
     return entry
 
 

@@ -12,13 +12,14 @@ from werkzeug.routing import IntegerConverter
 
 from registry.config import Config
 from registry.db import Database
+from registry.signed_note import signer_for
 from standards import formats
 from web import auth, errors
 from web.api import common
 from web.context import Yima
 
 #: the API's modules under ``web.api``, each exposing ``blp`` or a list ``blueprints``
-API_MODULES = ("health", "audit", "organizations", "standards", "catalog", "lineage")
+API_MODULES = ("health", "audit", "evidence", "organizations", "standards", "catalog", "lineage")
 #: domain modules whose import registers their audited entity types (for verify)
 DOMAIN_MODULES = (
     "registry.tokens",
@@ -66,6 +67,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         logging.getLogger("yima").setLevel(logging.INFO)
 
     app.extensions["yima"] = Yima(cfg, Database(cfg.database_url))
+    signer_for(cfg)  # evidence (issue 11): the checkpoint key, generated on first start; a bad one fails here
     formats.configure(cfg.scheme_paths)  # the bundled scheme definitions plus YIMA_SCHEME_PATH
     for name in DOMAIN_MODULES:
         importlib.import_module(name)

@@ -1,0 +1,217 @@
+"""The audit log's RFC 9162 tree kept incrementally: every complete aligned subtree's hash, stored as entries are appended.
+
+Row ``(level, idx)`` of ``audit_tree_node`` is MTH(D[idx·2^level : (idx+1)·2^level]); level 0 holds
+the leaves (leaf i is the entry with seq i+1). Appending leaf n writes (0, n) and, while the index
+is odd, its parent — about two rows per entry, in one multi-row INSERT of the entry's transaction.
+Any MTH a checkpoint or proof needs is one stored row or composes from O(log n) of them
+(``merkle.aligned_nodes``), so nothing here ever reads the log itself (except to catch up, below).
+
+``append`` takes an ORM Session, a Core Connection or a DBAPI cursor (sqlite3 or psycopg), so the
+audited write (``audit.record``) and a hot path writing its entry with raw statements call the same
+function, inside the same transaction and while holding the same chain lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from sqlalchemy import BigInteger, LargeBinary, SmallInteger, and_, func, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from registry import merkle
+from registry.db import Base
+from registry.errors import YimaError
+
+#: rows per multi-row INSERT (3 parameters each: well within SQLite's and PostgreSQL's limits)
+_CHUNK = 300
+
+
+class AuditTreeNode(Base):
+    """One complete aligned subtree of the audit log's Merkle tree."""
+
+    __tablename__ = "audit_tree_node"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+_T = AuditTreeNode.__table__
+
+
+class TreeIncomplete(YimaError):
+    """The stored tree lacks a node it should have: a fault of the server, not of the request."""
+
+    status = 500
+
+
+# --- pure: which nodes an append creates and needs --------------------------------------------
+
+
+def nodes_of(leaves: Iterable[bytes], start: int = 0, frontier: Sequence = ()) -> Iterator[tuple]:
+    """Yield ``(level, idx, hash)`` of every node completed by appending ``leaves`` at index ``start``.
+
+    ``frontier`` holds the hashes of the tree of size ``start``'s complete subtrees, largest first
+    (``merkle.aligned_nodes(0, start)``); entries that this batch never combines may be None.
+    """
+    stack = list(frontier)
+    for j, leaf in enumerate(leaves, start):
+        yield 0, j, leaf
+        h, level, idx = leaf, 0, j
+        while idx & 1:
+            left = stack.pop()
+            if left is None:
+                raise TreeIncomplete(f"the tree's node at level {level} before leaf {j} was not loaded")
+            h = merkle.node_hash(left, h)
+            level, idx = level + 1, idx >> 1
+            yield level, idx, h
+        stack.append(h)
+
+
+def needed(start: int, count: int) -> list[tuple[int, int]]:
+    """The stored nodes that appending ``count`` leaves at ``start`` combines with (often none)."""
+    keys = merkle.aligned_nodes(0, start)
+    height = lowest = len(keys)
+    for j in range(start, start + count):
+        ones = (~j & (j + 1)).bit_length() - 1  # trailing one bits of j: how many nodes it merges
+        height -= ones
+        lowest = min(lowest, height)
+        height += 1
+    return keys[lowest:]
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+class _Cursor:
+    """A DBAPI cursor on the caller's transaction, and its driver's parameter marker."""
+
+    def __init__(self, target):
+        conn = target.connection() if isinstance(target, Session) else target
+        if isinstance(conn, Connection):
+            self.cur = conn.connection.dbapi_connection.cursor()
+            self.pg, self.own = conn.dialect.name == "postgresql", True
+        else:  # already a DBAPI cursor: sqlite3.Cursor or psycopg.Cursor
+            self.cur, self.own = conn, False
+            self.pg = not type(conn).__module__.startswith("sqlite3")
+        self.mark = "%s" if self.pg else "?"
+
+    def fetch(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not keys:
+            return {}
+        m = self.mark
+        where = " OR ".join(f"(level = {m} AND idx = {m})" for _ in keys)
+        self.cur.execute(
+            f"SELECT level, idx, hash FROM audit_tree_node WHERE {where}", [v for k in keys for v in k]
+        )
+        return {(r[0], r[1]): bytes(r[2]) for r in self.cur.fetchall()}
+
+    def insert(self, rows: list[tuple]) -> None:
+        for i in range(0, len(rows), _CHUNK):
+            part = rows[i : i + _CHUNK]
+            groups = ", ".join([f"({self.mark}, {self.mark}, {self.mark})"] * len(part))
+            self.cur.execute(
+                f"INSERT INTO audit_tree_node (level, idx, hash) VALUES {groups}",
+                [v for r in part for v in r],
+            )
+
+    def tree_size(self) -> int:
+        self.cur.execute("SELECT max(idx) FROM audit_tree_node WHERE level = 0")
+        top = self.cur.fetchone()[0]
+        return 0 if top is None else top + 1
+
+    def entry_hashes(self, first_seq: int, last_seq: int) -> list[tuple[int, str]]:
+        m = self.mark
+        self.cur.execute(
+            f"SELECT seq, hash FROM audit_entry WHERE seq >= {m} AND seq <= {m} ORDER BY seq",
+            [first_seq, last_seq],
+        )
+        return [(r[0], r[1]) for r in self.cur.fetchall()]
+
+    def close(self) -> None:
+        if self.own:
+            self.cur.close()
+
+
+def append(target, entries: Iterable) -> int:
+    """Add ``entries`` (just appended to the audit log, in seq order) to the stored tree; return the new size.
+
+    ``target`` is the transaction the entries were written in: an ORM Session, a Core Connection or
+    a DBAPI cursor (sqlite3 or psycopg). Call it while still holding the chain's lock (the advisory
+    lock ``audit.PG_LOCK_KEY`` on PostgreSQL, the write lock on SQLite), before committing; each
+    entry is an ``AuditEntry`` or a ``(seq, hash_hex)`` pair. If the tree is behind the log (entries
+    written by a path that did not call this), the missing leaves are added first, from the log.
+    """
+    items = [(e.seq, e.hash) if hasattr(e, "seq") else (e[0], e[1]) for e in entries]
+    if not items:
+        return 0
+    start = items[0][0] - 1
+    if [s for s, _ in items] != list(range(start + 1, start + 1 + len(items))):
+        raise ValueError("entries must be consecutive, in seq order")
+    cur = _Cursor(target)
+    try:
+        probe = [(0, start - 1)] if start else []
+        known = cur.fetch(needed(start, len(items)) + probe)
+        if probe and probe[0] not in known:
+            size = cur.tree_size()
+            if size > start:
+                raise TreeIncomplete(f"the stored tree has no leaf {start - 1} but {size} leaves")
+            items = cur.entry_hashes(size + 1, start) + items
+            start = size
+            known = cur.fetch(needed(start, len(items)))
+        frontier = [known.get(k) for k in merkle.aligned_nodes(0, start)]
+        leaves = (merkle.entry_leaf(h) for _, h in items)
+        cur.insert(list(nodes_of(leaves, start, frontier)))
+    finally:
+        cur.close()
+    return start + len(items)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def size(session: Session) -> int:
+    """How many leaves the stored tree has (the size a checkpoint signs)."""
+    top = session.scalar(select(func.max(_T.c.idx)).where(_T.c.level == 0))
+    return 0 if top is None else top + 1
+
+
+def _fetch(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    query = select(_T.c.level, _T.c.idx, _T.c.hash).where(
+        or_(*(and_(_T.c.level == lv, _T.c.idx == ix) for lv, ix in keys))
+    )
+    found = {(r[0], r[1]): bytes(r[2]) for r in session.execute(query)}
+    missing = [k for k in keys if k not in found]
+    if missing:
+        level, idx = missing[0]
+        raise TreeIncomplete(
+            f"the stored audit tree lacks node (level {level}, index {idx}): run 'yima audit verify'"
+        )
+    return found
+
+
+def range_hashes(session: Session, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    """MTH(D[lo:hi]) for each range, from the stored subtrees, in one query."""
+    parts = [merkle.aligned_nodes(lo, hi) for lo, hi in ranges]
+    found = _fetch(session, (k for keys in parts for k in keys))
+    return [merkle.compose([found[k] for k in keys]) for keys in parts]
+
+
+def root(session: Session, tree_size: int) -> bytes:
+    """MTH(D[0:tree_size]) from the stored tree (``tree_size`` at most ``size(session)``)."""
+    return range_hashes(session, [(0, tree_size)])[0] if tree_size else merkle.EMPTY_ROOT
+
+
+def inclusion(session: Session, index: int, tree_size: int) -> list[bytes]:
+    """The RFC 9162 inclusion proof of leaf ``index`` in the tree of ``tree_size`` leaves."""
+    return range_hashes(session, merkle.inclusion_ranges(index, tree_size))
+
+
+def consistency(session: Session, first: int, second: int) -> list[bytes]:
+    """The RFC 9162 consistency proof from the tree of ``first`` leaves to the one of ``second``."""
+    return range_hashes(session, merkle.consistency_ranges(first, second))
