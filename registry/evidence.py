@@ -44,7 +44,10 @@ def inclusion_proof(session: Session, seq: int, size: int | None = None) -> dict
     if seq < 1:
         raise Invalid("entries are numbered from 1", {"seq": [f"must be at least 1, not {seq}"]})
     if tree_size > current:
-        raise Invalid(f"the log has {current} entries", {"size": [f"must be at most {current}"]})
+        raise Invalid(
+            f"there is no tree of size {tree_size} yet: the log has {current} entries",
+            {"size": [f"must be at most {current}"]},
+        )
     if seq > tree_size:
         if size is None:
             raise NotFound(f"there is no audit entry {seq}: the log has {current} entries")
@@ -75,7 +78,10 @@ def consistency_proof(session: Session, first: int, second: int | None = None) -
     if first < 0:
         raise Invalid("tree sizes are not negative", {"from": [f"must be at least 0, not {first}"]})
     if to > current:
-        raise Invalid(f"the log has {current} entries", {"to": [f"must be at most {current}"]})
+        raise Invalid(
+            f"there is no tree of size {to} yet: the log has {current} entries",
+            {"to": [f"must be at most {current}"]},
+        )
     if first > to:
         raise Invalid(
             "a consistency proof goes from a smaller tree to a larger one",
