@@ -184,7 +184,7 @@ def test_evidence_standalone_verifier_checks_a_real_servers_output(live_server, 
         json.dumps(_get(live_server, f"/api/v1/audit/proof?seq=5&size={new['size']}"))
     )
     (tmp_path / "cons.json").write_text(
-        json.dumps(_get(live_server, f"/api/v1/audit/consistency?from=6&to=13"))
+        json.dumps(_get(live_server, "/api/v1/audit/consistency?from=6&to=13"))
     )
 
     ok = [
