@@ -1,4 +1,4 @@
-"""Audit chain: cost of an audited write over a bare insert, and of verifying the chain."""
+"""Audit chain: cost of an audited write over a bare insert, with and without the Merkle tree, and of verifying."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from sqlalchemy import text
 import migrations
 from benchmarks.common import Figure
 from catalog import organizations
-from registry import audit
+from registry import audit, merkle_store
 from registry.db import Database
 
 N = 1000
+ROUNDS = 5
 
 
 def run(workdir: Path) -> list[Figure]:
@@ -32,11 +33,7 @@ def run(workdir: Path) -> list[Figure]:
             )
             s.commit()
     bare = time.perf_counter() - t
-    t = time.perf_counter()
-    for i in range(N):
-        with db.writer() as s:
-            organizations.create(s, {"code": f"AUD-{i}", "name": f"单位{i}"}, actor="bench")
-    audited = time.perf_counter() - t
+    audited, untreed = _audited_with_and_without_tree(db)
     with db.writer() as s:
         s.execute(text("DELETE FROM organization WHERE code LIKE 'BARE-%'"))
         s.commit()
@@ -47,7 +44,33 @@ def run(workdir: Path) -> list[Figure]:
     db.dispose()
     return [
         Figure(f"bare insert + commit, per row ({N} rows)", bare / N * 1000, "ms"),
-        Figure("audited create through the service, per row", audited / N * 1000, "ms"),
-        Figure("ratio audited / bare", audited / bare, "x"),
+        Figure("audited create, without the Merkle tree (before issue 11)", untreed * 1000, "ms"),
+        Figure("audited create through the service, per row", audited * 1000, "ms"),
+        Figure("ratio audited / bare", audited / (bare / N), "x"),
+        Figure(
+            "ratio audited with / without the tree", audited / untreed, "x", "≤ 1.2", audited / untreed <= 1.2
+        ),
         Figure(f"verify {result.count} entries with state checks", verify, "s", meets=result.ok),
     ]
+
+
+def _audited_with_and_without_tree(db) -> tuple[float, float]:
+    """Seconds per audited create, with the tree (as shipped) and without (``merkle_store.append`` a no-op,
+    i.e. the write as it was before the tree), in alternating rounds so both see the same machine."""
+    per_round = N // ROUNDS
+    best = {True: float("inf"), False: float("inf")}
+    original = merkle_store.append
+    try:
+        for r in range(ROUNDS):
+            for tree in (False, True):
+                merkle_store.append = original if tree else (lambda *a, **k: 0)
+                t = time.perf_counter()
+                for i in range(per_round):
+                    with db.writer() as s:
+                        organizations.create(
+                            s, {"code": f"AUD-{tree:d}-{r}-{i}", "name": f"单位{i}"}, actor="bench"
+                        )
+                best[tree] = min(best[tree], (time.perf_counter() - t) / per_round)
+    finally:
+        merkle_store.append = original
+    return best[True], best[False]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import BigInteger, LargeBinary, SmallInteger, and_, func, or_, select
+from sqlalchemy import BigInteger, LargeBinary, SmallInteger
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -38,9 +38,6 @@ class AuditTreeNode(Base):
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
-_T = AuditTreeNode.__table__
-
-
 class TreeIncomplete(YimaError):
     """The stored tree lacks a node it should have: a fault of the server, not of the request."""
 
@@ -50,36 +47,21 @@ class TreeIncomplete(YimaError):
 # --- pure: which nodes an append creates and needs --------------------------------------------
 
 
-def nodes_of(leaves: Iterable[bytes], start: int = 0, frontier: Sequence = ()) -> Iterator[tuple]:
+def nodes_of(leaves: Iterable[bytes], start: int = 0, frontier: list | None = None) -> Iterator[tuple]:
     """Yield ``(level, idx, hash)`` of every node completed by appending ``leaves`` at index ``start``.
 
-    ``frontier`` holds the hashes of the tree of size ``start``'s complete subtrees, largest first
-    (``merkle.aligned_nodes(0, start)``); entries that this batch never combines may be None.
+    ``frontier`` holds the hashes of the complete subtrees of the tree of size ``start``, largest
+    first (``merkle.aligned_nodes(0, start)``); it is updated in place to the new tree's frontier.
     """
-    stack = list(frontier)
+    stack = [] if frontier is None else frontier
     for j, leaf in enumerate(leaves, start):
         yield 0, j, leaf
         h, level, idx = leaf, 0, j
         while idx & 1:
-            left = stack.pop()
-            if left is None:
-                raise TreeIncomplete(f"the tree's node at level {level} before leaf {j} was not loaded")
-            h = merkle.node_hash(left, h)
+            h = merkle.node_hash(stack.pop(), h)
             level, idx = level + 1, idx >> 1
             yield level, idx, h
         stack.append(h)
-
-
-def needed(start: int, count: int) -> list[tuple[int, int]]:
-    """The stored nodes that appending ``count`` leaves at ``start`` combines with (often none)."""
-    keys = merkle.aligned_nodes(0, start)
-    height = lowest = len(keys)
-    for j in range(start, start + count):
-        ones = (~j & (j + 1)).bit_length() - 1  # trailing one bits of j: how many nodes it merges
-        height -= ones
-        lowest = min(lowest, height)
-        height += 1
-    return keys[lowest:]
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -93,8 +75,9 @@ class _Cursor:
         if isinstance(conn, Connection):
             self.cur = conn.connection.dbapi_connection.cursor()
             self.pg, self.own = conn.dialect.name == "postgresql", True
+            self.database = str(conn.engine.url)
         else:  # already a DBAPI cursor: sqlite3.Cursor or psycopg.Cursor
-            self.cur, self.own = conn, False
+            self.cur, self.own, self.database = conn, False, None
             self.pg = not type(conn).__module__.startswith("sqlite3")
         self.mark = "%s" if self.pg else "?"
 
@@ -135,15 +118,23 @@ class _Cursor:
             self.cur.close()
 
 
+#: per database: (tree size, hash of the entry at that seq, the tree's frontier). The chain fixes every
+#: earlier hash, and the tree is a function of the hashes, so the frontier is right whenever the log's
+#: entry ``size`` has that hash, whoever wrote it, rolled back or not; it saves the append's one read
+_FRONTIER: dict[str, tuple[int, str, list[bytes]]] = {}
+
+
 def append(target, entries: Iterable) -> int:
     """Add ``entries`` (just appended to the audit log, in seq order) to the stored tree; return the new size.
 
-    ``target`` is the transaction the entries were written in: an ORM Session, a Core Connection or
-    a DBAPI cursor (sqlite3 or psycopg). Call it while still holding the chain's lock (the advisory
-    lock ``audit.PG_LOCK_KEY`` on PostgreSQL, the write lock on SQLite), before committing; each
-    entry is an ``AuditEntry`` or a ``(seq, hash_hex)`` pair. If the tree is behind the log (entries
-    written by a path that did not call this), the missing leaves are added first, from the log.
+    ``target`` is the transaction the entries were written in: an ORM Session or a Core Connection
+    (preferred: its database is known, so the frontier of the last append is reused), or a DBAPI
+    cursor (sqlite3 or psycopg). Call it while holding the chain's lock (the advisory lock
+    ``audit.PG_LOCK_KEY`` on PostgreSQL, the write lock on SQLite), before committing. Each entry is
+    an ``AuditEntry`` or a ``(seq, hash_hex)`` pair. If the tree is behind the log (entries written
+    by a path that did not call this), the missing leaves are added first, read from the log.
     """
+    entries = list(entries)
     items = [(e.seq, e.hash) if hasattr(e, "seq") else (e[0], e[1]) for e in entries]
     if not items:
         return 0
@@ -152,21 +143,38 @@ def append(target, entries: Iterable) -> int:
         raise ValueError("entries must be consecutive, in seq order")
     cur = _Cursor(target)
     try:
-        probe = [(0, start - 1)] if start else []
-        known = cur.fetch(needed(start, len(items)) + probe)
-        if probe and probe[0] not in known:
-            size = cur.tree_size()
-            if size > start:
-                raise TreeIncomplete(f"the stored tree has no leaf {start - 1} but {size} leaves")
-            items = cur.entry_hashes(size + 1, start) + items
-            start = size
-            known = cur.fetch(needed(start, len(items)))
-        frontier = [known.get(k) for k in merkle.aligned_nodes(0, start)]
-        leaves = (merkle.entry_leaf(h) for _, h in items)
-        cur.insert(list(nodes_of(leaves, start, frontier)))
+        cached = _FRONTIER.get(cur.database) if cur.database else None
+        if cached and cached[:2] == (start, getattr(entries[0], "prev_hash", None)):
+            frontier = list(cached[2])
+        else:
+            start, items, frontier = _load_frontier(cur, start, items)
+        cur.insert(list(nodes_of((merkle.entry_leaf(h) for _, h in items), start, frontier)))
     finally:
         cur.close()
+    if cur.database:
+        _FRONTIER[cur.database] = (start + len(items), items[-1][1], frontier)
     return start + len(items)
+
+
+def _load_frontier(cur: _Cursor, start: int, items: list) -> tuple[int, list, list[bytes]]:
+    """Read the frontier of the tree of size ``start`` (one query); first catch up if the tree is behind."""
+    keys = merkle.aligned_nodes(0, start)
+    known = cur.fetch(keys + ([(0, start - 1)] if start else []))
+    if start and (0, start - 1) not in known:
+        size = cur.tree_size()
+        if size > start:
+            raise TreeIncomplete(f"the stored tree has no leaf {start - 1} but {size} leaves")
+        missing = cur.entry_hashes(size + 1, start)
+        if [s for s, _ in missing] != list(range(size + 1, start + 1)):
+            raise TreeIncomplete(f"the audit log has a gap after entry {size}: run 'yima audit verify'")
+        items, start = missing + items, size
+        keys = merkle.aligned_nodes(0, start)
+        known = cur.fetch(keys)
+    if any(k not in known for k in keys):
+        raise TreeIncomplete(
+            f"the stored tree of size {start} lacks a node of its frontier: run 'yima audit verify'"
+        )
+    return start, items, [known[k] for k in keys]
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -174,18 +182,21 @@ def append(target, entries: Iterable) -> int:
 
 def size(session: Session) -> int:
     """How many leaves the stored tree has (the size a checkpoint signs)."""
-    top = session.scalar(select(func.max(_T.c.idx)).where(_T.c.level == 0))
-    return 0 if top is None else top + 1
+    cur = _Cursor(session)
+    try:
+        return cur.tree_size()
+    finally:
+        cur.close()
 
 
 def _fetch(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    # plain DBAPI, like append: building and compiling an ORed Core expression per proof costs more than the query
     keys = sorted(set(keys))
-    if not keys:
-        return {}
-    query = select(_T.c.level, _T.c.idx, _T.c.hash).where(
-        or_(*(and_(_T.c.level == lv, _T.c.idx == ix) for lv, ix in keys))
-    )
-    found = {(r[0], r[1]): bytes(r[2]) for r in session.execute(query)}
+    cur = _Cursor(session)
+    try:
+        found = cur.fetch(keys)
+    finally:
+        cur.close()
     missing = [k for k in keys if k not in found]
     if missing:
         level, idx = missing[0]
