@@ -156,6 +156,11 @@ def append(target, entries: Iterable) -> int:
     return start + len(items)
 
 
+def forget_frontiers() -> None:
+    """Drop the remembered frontiers (after the stored tree was rebuilt or edited by hand)."""
+    _FRONTIER.clear()
+
+
 def _load_frontier(cur: _Cursor, start: int, items: list) -> tuple[int, list, list[bytes]]:
     """Read the frontier of the tree of size ``start`` (one query); first catch up if the tree is behind."""
     keys = merkle.aligned_nodes(0, start)

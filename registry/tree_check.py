@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
-from registry import merkle
-from registry.audit import AuditEntry
-from registry.merkle_store import AuditTreeNode
+from registry import merkle, merkle_store
+from registry.audit import PG_LOCK_KEY, AuditEntry
+from registry.merkle_store import AuditTreeNode, TreeIncomplete
 
 #: leaves per comparison window: one query of the stored nodes per window
 WINDOW = 1 << 14
@@ -103,3 +103,34 @@ def _compare_window(session: Session, lo: int, hi: int, produced: dict, problems
             )
             if len(problems) >= MAX_PROBLEMS:
                 return
+
+
+def rebuild(session: Session) -> int:
+    """Recompute the whole stored tree from the log's hashes and return its size; the caller commits.
+
+    A repair, after restoring a backup or when ``recompute`` finds the stored tree damaged. It cannot
+    hide a rewrite: the checkpoints already issued still bind the old roots. Holds the chain's lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+    session.execute(delete(_T))
+    merkle_store.forget_frontiers()
+    size, frontier = 0, []
+    rows = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq).execution_options(yield_per=WINDOW)
+    )
+    for part in rows.partitions(WINDOW):
+        if [r[0] for r in part] != list(range(size + 1, size + 1 + len(part))):
+            raise TreeIncomplete(
+                f"the audit log has a gap after entry {size}: the tree cannot number its leaves"
+            )
+        leaves = [merkle.entry_leaf(r[1]) for r in part]
+        session.execute(
+            insert(_T),
+            [
+                {"level": lv, "idx": ix, "hash": h}
+                for lv, ix, h in merkle_store.nodes_of(leaves, size, frontier)
+            ],
+        )
+        size += len(part)
+    return size

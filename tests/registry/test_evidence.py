@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text
 
 from catalog import organizations
-from registry import audit, checkpoints, evidence, merkle_store
+from registry import audit, checkpoints, evidence, merkle_store, tree_check
 from registry.signed_note import signer_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,6 +277,15 @@ def test_evidence_rewrite_without_rebuilding_the_tree_fails_plain_verify(db, run
         and "the stored Merkle tree does not match the entries" in out.output
     )
     assert "stored tree node (level 0, index 1) differs" in out.output
+    out = runner(["audit", "rebuild-tree"])
+    assert out.exit_code == 0 and "6 leaves" in out.output
+    out = runner(
+        ["audit", "verify"]
+    )  # the tree is whole again; no checkpoint was issued, so nothing binds the old log
+    assert out.exit_code == 0 and "Merkle tree intact: 6 leaves" in out.output
+    _create(db, "P6")  # and appends carry on
+    with db.session() as s:
+        assert tree_check.recompute(s).stored_ok
 
 
 def test_evidence_verify_against_an_honest_checkpoint_passes_and_a_forged_one_fails(db, runner, tmp_path):

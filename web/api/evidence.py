@@ -18,7 +18,7 @@ blp = Blueprint(
 _BIG = validate.Range(min=0, max=2**63 - 1)
 
 
-class CheckpointSchema(Schema):
+class AuditCheckpointSchema(Schema):
     origin = fields.String(metadata={"description": "the log's name, first line of the note"})
     size = fields.Integer(metadata={"description": "entries in the tree (the newest entry's seq)"})
     root = fields.String(metadata={"description": "RFC 9162 root hash, standard base64"})
@@ -28,16 +28,16 @@ class CheckpointSchema(Schema):
     )
 
 
-class KeySchema(Schema):
+class AuditKeySchema(Schema):
     key = fields.String(metadata={"description": "verifier key text of the checkpoint signer"})
 
 
-class ProofArgsSchema(Schema):
+class InclusionProofArgsSchema(Schema):
     seq = fields.Integer(required=True, validate=_BIG, metadata={"description": "the entry (from 1)"})
     size = fields.Integer(validate=_BIG, metadata={"description": "tree size (default: the current size)"})
 
 
-class ProofSchema(Schema):
+class InclusionProofSchema(Schema):
     seq = fields.Integer()
     leaf_index = fields.Integer(metadata={"description": "seq - 1"})
     tree_size = fields.Integer()
@@ -47,7 +47,7 @@ class ProofSchema(Schema):
     )
 
 
-class ConsistencyArgsSchema(Schema):
+class ConsistencyProofArgsSchema(Schema):
     first = fields.Integer(
         data_key="from", required=True, validate=_BIG, metadata={"description": "the earlier size"}
     )
@@ -56,15 +56,15 @@ class ConsistencyArgsSchema(Schema):
     )
 
 
-class ConsistencySchema(Schema):
+class ConsistencyProofSchema(Schema):
     first = fields.Integer(data_key="from")
     second = fields.Integer(data_key="to")
     path = fields.List(fields.String(), metadata={"description": "RFC 9162 consistency proof, base64"})
 
 
 @blp.route("/checkpoint")
-class AuditCheckpoint(MethodView):
-    @blp.response(200, CheckpointSchema)
+class CheckpointView(MethodView):
+    @blp.response(200, AuditCheckpointSchema)
     def get(self):
         """The signed checkpoint of the log as it stands; a size not issued before is added to the history."""
         issued = checkpoints.current(session(), signer_for(config()))
@@ -76,26 +76,26 @@ class AuditCheckpoint(MethodView):
 
 
 @blp.route("/key")
-class AuditKey(MethodView):
-    @blp.response(200, KeySchema)
+class KeyView(MethodView):
+    @blp.response(200, AuditKeySchema)
     def get(self):
         """The verifier key that signs the checkpoints (publish it; auditors pin it)."""
         return {"key": signer_for(config()).key}
 
 
 @blp.route("/proof")
-class AuditProof(MethodView):
-    @blp.arguments(ProofArgsSchema, location="query")
-    @blp.response(200, ProofSchema)
+class ProofView(MethodView):
+    @blp.arguments(InclusionProofArgsSchema, location="query")
+    @blp.response(200, InclusionProofSchema)
     def get(self, args):
         """RFC 9162 inclusion proof of entry ``seq`` in the tree of ``size`` entries."""
         return evidence.inclusion_proof(session(), args["seq"], args.get("size"))
 
 
 @blp.route("/consistency")
-class AuditConsistency(MethodView):
-    @blp.arguments(ConsistencyArgsSchema, location="query")
-    @blp.response(200, ConsistencySchema)
+class ConsistencyView(MethodView):
+    @blp.arguments(ConsistencyProofArgsSchema, location="query")
+    @blp.response(200, ConsistencyProofSchema)
     def get(self, args):
         """RFC 9162 consistency proof that the tree of ``to`` entries extends the one of ``from``."""
         proof = evidence.consistency_proof(session(), args["first"], args.get("second"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from registry import checkpoints, evidence
+from registry import checkpoints, evidence, tree_check
 from registry.signed_note import has_key, signer_for
 from web.cli.core import audit_group
 from web.cli.groups import get_config, get_db, main
@@ -52,6 +52,19 @@ def audit_key():
     signer = signer_for(get_config())
     click.echo(signer.key)
     click.echo(f"fingerprint: {signer.fingerprint}", err=True)
+
+
+@audit_group.command("rebuild-tree")
+def audit_rebuild_tree():
+    """Recompute the stored Merkle tree from the entries (a repair, when `yima audit verify` finds it damaged).
+
+    It cannot hide a rewritten log: checkpoints already issued still bind their roots, and
+    `yima audit verify` still compares the log with all of them.
+    """
+    with get_db().writer() as s:
+        size = tree_check.rebuild(s)
+        s.commit()
+    click.echo(f"stored tree rebuilt from the entries: {size} leaves")
 
 
 @main.command("verify-export")
