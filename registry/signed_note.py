@@ -15,6 +15,7 @@ import functools
 import hashlib
 import os
 import re
+import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,7 +234,7 @@ def _instance_key(folder: Path) -> Ed25519PrivateKey:
 def _write_once(path: Path, data: bytes) -> None:
     """Create ``path`` (mode 600) with ``data`` unless another process just did: the first one wins."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
