@@ -262,7 +262,7 @@ def _check_inclusion(manifest: dict, entry: dict) -> Checkpoint:
 
 def _check_signature(cp: Checkpoint, key: str | VerifierKey | Signer) -> VerifierKey:
     if isinstance(key, Signer):
-        verifier = key.verifier_for(cp.signatures[0][0] if cp.signatures else key.origin)
+        verifier = key.verifier_in(cp)
     else:
         verifier = key if isinstance(key, VerifierKey) else VerifierKey.parse(key)
     try:

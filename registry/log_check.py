@@ -49,9 +49,7 @@ def check_log(session: Session, signer: Signer, note: str | None = None, key: st
         result.lines.append("the stored Merkle tree does not match the entries:")
         result.lines += [f"  {p}" for p in rec.problems]
     if external is not None:
-        _check_external(
-            session, rec, external, verifier or signer.verifier_for(external.signatures[0][0]), result
-        )
+        _check_external(session, rec, external, verifier or signer.verifier_in(external), result)
     _check_history(rec, history, external, result)
     if result.ok:
         result.lines.insert(0, f"Merkle tree intact: {rec.size} leaves, root recomputed from the entries")

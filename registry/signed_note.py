@@ -173,6 +173,14 @@ class Signer:
         """This key under another name (a checkpoint issued before the origin was changed)."""
         return VerifierKey(name, key_id(name, self.public), self.public)
 
+    def verifier_in(self, cp: Checkpoint) -> VerifierKey:
+        """This key under the name one of ``cp``'s signature lines claims for it (other lines may be
+        a witness's); under the current origin if none does."""
+        for name, kid, _sig in cp.signatures:
+            if kid == key_id(name, self.public):
+                return self.verifier_for(name)
+        return self.verifier_for(self.origin)
+
 
 def signer_for(config: Config) -> Signer:
     """The signer for ``config``: loaded (or generated on first use) once per process.

@@ -119,3 +119,17 @@ def test_signed_note_bad_key_or_origin_is_one_clear_message_without_the_key(tmp_
     with pytest.raises(SigningKeyError, match="not an unencrypted Ed25519 private key"):
         signer_for(_config(tmp_path, signing_key=str(rsa_like)))
     assert secret_text not in repr(signer_for(_config(tmp_path)))
+
+
+def test_signed_note_a_witness_cosignature_does_not_get_in_the_way(tmp_path):
+    log = signer_for(_config(tmp_path / "log", log_origin="log.example/yima"))
+    witness = signer_for(_config(tmp_path / "witness", log_origin="witness.example"))
+    note = log.checkpoint(9, b"\x01" * 32)
+    body, ours = note.split("\n\n")
+    theirs = witness.sign(body + "\n").split("\n\n")[1]
+    cosigned = f"{body}\n\n{theirs}{ours}"  # the witness's line first, as a witness may add it
+    cp = Checkpoint.parse(cosigned)
+    assert len(cp.signatures) == 2
+    cp.verify(log.verifier_in(cp))
+    cp.verify(VerifierKey.parse(witness.key))
+    assert log.verifier_in(cp).text() == log.key
