@@ -1,10 +1,12 @@
 """The audit log's RFC 9162 tree kept incrementally: every complete aligned subtree's hash, stored as entries are appended.
 
-Row ``(level, idx)`` of ``audit_tree_node`` is MTH(D[idx·2^level : (idx+1)·2^level]); level 0 holds
-the leaves (leaf i is the entry with seq i+1). Appending leaf n writes (0, n) and, while the index
-is odd, its parent — about two rows per entry, in one multi-row INSERT of the entry's transaction.
-Any MTH a checkpoint or proof needs is one stored row or composes from O(log n) of them
-(``merkle.aligned_nodes``), so nothing here ever reads the log itself (except to catch up, below).
+Node (level, idx) is MTH(D[idx·2^level : (idx+1)·2^level]); leaf i is the entry with seq i+1.
+Appending leaf n completes the nodes that end at it: the leaf and, while the index is odd, its
+parent, grandparent … So ``audit_tree`` holds one row per leaf, ``leaf`` = n and ``hashes`` = those
+nodes' hashes, level 0 first (32 bytes × (1 + the trailing one bits of n)): one single-row INSERT
+in the entry's transaction, landing on the same page as the previous one. Any MTH a checkpoint or
+proof needs is one stored node or composes from O(log n) of them (``merkle.aligned_nodes``), read
+with one ``leaf IN (…)`` query; nothing here reads the log itself (except to catch up, below).
 
 ``append`` takes an ORM Session, a Core Connection or a DBAPI cursor (sqlite3 or psycopg), so the
 audited write (``audit.record``) and a hot path writing its entry with raw statements call the same
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import BigInteger, LargeBinary, SmallInteger
+from sqlalchemy import BigInteger, LargeBinary
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -23,25 +25,33 @@ from registry import merkle
 from registry.db import Base
 from registry.errors import YimaError
 
-#: rows per multi-row INSERT (3 parameters each: well within SQLite's and PostgreSQL's limits)
-_CHUNK = 300
+#: rows per multi-row INSERT (catch-up and rebuild; an audited write inserts one)
+_CHUNK = 500
 
 
-class AuditTreeNode(Base):
-    """One complete aligned subtree of the audit log's Merkle tree."""
+class AuditTree(Base):
+    """The hashes of the complete subtrees of the audit log's Merkle tree that end at one leaf."""
 
-    __tablename__ = "audit_tree_node"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __tablename__ = "audit_tree"
 
-    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
-    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)  # level 0, 1, …: 32 bytes each
 
 
 class TreeIncomplete(YimaError):
     """The stored tree lacks a node it should have: a fault of the server, not of the request."""
 
     status = 500
+
+
+def last_leaf(level: int, idx: int) -> int:
+    """The leaf at which node (level, idx) ends: the ``audit_tree`` row that holds it."""
+    return ((idx + 1) << level) - 1
+
+
+def levels_at(leaf: int) -> int:
+    """How many nodes end at ``leaf``: 1 + its trailing one bits."""
+    return (~leaf & (leaf + 1)).bit_length()
 
 
 # --- pure: which nodes an append creates and needs --------------------------------------------
@@ -64,6 +74,21 @@ def nodes_of(leaves: Iterable[bytes], start: int = 0, frontier: list | None = No
         stack.append(h)
 
 
+def rows_of(
+    leaves: Iterable[bytes], start: int = 0, frontier: list | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """``(leaf, hashes)``: the ``audit_tree`` rows that appending ``leaves`` at ``start`` writes (see ``nodes_of``)."""
+    leaf, parts = None, []
+    for level, idx, h in nodes_of(leaves, start, frontier):
+        if level == 0:
+            if parts:
+                yield leaf, b"".join(parts)
+            leaf, parts = idx, []
+        parts.append(h)
+    if parts:
+        yield leaf, b"".join(parts)
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 
@@ -82,26 +107,31 @@ class _Cursor:
         self.mark = "%s" if self.pg else "?"
 
     def fetch(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hashes of nodes ``(level, idx)`` (those the table has)."""
         if not keys:
             return {}
-        m = self.mark
-        where = " OR ".join(f"(level = {m} AND idx = {m})" for _ in keys)
+        rows = sorted({last_leaf(*k) for k in keys})
         self.cur.execute(
-            f"SELECT level, idx, hash FROM audit_tree_node WHERE {where}", [v for k in keys for v in k]
+            f"SELECT leaf, hashes FROM audit_tree WHERE leaf IN ({', '.join([self.mark] * len(rows))})", rows
         )
-        return {(r[0], r[1]): bytes(r[2]) for r in self.cur.fetchall()}
+        stored = {r[0]: bytes(r[1]) for r in self.cur.fetchall()}
+        found = {}
+        for level, idx in keys:
+            h = stored.get(last_leaf(level, idx), b"")[32 * level : 32 * (level + 1)]
+            if len(h) == 32:
+                found[(level, idx)] = h
+        return found
 
-    def insert(self, rows: list[tuple]) -> None:
+    def insert(self, rows: list[tuple[int, bytes]]) -> None:
         for i in range(0, len(rows), _CHUNK):
             part = rows[i : i + _CHUNK]
-            groups = ", ".join([f"({self.mark}, {self.mark}, {self.mark})"] * len(part))
+            groups = ", ".join([f"({self.mark}, {self.mark})"] * len(part))
             self.cur.execute(
-                f"INSERT INTO audit_tree_node (level, idx, hash) VALUES {groups}",
-                [v for r in part for v in r],
+                f"INSERT INTO audit_tree (leaf, hashes) VALUES {groups}", [v for r in part for v in r]
             )
 
     def tree_size(self) -> int:
-        self.cur.execute("SELECT max(idx) FROM audit_tree_node WHERE level = 0")
+        self.cur.execute("SELECT max(leaf) FROM audit_tree")
         top = self.cur.fetchone()[0]
         return 0 if top is None else top + 1
 
@@ -148,7 +178,7 @@ def append(target, entries: Iterable) -> int:
             frontier = list(cached[2])
         else:
             start, items, frontier = _load_frontier(cur, start, items)
-        cur.insert(list(nodes_of((merkle.entry_leaf(h) for _, h in items), start, frontier)))
+        cur.insert(list(rows_of((merkle.entry_leaf(h) for _, h in items), start, frontier)))
     finally:
         cur.close()
     if cur.database:

@@ -2,8 +2,8 @@
 
 One pass over the entries' ``hash`` column in seq order with a frontier of O(log n) hashes: it
 yields the roots of any tree sizes asked for (to check checkpoints against) and, window by window,
-compares every node it completes with ``audit_tree_node``, so a stored tree that was recomputed
-differently, lost a row or gained one is named.
+compares the ``audit_tree`` row of every leaf with what the entries give, so a stored tree that was
+recomputed differently, lost a row or gained one is named. ``rebuild`` rewrites it from the entries.
 """
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from registry import merkle, merkle_store
 from registry.audit import PG_LOCK_KEY, AuditEntry
-from registry.merkle_store import AuditTreeNode, TreeIncomplete
+from registry.merkle_store import AuditTree, TreeIncomplete
 
-#: leaves per comparison window: one query of the stored nodes per window
+#: leaves per comparison window: one query of the stored rows per window
 WINDOW = 1 << 14
 #: at most this many differences are described
 MAX_PROBLEMS = 20
 
-_T = AuditTreeNode.__table__
+_T = AuditTree.__table__
 
 
 @dataclass
@@ -40,6 +40,11 @@ class Recomputed:
         return not self.problems
 
 
+def _entry_hashes(session: Session):
+    query = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq)
+    return session.execute(query.execution_options(yield_per=WINDOW)).partitions(WINDOW)
+
+
 def recompute(session: Session, sizes: Iterable[int] = ()) -> Recomputed:
     """Recompute the tree over every entry; ``roots`` holds MTH(D[0:s]) for each ``s`` in ``sizes`` ≤ the log's size.
 
@@ -49,57 +54,49 @@ def recompute(session: Session, sizes: Iterable[int] = ()) -> Recomputed:
     want = set(sizes)
     roots = {0: merkle.EMPTY_ROOT} if 0 in want else {}
     problems: list[str] = []
-    stack: list[bytes] = []  # the frontier: hashes of the complete subtrees so far, largest first
-    size = made = 0
-    gap = False
-    rows = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq).execution_options(yield_per=WINDOW)
-    )
-    for part in rows.partitions(WINDOW):
-        lo, produced = size, {}
+    frontier: list[bytes] = []  # the complete subtrees so far, largest first
+    size, gap = 0, False
+    for part in _entry_hashes(session):
+        lo, leaves = size, []
         for seq, entry_hash in part:
-            if seq != size + 1:
-                problems.append(f"the log has no entry {size + 1} (the next is {seq}): the tree stops there")
+            if seq != lo + len(leaves) + 1:
+                problems.append(
+                    f"the log has no entry {lo + len(leaves) + 1} (the next is {seq}): the tree stops there"
+                )
                 gap = True
                 break
-            h, level, idx = merkle.entry_leaf(entry_hash), 0, size
-            produced[(0, idx)] = h
-            while idx & 1:
-                h = merkle.node_hash(stack.pop(), h)
-                level, idx = level + 1, idx >> 1
-                produced[(level, idx)] = h
-            stack.append(h)
-            size += 1
-            if size in want:
-                roots[size] = merkle.compose(stack)
-        made += len(produced)
+            leaves.append(merkle.entry_leaf(entry_hash))
+        produced = {}
+        for leaf, hashes in merkle_store.rows_of(leaves, lo, frontier):
+            produced[leaf] = hashes
+            if (
+                leaf + 1 in want
+            ):  # rows_of yields leaf's row once leaf is added: frontier is then the tree of leaf+1
+                roots[leaf + 1] = merkle.compose(frontier)
+        size = lo + len(leaves)
         _compare_window(session, lo, size, produced, problems)
         if gap:
             break
-    roots[size] = merkle.compose(stack)
+    roots[size] = merkle.compose(frontier)
     stored = session.scalar(select(func.count()).select_from(_T))
-    if not gap and stored != made and len(problems) < MAX_PROBLEMS:
-        problems.append(f"the stored tree has {stored} nodes where the {size} entries make {made}")
+    if not gap and stored != size and len(problems) < MAX_PROBLEMS:
+        problems.append(f"the stored tree has {stored} rows where the log has {size} entries")
     return Recomputed(size, roots, problems[:MAX_PROBLEMS])
 
 
-def _compare_window(session: Session, lo: int, hi: int, produced: dict, problems: list[str]) -> None:
-    """Compare the stored nodes completed by leaves lo..hi-1 with the ones just recomputed."""
+def _compare_window(
+    session: Session, lo: int, hi: int, produced: dict[int, bytes], problems: list[str]
+) -> None:
+    """Compare the stored rows of leaves lo..hi-1 with the ones just recomputed."""
     if lo >= hi or len(problems) >= MAX_PROBLEMS:
         return
-    ranges, level = [], 0
-    while True:
-        first, stop = ((lo + (1 << level)) >> level) - 1, hi >> level
-        if first >= stop:
-            break
-        ranges.append(and_(_T.c.level == level, _T.c.idx >= first, _T.c.idx < stop))
-        level += 1
-    stored = {(r[0], r[1]): bytes(r[2]) for r in session.execute(select(_T).where(or_(*ranges)))}
-    for key in sorted(produced.keys() | stored.keys()):
-        if stored.get(key) != produced.get(key):
-            what = "is missing" if key not in stored else "is extra" if key not in produced else "differs"
+    query = select(_T.c.leaf, _T.c.hashes).where(_T.c.leaf >= lo, _T.c.leaf < hi)
+    stored = {r[0]: bytes(r[1]) for r in session.execute(query)}
+    for leaf in range(lo, hi):
+        if stored.get(leaf) != produced.get(leaf):
+            what = "is missing" if leaf not in stored else "differs"
             problems.append(
-                f"stored tree node (level {key[0]}, index {key[1]}) {what} from what the entries give"
+                f"the stored tree's row for leaf {leaf} (entry {leaf + 1}) {what} from what the entries give"
             )
             if len(problems) >= MAX_PROBLEMS:
                 return
@@ -116,21 +113,13 @@ def rebuild(session: Session) -> int:
     session.execute(delete(_T))
     merkle_store.forget_frontiers()
     size, frontier = 0, []
-    rows = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq).execution_options(yield_per=WINDOW)
-    )
-    for part in rows.partitions(WINDOW):
+    for part in _entry_hashes(session):
         if [r[0] for r in part] != list(range(size + 1, size + 1 + len(part))):
             raise TreeIncomplete(
                 f"the audit log has a gap after entry {size}: the tree cannot number its leaves"
             )
         leaves = [merkle.entry_leaf(r[1]) for r in part]
-        session.execute(
-            insert(_T),
-            [
-                {"level": lv, "idx": ix, "hash": h}
-                for lv, ix, h in merkle_store.nodes_of(leaves, size, frontier)
-            ],
-        )
+        rows = merkle_store.rows_of(leaves, size, frontier)
+        session.execute(insert(_T), [{"leaf": leaf, "hashes": hashes} for leaf, hashes in rows])
         size += len(part)
     return size

@@ -20,12 +20,10 @@ _BATCH = 5000
 
 def upgrade() -> None:
     op.create_table(
-        "audit_tree_node",
-        sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
-        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_audit_tree_node")),
-        sqlite_with_rowid=False,
+        "audit_tree",
+        sa.Column("leaf", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("hashes", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("leaf", name=op.f("pk_audit_tree")),
     )
     op.create_table(
         "audit_checkpoint",
@@ -40,13 +38,14 @@ def upgrade() -> None:
 
 
 def _backfill_tree() -> None:
-    """Every existing entry becomes a leaf, with its complete subtrees, exactly as appends would store them.
+    """Every existing entry becomes a leaf: row ``leaf`` holds the hashes of the subtrees ending there,
+    level 0 first, exactly as appends store them.
 
     Written out here rather than imported so this revision keeps working whatever later code does;
     the rule is the contract's (leaf = SHA-256(0x00 ‖ hash bytes), node = SHA-256(0x01 ‖ l ‖ r)).
     """
     bind = op.get_bind()
-    node = sa.table("audit_tree_node", sa.column("level"), sa.column("idx"), sa.column("hash"))
+    tree = sa.table("audit_tree", sa.column("leaf"), sa.column("hashes"))
     rows, stack = [], []
     result = bind.execute(
         sa.text("SELECT seq, hash FROM audit_entry ORDER BY seq"),
@@ -59,20 +58,20 @@ def _backfill_tree() -> None:
             )
             break
         h = hashlib.sha256(b"\x00" + bytes.fromhex(entry_hash)).digest()
-        rows.append({"level": 0, "idx": j, "hash": h})
-        level, idx = 0, j
+        hashes, idx = [h], j
         while idx & 1:
             h = hashlib.sha256(b"\x01" + stack.pop() + h).digest()
-            level, idx = level + 1, idx >> 1
-            rows.append({"level": level, "idx": idx, "hash": h})
+            hashes.append(h)
+            idx >>= 1
         stack.append(h)
+        rows.append({"leaf": j, "hashes": b"".join(hashes)})
         if len(rows) >= _BATCH:
-            bind.execute(node.insert(), rows)
+            bind.execute(tree.insert(), rows)
             rows = []
     if rows:
-        bind.execute(node.insert(), rows)
+        bind.execute(tree.insert(), rows)
 
 
 def downgrade() -> None:
     op.drop_table("audit_checkpoint")
-    op.drop_table("audit_tree_node")
+    op.drop_table("audit_tree")

@@ -211,7 +211,7 @@ def _rewrite(db, seq, *, actor, tree=True):
                 text("UPDATE audit_entry SET hash = :h WHERE seq = :s"), {"h": e["hash"], "s": e["seq"]}
             )
         if tree:
-            s.execute(text("DELETE FROM audit_tree_node"))
+            s.execute(text("DELETE FROM audit_tree"))
             merkle_store.append(s, [(e["seq"], e["hash"]) for e in rows])
         s.commit()
 
@@ -276,7 +276,7 @@ def test_evidence_rewrite_without_rebuilding_the_tree_fails_plain_verify(db, run
         "audit chain intact" in out.output
         and "the stored Merkle tree does not match the entries" in out.output
     )
-    assert "stored tree node (level 0, index 1) differs" in out.output
+    assert "the stored tree's row for leaf 1 (entry 2) differs" in out.output
     out = runner(["audit", "rebuild-tree"])
     assert out.exit_code == 0 and "6 leaves" in out.output
     out = runner(

@@ -9,7 +9,7 @@ from sqlalchemy.engine import make_url
 
 import migrations
 from catalog import organizations
-from registry import audit, merkle, merkle_store
+from registry import audit, merkle, merkle_store, tree_check
 from registry.db import Database
 
 
@@ -70,8 +70,11 @@ def test_merkle_store_proofs_equal_a_naive_recomputation_for_every_size_up_to_64
             for m in range(n + 1):
                 assert merkle_store.consistency(s, m, n) == merkle.consistency_proof(m, leaves[:n]), (m, n)
         assert merkle_store.root(s, 0) == merkle.EMPTY_ROOT
-        rows = s.execute(text("SELECT count(*) FROM audit_tree_node")).scalar()
-    assert rows == 127  # 64 leaves and 63 interior nodes: about two rows per entry
+        rows = s.execute(text("SELECT count(*), sum(length(hashes)) FROM audit_tree")).one()
+        recomputed = tree_check.recompute(s, range(0, 65))
+    assert tuple(rows) == (64, 127 * 32)  # one row per entry; 64 leaves and 63 interior nodes
+    assert recomputed.stored_ok and recomputed.size == 64
+    assert all(recomputed.roots[n] == merkle.root(leaves[:n]) for n in range(0, 65))
 
 
 def test_merkle_store_hot_path_appends_through_a_raw_cursor_in_batches(db):
@@ -116,7 +119,9 @@ def test_merkle_store_reports_a_missing_node_clearly(db):
     for i in range(4):
         _create(db, f"X{i}")
     with db.writer() as s:
-        s.execute(text("DELETE FROM audit_tree_node WHERE level = 1 AND idx = 1"))
+        s.execute(
+            text("DELETE FROM audit_tree WHERE leaf = 3")
+        )  # leaf 3 ends nodes (0, 3), (1, 1) and (2, 0)
         s.commit()
     with db.session() as s, pytest.raises(merkle_store.TreeIncomplete, match="level 1, index 1"):
         merkle_store.inclusion(s, 0, 4)
@@ -175,8 +180,6 @@ def test_merkle_store_migration_backfills_the_tree_of_an_existing_log_and_downgr
             assert merkle_store.root(s, 38) == merkle.root(_leaves(s))
         migrations.downgrade(fresh_url, "0004")
         tables = set(inspect(database.engine).get_table_names())
-        assert (
-            "audit_tree_node" not in tables and "audit_checkpoint" not in tables and "audit_entry" in tables
-        )
+        assert "audit_tree" not in tables and "audit_checkpoint" not in tables and "audit_entry" in tables
     finally:
         database.dispose()
