@@ -95,7 +95,7 @@ def tree_figures(label: str, cost: dict) -> list[Figure]:
     """The audited write with and without the tree, and the two ways of reading the ratio."""
     by_append = 1 + cost["append"] / cost["without"]
     return [
-        Figure(f"{label}audited write, without the Merkle tree (before issue 11)", cost["without"] * 1000, "ms"),
+        Figure(f"{label}audited write, without the tree (before issue 11)", cost["without"] * 1000, "ms"),
         Figure(f"{label}audited write, with the tree", cost["with"] * 1000, "ms"),
         Figure(f"{label}  of which inside merkle_store.append (median)", cost["append"] * 1000, "ms"),
         Figure(f"{label}ratio with / without the tree (totals)", cost["with"] / cost["without"], "x", "≤ 1.2",

@@ -176,7 +176,7 @@ def measure(url: str, workdir: Path, label: str) -> list[Figure]:
         Figure(f"{label}: GET inclusion proof, random seq, size {size:,}", proof, "ms", "< 5", proof < 5),
         Figure(f"{label}:   of which the stored-tree query and hashing", service_proof, "ms"),
         Figure(f"{label}: GET consistency proof, random from", consistency, "ms", "< 5", consistency < 5),
-        *tree_figures(f"{label}: at {n} entries, ", cost),
+        *tree_figures(f"{label}: ", cost),
         Figure(
             f"{label}: recompute the tree from {rec.size:,} entries (verify)",
             recompute,
