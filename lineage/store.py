@@ -102,6 +102,7 @@ class Raw:
         conn = session.connection()
         self.pg = conn.dialect.name == "postgresql"
         self.cur = conn.connection.dbapi_connection.cursor()
+        self.database = str(conn.engine.url)
 
     def sql(self, statement: str) -> str:
         return re.sub(r":(\w+)", r"%(\1)s", statement) if self.pg else statement
@@ -136,7 +137,7 @@ class Raw:
 
     def audit(self, **entry) -> None:
         """``registry.audit.record`` on this cursor (see ``registry.audit.record_raw``)."""
-        audit.record_raw(self.cur, postgresql=self.pg, **entry)
+        audit.record_raw(self.cur, postgresql=self.pg, database=self.database, **entry)
 
     def close(self) -> None:
         self.cur.close()

@@ -14,6 +14,8 @@ HERE = Path(__file__).resolve().parent
 #: every module that defines tables; all must be imported for autogenerate and drift checks to see them
 MODEL_MODULES = (
     "registry.audit",
+    "registry.merkle_store",
+    "registry.checkpoints",
     "registry.tokens",
     "catalog.models",
     "standards.models",

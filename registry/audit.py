@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Index, String, Text, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from registry import merkle_store
 from registry.db import Base
 from registry.jsonutil import canonical, jsonable, sha256_hex
 from registry.paging import DEFAULT_PER_PAGE, Page, paginate
@@ -137,6 +138,7 @@ def record(
         after=after,
     )
     session.execute(insert(_TABLE), row_values(entry))  # Core: no unit-of-work cost while the chain is locked
+    merkle_store.append(session, [entry])  # evidence (issue 11): the entry's leaf, same transaction and lock
     return entry
 
 
@@ -156,13 +158,14 @@ _RAW_SQL = {
 }
 
 
-def record_raw(cursor, *, postgresql: bool, **change) -> AuditEntry:
+def record_raw(cursor, *, postgresql: bool, database: str | None = None, **change) -> AuditEntry:
     """``record`` for a hot path that writes its change on the driver's own cursor (sqlite3 or psycopg)
     of the session's open transaction: the same lock, the same entry builder, one plain insert.
 
     ``change`` is ``record``'s keywords (actor, action, entity_type, entity_key, before, after). The
     caller's change must already be written on that cursor (on SQLite this holds the write lock); the
-    entry commits or rolls back with it. ``postgresql`` picks the parameter style.
+    entry commits or rolls back with it, and so does its leaf in the Merkle tree. ``postgresql`` picks
+    the parameter style; ``database`` (the engine URL) lets the tree reuse its remembered frontier.
     """
     sql = _RAW_SQL[postgresql]
     if postgresql:
@@ -170,6 +173,7 @@ def record_raw(cursor, *, postgresql: bool, **change) -> AuditEntry:
     cursor.execute(sql["head"])
     entry = next_entry(cursor.fetchone(), **change)
     cursor.execute(sql["insert"], row_values(entry))
+    merkle_store.append(cursor, [entry], database=database)
     return entry
 
 

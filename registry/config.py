@@ -25,6 +25,11 @@ class Config:
     scheme_paths: tuple[str, ...] = ()
     #: where ``yima demo`` looks for the Uniclass 2015 CSVs first (YIMA_UNICLASS_DIR)
     uniclass_dir: str | None = None
+    #: evidence (issue 11): path of the Ed25519 key that signs checkpoints (YIMA_SIGNING_KEY; None:
+    #: generated into the instance folder) and the log's origin line (YIMA_LOG_ORIGIN; None: the host
+    #: name, kept in the instance folder on first use)
+    signing_key: str | None = None
+    log_origin: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> Config:
@@ -38,6 +43,8 @@ class Config:
             instance_path=env.get("YIMA_INSTANCE_PATH") or str(Path.cwd() / "instance"),
             scheme_paths=tuple(p for p in env.get("YIMA_SCHEME_PATH", "").split(os.pathsep) if p),
             uniclass_dir=env.get("YIMA_UNICLASS_DIR") or None,
+            signing_key=env.get("YIMA_SIGNING_KEY") or None,
+            log_origin=env.get("YIMA_LOG_ORIGIN") or None,
         )
         return replace(cfg, **overrides) if overrides else cfg
 

@@ -11,13 +11,14 @@ from werkzeug.routing import IntegerConverter
 
 from registry.config import Config
 from registry.db import Database
+from registry.signed_note import signer_for
 from standards import formats
 from web import auth, browse, domains, errors
-from web.api import audit, catalog, common, health, lineage, organizations, standards
+from web.api import audit, catalog, common, evidence, health, lineage, organizations, standards
 from web.context import Yima
 
 #: the API's modules, each exposing ``blp`` or a list ``blueprints`` (registered in this order)
-API_MODULES = (health, audit, organizations, standards, catalog, lineage)
+API_MODULES = (health, audit, evidence, organizations, standards, catalog, lineage)
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -37,6 +38,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     cfg = cfg.with_secret()
     app = _flask_app(cfg)
     app.extensions["yima"] = Yima(cfg, Database(cfg.database_url))
+    signer_for(cfg)  # evidence: the checkpoint key, generated on first start; a bad one fails here
     formats.configure(cfg.scheme_paths)  # the bundled scheme definitions plus YIMA_SCHEME_PATH
     domains.check()  # every audited entity type is registered, or verify would skip it
 

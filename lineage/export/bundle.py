@@ -11,8 +11,11 @@ from sqlalchemy.orm import Session
 from lineage.export.formats import file_name, media_type, render
 from lineage.ids import DIRECTIONS
 from lineage.queries import subgraph
+from registry import audit, evidence
 from registry.audit import GENESIS
+from registry.db import Database
 from registry.jsonutil import sha256_hex
+from registry.signed_note import Signer
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,31 @@ def export(
         nodes=len(graph["nodes"]),
         edges=len(graph["edges"]),
     )
+
+
+EXPORT_ENTITY = "lineage_export"
+
+
+def audited_manifest(database: Database, made: Export, *, actor: str, signer: Signer) -> dict:
+    """The manifest of an export that is itself audited (contract v1.1, "Verifiable audit log").
+
+    Records the export as an audit entry (action ``export``, its ``after`` every manifest field and the
+    file's sha256), commits it, then adds the proof material: that entry, a signed checkpoint whose size
+    includes it, and its inclusion proof. ``yima verify-export`` checks the result step by step.
+    """
+    manifest = made.manifest()
+    with database.writer() as s:
+        entry = audit.record(
+            s,
+            actor=actor,
+            action=evidence.EXPORT_ACTION,
+            entity_type=EXPORT_ENTITY,
+            entity_key=made.sha256,
+            before=None,
+            after=evidence.export_after(manifest),
+        )
+        s.commit()
+    with database.writer() as s:
+        manifest |= evidence.bundle(s, entry, signer)
+        s.commit()
+    return manifest

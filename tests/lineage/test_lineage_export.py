@@ -143,8 +143,18 @@ def test_cli_export_writes_file_and_manifest(runner, demo, tmp_path):
             "edges",
             "audit_head",
             "files",
+            "entry",
+            "checkpoint",
+            "inclusion",
         ]
         assert manifest["as_of"] == AS_OF and manifest["format"] == fmt
+        # v1.1: the export is itself an audit entry, proved included in a signed checkpoint
+        assert (
+            manifest["entry"]["action"] == "export"
+            and manifest["entry"]["after"]["sha256"] == (manifest["files"][name]["sha256"])
+        )
+        assert manifest["inclusion"]["tree_size"] >= manifest["entry"]["seq"]
+        assert runner(["verify-export", out]).exit_code == 0
         assert manifest["query"] == {"node": None, "direction": None, "depth": None, "level": "dataset"}
         assert len(manifest["audit_head"]) == 64
         body = (out / name).read_bytes()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import inspect
 import json
+from pathlib import Path
 
 import click
 
 import migrations
 from catalog import demo as catalog_demo
 from lineage import demo as lineage_demo
-from registry import audit, tokens
+from registry import audit, log_check, tokens
 from registry.db import Database
+from registry.signed_note import signer_for
 from standards import demo as standards_demo
 from web import domains
 from web.cli.groups import cli_actor, get_config, get_db, main
@@ -168,13 +170,24 @@ def audit_group():
 
 @audit_group.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def audit_verify(as_json):
-    """Re-check every hash and that each audited object still matches its last entry. Exit 0 intact, 1 not."""
+# --- evidence (issue 11) ---
+@click.option(
+    "--against",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A checkpoint kept outside (yima audit checkpoint --out FILE): also prove today's log extends it.",
+)
+@click.option("--key", help="Verifier key text for --against's signature (default: this instance's key).")
+def audit_verify(as_json, against, key):
+    """Re-check every hash and that each audited object still matches its last entry; recompute the Merkle
+    tree from the entries and check it against the stored tree, every checkpoint issued and --against.
+    Exit 0 intact, 1 not."""
     domains.check()
     with get_db().session() as s:
         result = audit.verify(s)
+        note = against.read_text("utf-8", errors="replace") if against else None
+        tree = log_check.check_log(s, signer_for(get_config()), note, key)  # evidence (issue 11)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps({**result.to_dict(), "tree": tree.to_dict()}, ensure_ascii=False, indent=2))
     elif result.ok:
         click.echo(f"audit chain intact: {result.count} entries, head {result.head}")
     else:
@@ -182,7 +195,10 @@ def audit_verify(as_json):
         click.secho(f"audit chain NOT intact ({result.count} entries).{where}", fg="red", err=True)
         for problem in result.problems[:50]:
             click.echo(f"  {problem}", err=True)
-    raise SystemExit(0 if result.ok else 1)
+    if not as_json:  # evidence (issue 11)
+        for line in tree.lines:
+            click.secho(line, err=not tree.ok, fg=None if tree.ok else "red")
+    raise SystemExit(0 if result.ok and tree.ok else 1)
 
 
 @audit_group.command("list")

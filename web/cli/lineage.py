@@ -8,10 +8,12 @@ from pathlib import Path
 import click
 
 from lineage import queries
+from lineage.export.bundle import audited_manifest
 from lineage.export.bundle import export as export_bundle
 from lineage.export.formats import FORMATS
 from lineage.ids import LEVELS
-from web.cli.groups import get_db, main
+from registry.signed_note import signer_for
+from web.cli.groups import cli_actor, get_config, get_db, main
 
 
 @main.group()
@@ -58,11 +60,13 @@ def export(fmt, as_of, node, direction, depth, level, out_dir):
     the audit chain's head, the query). Exporting the same --as-of twice gives byte-identical files."""
     if (direction != "both" or depth is not None) and not node:
         raise click.UsageError("--direction and --depth need --node")
-    with get_db().session() as s:
+    database = get_db()
+    with database.session() as s:
         made = export_bundle(s, fmt, node=node, direction=direction, depth=depth, level=level, as_of=as_of)
+    signed = audited_manifest(database, made, actor=cli_actor(), signer=signer_for(get_config()))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / made.file_name).write_bytes(made.body)
-    manifest = json.dumps(made.manifest(), ensure_ascii=False, indent=2) + "\n"
+    manifest = json.dumps(signed, ensure_ascii=False, indent=2) + "\n"
     (out_dir / "manifest.json").write_text(manifest, "utf-8")
     click.echo(f"wrote {out_dir / made.file_name} ({made.nodes} nodes, {made.edges} edges) and manifest.json")
 
