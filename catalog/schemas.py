@@ -12,6 +12,7 @@ from catalog.models import (
     SHARE_TYPES,
     UPDATE_CYCLES,
 )
+from registry.paging import PageArgsSchema
 
 #: codes other objects refer to: letters, digits and . _ - /, starting with a letter or digit
 CODE = validate.Regexp(
@@ -46,11 +47,9 @@ class OrganizationUpdateSchema(OrganizationSchema):
     name = fields.String(validate=validate.Length(1, 200))
 
 
-class OrganizationQueryArgsSchema(Schema):
+class OrganizationQueryArgsSchema(PageArgsSchema):
     q = fields.String()
     kind = fields.String(validate=validate.OneOf(list(ORGANIZATION_KINDS)))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
 
 
 # --- systems, resources, fields, revisions, record validation (the catalog issue) ------------
@@ -85,11 +84,9 @@ class SystemUpdateSchema(SystemSchema):
     name = fields.String(validate=validate.Length(1, 200))
 
 
-class SystemQueryArgsSchema(Schema):
+class SystemQueryArgsSchema(PageArgsSchema):
     q = fields.String()
     owner = fields.String()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
 
 
 class LineageIdentitySchema(Schema):
@@ -197,7 +194,7 @@ class ResourceUpdateSchema(ResourceSchema):
     provider = fields.String(validate=CODE)
 
 
-class ResourceQueryArgsSchema(Schema):
+class ResourceQueryArgsSchema(PageArgsSchema):
     q = fields.String(
         metadata={
             "description": "Chinese substrings or pinyin initials; space-separated terms must all match"
@@ -210,8 +207,6 @@ class ResourceQueryArgsSchema(Schema):
     provider = fields.String()
     status = fields.String()
     tag = fields.String()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
 
 
 class ResourcePageSchema(Schema):
