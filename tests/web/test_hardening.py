@@ -81,3 +81,13 @@ def test_catalog_lists_refuse_a_page_beyond_64_bits(client):
         response = client.get(f"{path}?page={HUGE}")
         assert response.status_code == 422 and "page" in response.get_json()["message"], path
         assert client.get(f"{path}?page=2&per_page=1000").status_code == 200, path
+
+
+def test_a_scheme_with_a_code_list_not_imported_yet_says_so(client):
+    """/codes/uniclass2015 before any import said "this scheme has no code list" (that is gtin's case)."""
+    page = client.get("/codes/uniclass2015").get_data(as_text=True)
+    assert "尚未导入编码表" in page and "yima standards import uniclass2015" in page
+    assert "此体系没有编码表" not in page
+    english = client.get("/codes/uniclass2015?lang=en").get_data(as_text=True)
+    assert "No code list has been imported for this scheme yet" in english
+    assert "此体系没有编码表" in client.get("/codes/gtin?lang=zh").get_data(as_text=True)

@@ -21,12 +21,19 @@ log = logging.getLogger("yima")
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 
 
-def stale_catalogs(source: Path = TRANSLATIONS) -> list[Path]:
-    """The ``*.po`` under ``source`` whose ``.mo`` beside it is missing or older."""
+#: a source checkout (the project's setup.cfg above the package), where a translator may edit a .po
+SOURCE_TREE = (TRANSLATIONS.parents[1] / "setup.cfg").exists()
+
+
+def stale_catalogs(source: Path = TRANSLATIONS, *, by_time: bool = SOURCE_TREE) -> list[Path]:
+    """The ``*.po`` under ``source`` whose ``.mo`` beside it is missing (or, ``by_time``, older).
+
+    Installed files are not compared by time: an installer sets them in whatever order it unpacks.
+    """
     stale = []
     for po in sorted(source.glob("*/LC_MESSAGES/*.po")):
         mo = po.with_suffix(".mo")
-        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+        if not mo.exists() or (by_time and mo.stat().st_mtime < po.stat().st_mtime):
             stale.append(po)
     return stale
 
