@@ -218,7 +218,8 @@ def _pass(kind: str, role: str, seed: int, base: str, token: str | None, args) -
     if token:
         cmd += ["--header", f"Authorization: Bearer {token}"]
     started = time.monotonic()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # in the work folder: schemathesis keeps a cache of crashes (.schemathesis/) in its current folder
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=args.workdir)
     (args.workdir / f"{tag}.log").write_text(done.stdout + done.stderr)
     if not report.exists():
         print(done.stdout[-3000:], done.stderr[-3000:])
