@@ -73,6 +73,14 @@ def test_a_command_in_the_wrong_folder_creates_no_database(tmp_path, command):
     assert not (tmp_path / "yima.db").exists()
 
 
+def test_an_import_creates_the_database_and_says_so(tmp_path):
+    codes = Path(__file__).resolve().parents[2] / "standards" / "data" / "gbt51269-excerpt.csv"
+    done = _yima("standards", "import", "gbt51269", codes, "--release", "r1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"Creating a new database in {tmp_path / 'yima.db'}" in done.stderr
+    assert (tmp_path / "yima.db").exists()
+
+
 def test_db_upgrade_still_creates_the_database(tmp_path):
     assert _yima("db", "upgrade", cwd=tmp_path).returncode == 0
     listed = _yima("standards", "list", cwd=tmp_path)

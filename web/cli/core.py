@@ -100,7 +100,7 @@ def serve(host, port, threads, workers, timeout):
         check_port(host, port)  # before anything says "serving"
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
-    get_db(create=True)  # creates or upgrades first
+    get_db()  # creates or upgrades first (serve is one of the CREATING_COMMANDS)
     click.echo(f"Yima serving on http://{host}:{port}/  (API: /api/v1, docs: /api/v1/docs)  Ctrl+C stops.")
     run(get_config(), host=host, port=port, threads=threads, workers=workers, timeout=timeout)
 
@@ -122,7 +122,7 @@ def demo():
             f"YIMA_UNICLASS_DIR={config.uniclass_dir} holds no Uniclass2015_*.csv files: "
             "point it at the folder of the Uniclass 2015 CSVs, or unset it to load the demo without Uniclass"
         )
-    database = get_db(create=True)
+    database = get_db()  # demo is one of the CREATING_COMMANDS
     actor = cli_actor()
     for label, load in DEMO_STEPS:
         wants_config = "config" in inspect.signature(load).parameters

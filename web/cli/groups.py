@@ -81,26 +81,36 @@ def get_config() -> Config:
     return root.obj["config"]
 
 
-def get_db(*, create: bool = False) -> Database:
+#: the commands that may create a database where there is none (``yima db upgrade`` always does): they
+#: bring data (or serve it). Any other command run in the wrong folder must not leave an empty
+#: ``yima.db`` there and report no data: it says there is no database and exits 1.
+CREATING_COMMANDS = {"demo", "serve", "catalog import", "standards import"}
+
+
+def get_db(*, create: bool | None = None) -> Database:
     """The database, upgraded to the newest schema if it is behind.
 
-    A database that does not exist yet (no SQLite file, or no Yima tables) is created only with
-    ``create=True`` (``yima demo``, ``yima serve``; ``yima db upgrade`` always creates): any other
-    command run in the wrong folder must not leave an empty ``yima.db`` there and report no data.
+    A database that does not exist yet (no SQLite file, or no Yima tables) is created only by the
+    ``CREATING_COMMANDS`` (or with ``create=True``), saying so; for any other command it is an error.
     """
     ctx = click.get_current_context()
     root = ctx.find_root()
     get_config()
+    if create is None:
+        create = " ".join(ctx.command_path.split()[1:]) in CREATING_COMMANDS
     if "db" not in root.obj:
         url = root.obj["config"].database_url
         if not create:
             _require_existing(url)
         database = Database(url)
         if migrations.needs_upgrade(database.engine):
-            if not create and _revision(database) is None:
-                database.dispose()
-                raise NoDatabase(f"no Yima database in {_shown(url)} ({NO_DATABASE_HINT})")
-            click.echo("Upgrading the database schema…", err=True)
+            if _revision(database) is None:
+                if not create:
+                    database.dispose()
+                    raise NoDatabase(f"no Yima database in {_shown(url)} ({NO_DATABASE_HINT})")
+                click.echo(f"Creating a new database in {_shown(url)}…", err=True)
+            else:
+                click.echo("Upgrading the database schema…", err=True)
             migrations.upgrade(database.url)
         root.obj["db"] = database
         ctx.call_on_close(database.dispose)
@@ -128,7 +138,11 @@ def _revision(database: Database) -> str | None:
 
 
 def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    """The database as a person finds it: a SQLite file's full path, else the URL without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return str(Path(parsed.database).resolve())
+    return parsed.render_as_string(hide_password=True)
 
 
 def cli_actor() -> str:
