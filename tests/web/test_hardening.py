@@ -91,3 +91,12 @@ def test_a_scheme_with_a_code_list_not_imported_yet_says_so(client):
     english = client.get("/codes/uniclass2015?lang=en").get_data(as_text=True)
     assert "No code list has been imported for this scheme yet" in english
     assert "此体系没有编码表" in client.get("/codes/gtin?lang=zh").get_data(as_text=True)
+
+
+def test_validate_records_with_an_empty_resource_query_and_a_json_body(client, steward):
+    """The issue's ``POST /validate/records?resource=`` 500 was the record ``{}`` in its body (see
+    test_hardening_known.py); an empty ``?resource=`` beside a JSON body naming the resource is fine."""
+    _resource(client, steward)
+    body = {"resource": "R-1", "records": [{"contract_no": "HT-1", "amount": 3}]}
+    response = client.post("/api/v1/validate/records?resource=", json=body)
+    assert response.status_code == 200 and response.get_json()["valid"] == 1
