@@ -7,7 +7,7 @@ schemas and from ``Location`` headers) with the checks below, once per role (ano
 contributor, steward, admin: least destructive first) and seed. The run fails on any failure not in
 ``KNOWN`` and on any error the server logged as unexpected (a 500 with a reference).
 
-    python tests/fuzz/run.py                          # the full pass (make fuzz): 120 s per role and seed
+    python tests/fuzz/run.py                          # the full pass (make fuzz): 60 s per role and seed, ≈ 25 min
     python tests/fuzz/run.py --max-time 8 --seed 1 --seed random    # the bounded pass of .ci/run
     python tests/fuzz/run.py --db sqlite --role admin --max-examples 50 --seed 42
 
@@ -82,7 +82,7 @@ def _parse(argv):
     p.add_argument(
         "--seed", action="append", help="an integer or 'random' (repeatable; default: 1 and random)"
     )
-    p.add_argument("--max-time", type=int, default=120, help="seconds per pass (one role, one seed)")
+    p.add_argument("--max-time", type=int, default=60, help="seconds per pass (one role, one seed)")
     p.add_argument("--max-examples", type=int, help="test cases per operation and phase")
     p.add_argument("--phases", default="examples,coverage,fuzzing,stateful")
     p.add_argument("--checks", default=",".join(CHECKS))
