@@ -37,6 +37,8 @@ def test_nul_in_a_query_parameter_is_a_422_not_database_busy(client):
     assert body["code"] == 422 and "NUL" in body["message"] and "q" in body["errors"]["query"]
     # the same characters without the NUL are an ordinary search
     assert client.get("/api/v1/resources?q=%25%27%22%3B--").status_code == 200
+    page = client.get("/catalog?q=%25%27%22%3B--%00")
+    assert page.status_code == 422 and page.mimetype == "text/html"
 
 
 def test_field_bounds_must_be_numbers_or_dates(client, steward):
