@@ -9,12 +9,14 @@ PORT ?= 5000
 YIMA_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export YIMA_TEST_POSTGRES_URL
 
-.PHONY: help install install-test serve test lint format bench conformance clean browser-deps
+.PHONY: help install install-test serve test lint format bench conformance clean browser-deps fuzz fuzz-ci
 
 help:
 	@echo "make serve        install, upgrade the database, load the demo data, serve on http://$(HOST):$(PORT)"
 	@echo "make test         install the test dependencies, lint, run the whole suite on SQLite and PostgreSQL"
 	@echo "make bench        run the benchmarks and print figures and ratios"
+	@echo "make fuzz         schemathesis over the whole API of a real server, every role, SQLite and PostgreSQL (FUZZ_ARGS=...)"
+	@echo "make fuzz-ci      the bounded pass .ci/run runs (a few minutes: a fixed seed and a random one)"
 	@echo "make conformance  run ../shared/conformance/check.py against this install"
 	@echo "make lint|format  ruff check, ruff format --check and the import layers (lint-imports) / ruff format"
 
@@ -63,6 +65,13 @@ test: install-test lint
 
 bench: install-test
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# tests/fuzz/run.py --help lists the options (--db, --role, --seed, --max-time, --max-examples, --keep)
+fuzz: install-test
+	$(BIN)/python tests/fuzz/run.py $(FUZZ_ARGS)
+
+fuzz-ci: install-test
+	$(BIN)/python tests/fuzz/run.py --max-time 6 --seed 20261201 --seed random $(FUZZ_ARGS)
 
 conformance: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python ../shared/conformance/check.py $(SECTIONS)

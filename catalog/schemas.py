@@ -94,13 +94,27 @@ class LineageIdentitySchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 500))
 
 
+def _bound(value) -> bool:
+    """A minimum or maximum is a number or an ISO date string, never an object or a list."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationError("a number, or an ISO 8601 date for date and datetime fields")
+    return True
+
+
 class ConstraintsSchema(Schema):
     min_length = fields.Integer(allow_none=True, validate=validate.Range(min=0))
     max_length = fields.Integer(allow_none=True, validate=validate.Range(min=0))
     minimum = fields.Raw(
-        allow_none=True, metadata={"description": "a number, or an ISO date for date fields"}
+        allow_none=True,
+        validate=_bound,
+        metadata={
+            "description": "a number, or an ISO date for date fields",
+            "oneOf": [{"type": "number"}, {"type": "string"}],
+        },
     )
-    maximum = fields.Raw(allow_none=True)
+    maximum = fields.Raw(
+        allow_none=True, validate=_bound, metadata={"oneOf": [{"type": "number"}, {"type": "string"}]}
+    )
     pattern = fields.String(
         allow_none=True, metadata={"description": "a regular expression the whole value matches"}
     )
@@ -220,7 +234,7 @@ class RevisionDetailSchema(RevisionSchema):
 
 class RevisionArgsSchema(Schema):
     against = fields.Integer(
-        validate=validate.Range(min=1), metadata={"description": "diff against this revision"}
+        validate=validate.Range(min=1, max=2**63 - 1), metadata={"description": "diff against this revision"}
     )
 
 

@@ -7,6 +7,9 @@ import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -35,7 +38,7 @@ class Config:
     def from_env(cls, environ: dict | None = None, **overrides) -> Config:
         env = os.environ if environ is None else environ
         cfg = cls(
-            database_url=env.get("YIMA_DATABASE_URL") or "sqlite:///yima.db",
+            database_url=check_database_url(env.get("YIMA_DATABASE_URL") or "sqlite:///yima.db"),
             secret_key=env.get("YIMA_SECRET_KEY", ""),
             read_requires_token=env.get("YIMA_READ_REQUIRES_TOKEN", "0").strip().lower() in _TRUE,
             max_batch=_int(env, "YIMA_MAX_BATCH", 100_000),
@@ -63,6 +66,32 @@ class Config:
     @property
     def dialect(self) -> str:
         return "postgresql" if self.database_url.startswith("postgres") else "sqlite"
+
+
+#: the databases Yima runs on, and the drivers it ships (``postgresql://`` is read as psycopg 3)
+SUPPORTED_DATABASES = {"sqlite": (None, "pysqlite"), "postgresql": (None, "psycopg")}
+_URL_FORMS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+
+
+def check_database_url(url: str) -> str:
+    """``url`` if Yima can use it; else SystemExit with one line saying why (the password never shown)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise SystemExit(f"YIMA_DATABASE_URL is not a database URL; expected {_URL_FORMS}") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "postgres" and not driver:  # the old alias, as make_engine reads it
+        backend = "postgresql"
+    if backend not in SUPPORTED_DATABASES:
+        raise SystemExit(
+            f"YIMA_DATABASE_URL names {backend!r}; Yima runs on SQLite and PostgreSQL only ({_URL_FORMS})"
+        )
+    if (driver or None) not in SUPPORTED_DATABASES[backend]:
+        raise SystemExit(
+            f"YIMA_DATABASE_URL asks for the {driver!r} driver; use {backend}:// or "
+            f"{backend}+{SUPPORTED_DATABASES[backend][1]}:// ({_URL_FORMS})"
+        )
+    return url
 
 
 def _int(env, name: str, default: int) -> int:

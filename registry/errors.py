@@ -50,3 +50,9 @@ class TooLarge(YimaError):
 
 class UnsupportedMediaType(YimaError):
     status = 415
+
+
+class HeadersTooLarge(YimaError):
+    """A request header longer than the server reads (431)."""
+
+    status = 431

@@ -63,8 +63,14 @@ def create_token(session: Session, name: str, role: str, *, actor: str) -> tuple
         raise Invalid(
             f"unknown role {role!r}; choose one of {', '.join(ROLES)}", {"role": [f"one of {ROLES}"]}
         )
-    if session.scalar(select(Token.id).where(Token.name == name)) is not None:
-        raise Conflict(f"a token named {name!r} already exists; revoke it or choose another name")
+    existing = session.scalar(select(Token.revoked).where(Token.name == name))
+    if existing is not None:
+        if existing:  # a name stays in the audit chain as the actor of its changes: never reused
+            raise Conflict(
+                f"a revoked token was named {name!r} and names are never reused "
+                "(the audit log attributes its changes to that name); choose another name"
+            )
+        raise Conflict(f"a token named {name!r} already exists; choose another name")
     secret = "yima_" + secrets.token_urlsafe(32)
     token = Token(name=name, role=role, token_hash=sha256_hex(secret), created_at=utcnow(), revoked=False)
     session.add(token)
@@ -82,10 +88,13 @@ def create_token(session: Session, name: str, role: str, *, actor: str) -> tuple
 
 
 def revoke_token(session: Session, name: str, *, actor: str) -> Token:
-    """Revoke a token by name; it stops working at once. Raises NotFound."""
+    """Revoke a token by name; it stops working at once. Raises NotFound, and Conflict if it already
+    was (a second revoke changes nothing, so it writes no audit entry)."""
     token = session.scalar(select(Token).where(Token.name == name))
     if token is None:
         raise NotFound(f"no token named {name!r}")
+    if token.revoked:
+        raise Conflict(f"token {name!r} is already revoked; nothing changed")
     before = token.snapshot()
     token.revoked = True
     audit.record(

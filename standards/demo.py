@@ -20,13 +20,17 @@ GB50500_RELEASE = "2013-excerpt"
 UNICLASS_RELEASE = "2022-01"
 
 
+#: where the Uniclass 2015 CSVs are looked for when YIMA_UNICLASS_DIR is not set (relative to the current folder)
+DEFAULT_UNICLASS_DIR = Path("..") / "shared" / "data" / "uniclass2015"
+
+
 def uniclass_dir(configured: str | None = None) -> Path | None:
-    """Where the Uniclass 2015 CSVs are, if anywhere: ``configured`` (YIMA_UNICLASS_DIR), else
-    ../shared/data/uniclass2015. (Demo data is looked for, not required: the demo works without it.)
+    """Where the Uniclass 2015 CSVs are, if anywhere: ``configured`` (YIMA_UNICLASS_DIR) only when it is
+    set, else ../shared/data/uniclass2015. (Demo data is looked for, not required: the demo works without it.)
     """
-    for candidate in (configured, Path.cwd().parent / "shared" / "data" / "uniclass2015"):
-        if candidate and Path(candidate).is_dir() and list(Path(candidate).glob("Uniclass2015_*.csv")):
-            return Path(candidate)
+    candidate = Path(configured) if configured else Path.cwd() / DEFAULT_UNICLASS_DIR
+    if candidate.is_dir() and any(candidate.glob("Uniclass2015_*.csv")):
+        return candidate.resolve()
     return None
 
 

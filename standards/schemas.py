@@ -4,6 +4,8 @@ The validation endpoint's bodies are parsed and written by hand (100,000 codes a
 for them here only document it in OpenAPI.
 """
 
+import datetime as dt
+
 from marshmallow import Schema, fields, validate
 
 from registry.paging import PageArgsSchema
@@ -12,13 +14,23 @@ from standards.models import CODE_STATUSES, CROSSWALK_RELATIONS
 RELEASE_NAME = validate.Regexp(r"^[^/]{1,64}$", error="1–64 characters, no '/'")
 
 
+class UtcDateTime(fields.DateTime):
+    """A timestamp stored naive in UTC, written as RFC 3339 with its ``Z`` (what OpenAPI's ``date-time`` means)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        text = super()._serialize(value, attr, obj, **kwargs)
+        return text[:-6] + "Z" if text and text.endswith("+00:00") else text
+
+
 class ReleaseSchema(Schema):
     release = fields.String()
     status = fields.String(metadata={"enum": ["draft", "published"]})
     codes = fields.Integer()
     note = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    published_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    published_at = UtcDateTime(allow_none=True)
 
 
 class ReleaseCreateSchema(Schema):

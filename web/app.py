@@ -14,7 +14,7 @@ from registry.db import Database
 from registry.signed_note import signer_for
 from standards import formats
 from web import auth, browse, domains, errors
-from web.api import audit, catalog, common, evidence, health, lineage, organizations, standards
+from web.api import audit, catalog, common, evidence, health, lineage, openapi, organizations, standards
 from web.context import Yima
 
 #: the API's modules, each exposing ``blp`` or a list ``blueprints`` (registered in this order)
@@ -86,9 +86,11 @@ def _register_api(app: Flask) -> None:
     api = Api(
         app,
         spec_kwargs={
-            "info": {"description": "Yima 一码: data resource catalog, classification codes, lineage."}
+            "info": {"description": "Yima 一码: data resource catalog, classification codes, lineage."},
+            "extra_plugins": [openapi.YimaSpecPlugin(app)],
         },
     )
+    openapi.register(app, api.spec)
     for module in API_MODULES:
         for blueprint in getattr(module, "blueprints", None) or [getattr(module, "blp", None)]:
             if blueprint is not None:

@@ -2,14 +2,37 @@
 
 gunicorn rather than waitress because waitress re-capitalises header names (``X-Content-Sha256``),
 and the contract's clients read ``ETag``, ``X-Content-SHA256`` and ``X-Audit-Head`` as written.
+
+What gunicorn refuses before Yima sees a request (a request line over 8190 bytes, a header over
+``SERVER_MAX_HEADER_BYTES``, more than 100 headers, raw non-ASCII bytes in the URL) it answers itself;
+``_json_error`` makes that answer the contract's JSON error shape instead of gunicorn's HTML page.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
+import socket
+
+import gunicorn.util
 from gunicorn.app.base import BaseApplication
+from werkzeug.http import HTTP_STATUS_CODES
 
 from registry.config import Config
 from web.app import create_app
+
+#: gunicorn's own limit on one header: above Yima's (``web.api.common.MAX_HEADER_BYTES``), so that a
+#: header between the two reaches Yima, which answers 431 in the error shape of the page asked for
+SERVER_MAX_HEADER_BYTES = 65536
+#: gunicorn's upper bound for the request line (method, URL and version)
+SERVER_MAX_REQUEST_LINE = 8190
+SERVER_MAX_HEADERS = 100
+
+_HINTS = {
+    400: " (a URL must be ASCII: percent-encode other characters as UTF-8, e.g. 编码 → %E7%BC%96%E7%A0%81)",
+    414: f" (the request line is limited to {SERVER_MAX_REQUEST_LINE} bytes: send long inputs in a POST body)",
+    431: f" (at most {SERVER_MAX_HEADERS} headers of {SERVER_MAX_HEADER_BYTES} bytes each)",
+}
 
 
 class _Server(BaseApplication):
@@ -27,11 +50,52 @@ class _Server(BaseApplication):
         return create_app(self.yima_config)
 
 
+def check_port(host: str, port: int) -> None:
+    """Raise OSError (with a sentence a person can act on) unless ``host:port`` can be listened on now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise OSError(
+                f"cannot listen on {host}:{port}: {reason}"
+                + (" (is another server running there? choose another --port)" if port else "")
+            ) from None
+
+
+def _json_error(sock, status_int, reason, mesg):
+    """gunicorn's ``util.write_error``, answering in the contract's error shape (JSON) instead of HTML."""
+    body = json.dumps(
+        {
+            "code": status_int,
+            "status": HTTP_STATUS_CODES.get(status_int, reason),
+            "message": f"{mesg or reason}{_HINTS.get(status_int, '')}",
+        },
+        ensure_ascii=False,
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def _answer_server_errors_in_json() -> None:
+    # gunicorn has no setting for its error page; its workers call ``util.write_error`` by module
+    # attribute, so it is replaced here, in the server process only, if its signature is still the one known
+    params = list(inspect.signature(gunicorn.util.write_error).parameters)
+    if params == ["sock", "status_int", "reason", "mesg"] and hasattr(gunicorn.util, "write_nonblock"):
+        gunicorn.util.write_error = _json_error
+
+
 def run(
     config: Config, *, host: str, port: int, threads: int = 8, workers: int = 1, timeout: int = 300
 ) -> None:
     """Serve until interrupted. Request bodies are limited by the app (``YIMA_MAX_CONTENT_LENGTH``)."""
     config = config.with_secret()  # one key for every worker
+    _answer_server_errors_in_json()
     _Server(
         config,
         {
@@ -44,7 +108,9 @@ def run(
             "accesslog": "-",
             "errorlog": "-",
             "loglevel": "info",
-            "limit_request_line": 8190,
+            "limit_request_line": SERVER_MAX_REQUEST_LINE,
+            "limit_request_field_size": SERVER_MAX_HEADER_BYTES,
+            "limit_request_fields": SERVER_MAX_HEADERS,
             "proc_name": "yima",
             # several servers may run on one machine (tests, benchmarks): no shared control socket
             "control_socket_disable": True,

@@ -2,7 +2,7 @@
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from registry import audit
 from registry.audit import AuditEntry
@@ -31,7 +31,8 @@ class AuditQueryArgsSchema(PageArgsSchema):
     entity_key = fields.String()
     actor = fields.String()
     action = fields.String()
-    after_seq = fields.Integer()
+    # a seq is a BIGINT: anything outside it is a 422, not a driver overflow
+    after_seq = fields.Integer(validate=validate.Range(min=0, max=2**63 - 1))
 
 
 class VerifySchema(Schema):

@@ -10,12 +10,16 @@ import zlib
 from flask import Flask, current_app, request
 from marshmallow import Schema, fields
 
-from registry.errors import TooLarge, UnsupportedMediaType, YimaError
+from registry.errors import HeadersTooLarge, Invalid, TooLarge, UnsupportedMediaType, YimaError
 from registry.jsonutil import etag_of
 from registry.paging import PageArgsSchema
 from web.errors import error_body
 
-__all__ = ["PageArgsSchema", "page_schema", "with_etag", "accepts", "init_app"]
+__all__ = ["PageArgsSchema", "page_schema", "with_etag", "accepts", "init_app", "MAX_HEADER_BYTES"]
+
+#: the longest request header Yima reads (a token is 48 characters); the WSGI server lets longer ones
+#: through up to ``web.server.SERVER_MAX_HEADER_BYTES`` so that Yima answers them in its own error shape
+MAX_HEADER_BYTES = 8190
 
 
 def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
@@ -67,6 +71,28 @@ def check_content_type() -> None:
         )
 
 
+def limit_headers() -> None:
+    """431 for a header longer than ``MAX_HEADER_BYTES`` (checked before the token is even looked up)."""
+    for name, value in request.headers.items():
+        if len(value) > MAX_HEADER_BYTES:
+            raise HeadersTooLarge(
+                f"the {name} header is {len(value)} bytes; headers are limited to {MAX_HEADER_BYTES} bytes each"
+            )
+
+
+def reject_nul_in_query() -> None:
+    """422 for a NUL character in a query parameter: it means nothing in any of them, SQLite's full-text
+    search reads it as the end of its query (an error) and PostgreSQL refuses it in text."""
+    if b"%00" not in request.query_string:  # the browse pages' search too: same service, same FTS
+        return
+    bad = sorted({key for key, value in request.args.items(multi=True) if "\x00" in key or "\x00" in value})
+    if bad:
+        raise Invalid(
+            "a query parameter contains a NUL character (%00)",
+            {"query": {key.replace("\x00", "\\0"): ["contains a NUL character"] for key in bad}},
+        )
+
+
 class GzipRequestMiddleware:
     """Inflate ``Content-Encoding: gzip`` request bodies (the OpenLineage client compresses), within the size limit."""
 
@@ -105,5 +131,8 @@ def _plain_error(start_response, exc: YimaError):
 
 
 def init_app(app: Flask) -> None:
+    # first of all the request hooks: before the token in an oversized Authorization header is looked up
+    app.before_request_funcs.setdefault(None, []).insert(0, limit_headers)
     app.before_request(check_content_type)
+    app.before_request(reject_nul_in_query)
     app.wsgi_app = GzipRequestMiddleware(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])

@@ -17,7 +17,7 @@ from registry.signed_note import signer_for
 from standards import demo as standards_demo
 from web import domains
 from web.cli.groups import cli_actor, get_config, get_db, main
-from web.server import run
+from web.server import check_port, run
 
 #: what ``yima demo`` loads, in order; each is ``function(db, actor[, config=]) -> int`` (objects created)
 DEMO_STEPS = (
@@ -98,7 +98,11 @@ def _current(url: str) -> str | None:
 )
 def serve(host, port, threads, workers, timeout):
     """Upgrade the database if needed, then serve the browse UI and the API (gunicorn, threaded)."""
-    get_db()  # upgrades first
+    try:
+        check_port(host, port)  # before anything says "serving"
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None
+    get_db()  # creates or upgrades first (serve is one of the CREATING_COMMANDS)
     click.echo(f"Yima serving on http://{host}:{port}/  (API: /api/v1, docs: /api/v1/docs)  Ctrl+C stops.")
     run(get_config(), host=host, port=port, threads=threads, workers=workers, timeout=timeout)
 
@@ -108,13 +112,33 @@ def serve(host, port, threads, workers, timeout):
 
 @main.command()
 def demo():
-    """Load the bureau's demo data: organizations, code schemes and codes, catalog, lineage (idempotent)."""
-    database = get_db()
+    """Load the bureau's demo data: organizations, code schemes and codes, catalog, lineage (idempotent).
+
+    Uniclass 2015 is loaded when its CSVs are found (YIMA_UNICLASS_DIR, else ../shared/data/uniclass2015);
+    a YIMA_UNICLASS_DIR that holds none is an error, so a typo never passes for "no Uniclass".
+    """
+    config = get_config()
+    uniclass = standards_demo.uniclass_dir(config.uniclass_dir)
+    if config.uniclass_dir and uniclass is None:
+        raise click.ClickException(
+            f"YIMA_UNICLASS_DIR={config.uniclass_dir} holds no Uniclass2015_*.csv files: "
+            "point it at the folder of the Uniclass 2015 CSVs, or unset it to load the demo without Uniclass"
+        )
+    database = get_db()  # demo is one of the CREATING_COMMANDS
     actor = cli_actor()
     for label, load in DEMO_STEPS:
         wants_config = "config" in inspect.signature(load).parameters
         created = load(database, actor, config=get_config()) if wants_config else load(database, actor)
         click.echo(f"{label}: {created} created" if created else f"{label}: already loaded")
+    if uniclass is None:
+        click.secho(
+            f"Uniclass 2015: not loaded (no Uniclass2015_*.csv in {standards_demo.DEFAULT_UNICLASS_DIR}); "
+            "set YIMA_UNICLASS_DIR to the folder of its CSVs and run `yima demo` again",
+            fg="yellow",
+            err=True,
+        )
+    else:
+        click.echo(f"Uniclass 2015: from {uniclass}")
 
 
 # --- token ---------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import getpass
 import sys
+from pathlib import Path
 
 import click
 from alembic.util import CommandError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 import migrations
@@ -79,19 +81,68 @@ def get_config() -> Config:
     return root.obj["config"]
 
 
-def get_db() -> Database:
-    """The database, upgraded to the newest schema if it is behind (a fresh folder just works)."""
+#: the commands that may create a database where there is none (``yima db upgrade`` always does): they
+#: bring data (or serve it). Any other command run in the wrong folder must not leave an empty
+#: ``yima.db`` there and report no data: it says there is no database and exits 1.
+CREATING_COMMANDS = {"demo", "serve", "catalog import", "standards import"}
+
+
+def get_db(*, create: bool | None = None) -> Database:
+    """The database, upgraded to the newest schema if it is behind.
+
+    A database that does not exist yet (no SQLite file, or no Yima tables) is created only by the
+    ``CREATING_COMMANDS`` (or with ``create=True``), saying so; for any other command it is an error.
+    """
     ctx = click.get_current_context()
     root = ctx.find_root()
     get_config()
+    if create is None:
+        create = " ".join(ctx.command_path.split()[1:]) in CREATING_COMMANDS
     if "db" not in root.obj:
-        database = Database(root.obj["config"].database_url)
+        url = root.obj["config"].database_url
+        if not create:
+            _require_existing(url)
+        database = Database(url)
         if migrations.needs_upgrade(database.engine):
-            click.echo("Upgrading the database schema…", err=True)
+            if _revision(database) is None:
+                if not create:
+                    database.dispose()
+                    raise NoDatabase(f"no Yima database in {_shown(url)} ({NO_DATABASE_HINT})")
+                click.echo(f"Creating a new database in {_shown(url)}…", err=True)
+            else:
+                click.echo("Upgrading the database schema…", err=True)
             migrations.upgrade(database.url)
         root.obj["db"] = database
         ctx.call_on_close(database.dispose)
     return root.obj["db"]
+
+
+NO_DATABASE_HINT = "run `yima db upgrade` to create one here, or set YIMA_DATABASE_URL"
+
+
+class NoDatabase(YimaError):
+    """The configured database does not exist yet, and this command does not create one."""
+
+
+def _require_existing(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.exists() or path.stat().st_size == 0:
+            raise NoDatabase(f"no database at {path.resolve()} ({NO_DATABASE_HINT})")
+
+
+def _revision(database: Database) -> str | None:
+    with database.engine.connect() as conn:
+        return migrations.current_revision(conn)
+
+
+def _shown(url: str) -> str:
+    """The database as a person finds it: a SQLite file's full path, else the URL without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return str(Path(parsed.database).resolve())
+    return parsed.render_as_string(hide_password=True)
 
 
 def cli_actor() -> str:
