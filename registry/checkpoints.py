@@ -1,7 +1,7 @@
 """Signed checkpoints of the audit log: the current one, and the history of every size ever issued.
 
 Issuing a checkpoint of a size not seen before stores it (size, root, key, note, time) so that a
-later rewrite of the log is caught against every one of them (``registry.evidence.check_log``).
+later rewrite of the log is caught against every one of them (``registry.log_check.check_log``).
 Storing one is not an audited change: an audit entry would grow the log and change the size the
 checkpoint names. The history lives in the same database as the log, so it catches a careless
 rewrite; a careful operator can rewrite it too, which is why checkpoints must also leave the
@@ -161,5 +161,5 @@ def history(session: Session) -> list[AuditCheckpoint]:
 
 
 def latest(session: Session) -> AuditCheckpoint | None:
-    """The checkpoint of the largest size issued so far (what the overview page shows)."""
+    """The checkpoint of the largest size issued so far."""
     return session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1))

@@ -1,13 +1,13 @@
 """Evidence an auditor can check without trusting Yima: proofs for the API, export bundles, and the checks.
 
 * ``inclusion_proof`` / ``consistency_proof``: RFC 9162 proofs from the stored tree, as the API
-  answers them (contract, "Verifiable audit log").
+  answers them (contract, "Verifiable audit log"); ``entry_evidence``: one entry with its proof.
 * ``export_after`` / ``bundle``: what an audited export records and what its ``manifest.json``
   carries (the entry, a checkpoint covering it, its inclusion proof); ``verify_export`` checks such a
-  folder step by step (file hash → entry → inclusion → signature, then optionally consistency with
-  today's log), naming the step that fails.
-* ``check_log``: the log recomputed from its entries against the checkpoint history and against a
-  checkpoint kept outside (``yima audit verify --against``).
+  folder, or the zip the API answers, step by step (file hash → entry → inclusion → signature, then
+  optionally consistency with today's log), naming the step that fails.
+* ``extends``: today's log, recomputed from its entries, against a tree size and root (the checks
+  of the whole log against the checkpoint history are ``registry.log_check``).
 """
 
 from __future__ import annotations
