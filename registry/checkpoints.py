@@ -1,7 +1,7 @@
 """Signed checkpoints of the audit log: the current one, and the history of every size ever issued.
 
 Issuing a checkpoint of a size not seen before stores it (size, root, key, note, time) so that a
-later rewrite of the log is caught against every one of them (``registry.evidence.check_log``).
+later rewrite of the log is caught against every one of them (``registry.log_check.check_log``).
 Storing one is not an audited change: an audit entry would grow the log and change the size the
 checkpoint names. The history lives in the same database as the log, so it catches a careless
 rewrite; a careful operator can rewrite it too, which is why checkpoints must also leave the
@@ -11,7 +11,7 @@ building (docs/audit.md, "Witnessing").
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import BigInteger, String, Text, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry import merkle_store
 from registry.audit import now
-from registry.db import Base
+from registry.db import Base, Database
 from registry.signed_note import Signer, b64
 
 log = logging.getLogger("yima")
@@ -50,6 +50,10 @@ class Issued:
     note: str
     key: str
     stored: bool  # already in the history
+    #: when this note was first issued (None while it is not in the history)
+    issued_at: str | None = None
+    #: the history holds another root for this size: the log was rewritten after it was issued
+    rewritten: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -71,14 +75,17 @@ def current(session: Session, signer: Signer) -> Issued:
     """
     size = merkle_store.size(session)
     root = merkle_store.root(session, size)
-    row = session.execute(select(_T.c.root, _T.c.key, _T.c.note).where(_T.c.size == size)).first()
+    query = select(_T.c.root, _T.c.key, _T.c.note, _T.c.issued_at).where(_T.c.size == size)
+    row = session.execute(query).first()
     if row is not None and row.root == b64(root) and row.key == signer.key:
-        return Issued(signer.origin, size, root, row.note, signer.key, True)
-    if row is not None and row.root != b64(root):
+        return Issued(signer.origin, size, root, row.note, signer.key, True, row.issued_at)
+    rewritten = row is not None and row.root != b64(root)
+    if rewritten:
         log.warning(
             "the audit log no longer matches the checkpoint of size %s it issued: run yima audit verify", size
         )
-    return Issued(signer.origin, size, root, signer.checkpoint(size, root), signer.key, row is not None)
+    note = signer.checkpoint(size, root)
+    return Issued(signer.origin, size, root, note, signer.key, row is not None, rewritten=rewritten)
 
 
 def remember(session: Session, issued: Issued) -> bool:
@@ -103,11 +110,56 @@ def remember(session: Session, issued: Issued) -> bool:
     return bool(result.rowcount)
 
 
+def issue(database: Database, signer: Signer) -> Issued:
+    """The current checkpoint as handed out (API, pages): read in a session of its own, and added to the
+    history in a short writer transaction when its size is new, so every note shown is also kept."""
+    with database.session() as s:
+        issued = current(s, signer)
+    return keep(database, issued)
+
+
+def keep(database: Database, issued: Issued) -> Issued:
+    """``issued``, added to the history if its size is new (its own transaction), with its issue time."""
+    if issued.stored:
+        return issued
+    with database.writer() as w:
+        remember(w, issued)
+        at = w.scalar(select(_T.c.issued_at).where(_T.c.size == issued.size))
+        w.commit()
+    return replace(issued, stored=True, issued_at=at)
+
+
+def get(session: Session, size: int) -> AuditCheckpoint | None:
+    """The checkpoint issued for ``size``, if one was."""
+    return session.get(AuditCheckpoint, size)
+
+
+#: the webhook event a new checkpoint makes (docs/audit.md, "Witnessing")
+EVENT_TYPE = "audit.checkpoint"
+
+
+def latest_event(session: Session, signer: Signer) -> dict:
+    """The ``audit.checkpoint`` event of the log as it stands: ``{"seq", "type", "timestamp", "data"}``.
+
+    Issues the current checkpoint in ``session`` (a writer: a size not issued before joins the history;
+    the caller commits). ``data`` is what ``GET /api/v1/audit/checkpoint`` answers (origin, size, root,
+    note, key); ``seq`` is the size, the entry after which the event belongs in the change stream;
+    ``timestamp`` is when the note was first issued.
+    """
+    issued = current(session, signer)
+    at = issued.issued_at
+    if not issued.stored:
+        remember(session, issued)
+        at = session.scalar(select(_T.c.issued_at).where(_T.c.size == issued.size))
+    # a note the history does not hold (another key, or a rewritten log) is issued now
+    return {"seq": issued.size, "type": EVENT_TYPE, "timestamp": at or now(), "data": issued.to_dict()}
+
+
 def history(session: Session) -> list[AuditCheckpoint]:
     """Every checkpoint issued, smallest size first."""
     return list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
 
 
 def latest(session: Session) -> AuditCheckpoint | None:
-    """The checkpoint of the largest size issued so far (what the overview page shows)."""
+    """The checkpoint of the largest size issued so far."""
     return session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1))

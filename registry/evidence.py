@@ -1,19 +1,20 @@
 """Evidence an auditor can check without trusting Yima: proofs for the API, export bundles, and the checks.
 
 * ``inclusion_proof`` / ``consistency_proof``: RFC 9162 proofs from the stored tree, as the API
-  answers them (contract, "Verifiable audit log").
+  answers them (contract, "Verifiable audit log"); ``entry_evidence``: one entry with its proof.
 * ``export_after`` / ``bundle``: what an audited export records and what its ``manifest.json``
   carries (the entry, a checkpoint covering it, its inclusion proof); ``verify_export`` checks such a
-  folder step by step (file hash → entry → inclusion → signature, then optionally consistency with
-  today's log), naming the step that fails.
-* ``check_log``: the log recomputed from its entries against the checkpoint history and against a
-  checkpoint kept outside (``yima audit verify --against``).
+  folder, or the zip the API answers, step by step (file hash → entry → inclusion → signature, then
+  optionally consistency with today's log), naming the step that fails.
+* ``extends``: today's log, recomputed from its entries, against a tree size and root (the checks
+  of the whole log against the checkpoint history are ``registry.log_check``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from registry import checkpoints, merkle, merkle_store, tree_check
 from registry.audit import AuditEntry, entry_hash
+from registry.db import Database
 from registry.errors import Invalid, NotFound
 from registry.signed_note import Checkpoint, NoteError, Signer, VerifierKey, b64, unb64
 
@@ -90,6 +92,31 @@ def consistency_proof(session: Session, first: int, second: int | None = None) -
     return {"from": first, "to": to, "path": [b64(h) for h in merkle_store.consistency(session, first, to)]}
 
 
+def entry_evidence(database: Database, seq: int, signer: Signer) -> dict:
+    """Audit entry ``seq`` with the proof that it is in the signed log, shaped like an export manifest's
+    proof material: ``{"entry", "checkpoint" (the current signed note), "inclusion": {"leaf_index",
+    "tree_size", "leaf_hash", "path"}}``.
+
+    Entry, checkpoint and proof are read in one session, so they agree; the checkpoint joins the
+    history if its size is new. Raises NotFound for an entry the log (or, briefly, its tree) lacks.
+    """
+    with database.session() as s:
+        entry = s.get(AuditEntry, seq) if seq >= 1 else None
+        if entry is None:
+            raise NotFound(f"there is no audit entry {seq}")
+        issued = checkpoints.current(s, signer)
+        if issued.size < seq:
+            raise NotFound(f"audit entry {seq} is not in the Merkle tree yet: try again in a moment")
+        proof = inclusion_proof(s, seq, issued.size)
+        data = entry.to_dict()
+    checkpoints.keep(database, issued)
+    return {
+        "entry": data,
+        "checkpoint": issued.note,
+        "inclusion": {k: proof[k] for k in ("leaf_index", "tree_size", "leaf_hash", "path")},
+    }
+
+
 # --- exports ---------------------------------------------------------------------------------
 
 
@@ -153,16 +180,18 @@ class _Failed(Exception):
 def verify_export(
     directory: str | Path, key: str | VerifierKey | Signer, *, log: Session | None = None
 ) -> ExportCheck:
-    """Check an export folder: file hash → entry → inclusion → signature (→ consistency, with ``log``).
+    """Check an export folder, or the zip ``POST /api/v1/lineage/export`` answers: file hash → entry →
+    inclusion → signature (→ consistency, with ``log``).
 
     ``key`` is the verifier key text (or a parsed one), or the instance's Signer. With ``log`` (a
     session on today's database), also prove that today's log, recomputed from its entries, still
     extends the export's checkpoint. Never raises for a bad export: the result names the step.
     """
-    folder, passed = Path(directory), []
+    passed = []
     try:
-        manifest = _manifest(folder)
-        sums = _check_files(folder, manifest)
+        read, label = _reader(Path(directory))
+        manifest = _manifest(read, label)
+        sums = _check_files(read, label, manifest)
         passed.append("file hash: " + ", ".join(f"{n} {s[:12]}…" for n, s in sums.items()))
         entry = _check_entry(manifest, sums)
         passed.append(f"entry: audit entry {entry['seq']} ({entry['action']}) hashes as the contract says")
@@ -179,11 +208,30 @@ def verify_export(
     return ExportCheck(True, None, "the export is intact and its audit entry is in the signed log", passed)
 
 
-def _manifest(folder: Path) -> dict:
+#: the most a zipped export may unpack to (its members are read into memory)
+MAX_ZIP_BYTES = 1 << 30
+
+
+def _reader(path: Path):
+    """``(read(name) -> bytes | None, label)`` over an export folder or a zipped one (plain names only)."""
+    if path.is_dir():
+        return (lambda name: (path / name).read_bytes() if (path / name).is_file() else None), str(path)
     try:
-        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise _Failed("manifest", f"{folder / 'manifest.json'} cannot be read as JSON ({exc})") from None
+        with zipfile.ZipFile(path) as archive:
+            members = [i for i in archive.infolist() if Path(i.filename).name == i.filename]
+            if sum(i.file_size for i in members) > MAX_ZIP_BYTES:
+                raise _Failed("manifest", f"{path.name} unpacks to more than {MAX_ZIP_BYTES} bytes")
+            contents = {i.filename: archive.read(i) for i in members}
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise _Failed("manifest", f"{path} is neither an export folder nor a readable zip ({exc})") from None
+    return contents.get, path.name
+
+
+def _manifest(read, label: str) -> dict:
+    try:
+        manifest = json.loads((read("manifest.json") or b"").decode("utf-8"))
+    except ValueError as exc:
+        raise _Failed("manifest", f"{label}/manifest.json is missing or not JSON ({exc})") from None
     missing = (
         [k for k in ("files", *PROOF_FIELDS) if k not in manifest] if isinstance(manifest, dict) else ["all"]
     )
@@ -194,16 +242,15 @@ def _manifest(folder: Path) -> dict:
     return manifest
 
 
-def _check_files(folder: Path, manifest: dict) -> dict[str, str]:
+def _check_files(read, label: str, manifest: dict) -> dict[str, str]:
     files = manifest["files"]
     if not isinstance(files, dict) or not files:
         raise _Failed("file hash", "the manifest lists no files")
     sums = {}
     for name, info in sorted(files.items()):
-        path = folder / name
-        if Path(name).name != name or not path.is_file():
-            raise _Failed("file hash", f"{name} is not in {folder}")
-        data = path.read_bytes()
+        data = read(name) if Path(name).name == name else None
+        if data is None:
+            raise _Failed("file hash", f"{name} is not in {label}")
         sums[name] = hashlib.sha256(data).hexdigest()
         if not isinstance(info, dict) or sums[name] != info.get("sha256") or len(data) != info.get("bytes"):
             raise _Failed("file hash", f"{name} does not match the manifest: its sha256 is {sums[name]}")

@@ -17,6 +17,21 @@ from registry.signed_note import Checkpoint, NoteError, Signer, VerifierKey, unb
 
 
 @dataclass
+class Against:
+    """What was found about a checkpoint kept outside, for a page to say in its own words."""
+
+    size: int
+    #: ``name+keyid`` of the key whose signature verified; None if none did
+    signed_by: str | None
+    #: ``extends``; or why not: ``unsigned``, ``shorter`` (entries removed), ``changed`` (an entry at or
+    #: before its size was rewritten), ``proof`` (the stored tree's consistency proof fails)
+    verdict: str
+
+    def to_dict(self) -> dict:
+        return {"size": self.size, "signed_by": self.signed_by, "verdict": self.verdict}
+
+
+@dataclass
 class LogCheck:
     """The outcome: ``ok``, a report (``lines``, the first says it all) and where the log changed."""
 
@@ -25,10 +40,19 @@ class LogCheck:
     lines: list[str] = field(default_factory=list)
     #: (the largest issued size the log still extends, the smallest it does not): the change is in between
     changed_between: tuple[int, int] | None = None
+    #: the checkpoint given, if one was
+    against: Against | None = None
 
     def to_dict(self) -> dict:
         between = list(self.changed_between) if self.changed_between else None
-        return {"ok": self.ok, "size": self.size, "report": self.lines, "changed_between": between}
+        against = self.against.to_dict() if self.against else None
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "report": self.lines,
+            "changed_between": between,
+            "against": against,
+        }
 
 
 def check_log(session: Session, signer: Signer, note: str | None = None, key: str | None = None) -> LogCheck:
@@ -50,28 +74,33 @@ def check_log(session: Session, signer: Signer, note: str | None = None, key: st
         result.lines += [f"  {p}" for p in rec.problems]
     if external is not None:
         _check_external(session, rec, external, verifier or signer.verifier_in(external), result)
-    _check_history(rec, history, external, result)
+    # a note whose signature fails says nothing about the log: it does not join the history's verdicts
+    signed = external if result.against and result.against.signed_by else None
+    _check_history(rec, history, signed, result)
     if result.ok:
         result.lines.insert(0, f"Merkle tree intact: {rec.size} leaves, root recomputed from the entries")
     return result
 
 
 def _check_external(session, rec, cp: Checkpoint, verifier: VerifierKey, result: LogCheck) -> None:
+    signer = f"{verifier.name}+{verifier.id.hex()}"
     try:
         cp.verify(verifier)
-        result.lines.append(f"the checkpoint's signature verifies with {verifier.name}+{verifier.id.hex()}")
+        result.lines.append(f"the checkpoint's signature verifies with {signer}")
     except NoteError as exc:
         result.ok = False
+        result.against = Against(cp.size, None, "unsigned")
         result.lines.append(f"the checkpoint is not signed by this log's key: {exc.message}")
         return
+    result.against = Against(cp.size, signer, "extends")
     if cp.size > rec.size:
-        result.ok = False
+        result.ok, result.against.verdict = False, "shorter"
         result.lines.append(
             f"the log has {rec.size} entries, fewer than the checkpoint's {cp.size}: entries were removed"
         )
         return
     if rec.roots.get(cp.size) != cp.root:
-        result.ok = False
+        result.ok, result.against.verdict = False, "changed"
         result.lines.append(
             f"the log NO LONGER EXTENDS the checkpoint of size {cp.size}: an entry with seq ≤ {cp.size} "
             "was changed after it was issued (even if every later hash was recomputed)"
@@ -84,7 +113,7 @@ def _check_external(session, rec, cp: Checkpoint, verifier: VerifierKey, result:
             f"the stored tree's consistency proof ({len(proof)} hashes) verifies"
         )
     else:
-        result.ok = False
+        result.ok, result.against.verdict = False, "proof"
         result.lines.append(
             f"the stored tree's consistency proof from {cp.size} to {rec.size} does not verify"
         )

@@ -7,8 +7,9 @@ that failed (2 for bad usage).
 
   yima_verify.py checkpoint NOTE --key KEY
   yima_verify.py inclusion --key KEY --checkpoint NOTE --entry ENTRY.json --proof PROOF.json
+  yima_verify.py entry EVIDENCE.json --key KEY        (what GET /api/v1/audit/{seq} answers)
   yima_verify.py consistency --key KEY --old NOTE --new NOTE --proof PROOF.json
-  yima_verify.py export DIR --key KEY [--log URL]
+  yima_verify.py export DIR_OR_ZIP --key KEY [--log URL]
   yima_verify.py log URL --key KEY [--against NOTE] [--entries] [--token T]
 
 KEY is the verifier key text the bureau published (``name+<8 hex>+<base64>``). ``log`` fetches
@@ -23,6 +24,7 @@ import json
 import sys
 import urllib.parse
 import urllib.request
+import zipfile
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -163,6 +165,21 @@ def cmd_inclusion(a):
     return f"entry {entry['seq']} is in the signed tree of {size} entries"
 
 
+def cmd_entry(a):
+    """The entry, checkpoint and inclusion proof of GET /api/v1/audit/{seq}, saved in one file."""
+    found = json.loads(Path(a.evidence).read_text("utf-8"))
+    entry, inc = found["entry"], found["inclusion"]
+    if not entry_hash_ok(entry):
+        raise Failed("entry", "the entry does not hash to its 'hash'")
+    _, size, root = check_note(found["checkpoint"], a.key)
+    path = [base64.b64decode(p) for p in inc["path"]]
+    if inc["tree_size"] != size or not inclusion_ok(
+        entry["seq"] - 1, size, leaf_of(entry["hash"]), path, root
+    ):
+        raise Failed("inclusion", f"the proof does not put entry {entry['seq']} in the checkpoint's tree")
+    return f"entry {entry['seq']} is in the signed tree of {size} entries"
+
+
 def cmd_consistency(a):
     _, m, old_root = check_note(Path(a.old).read_text("utf-8"), a.key)
     _, n, new_root = check_note(Path(a.new).read_text("utf-8"), a.key)
@@ -172,11 +189,21 @@ def cmd_consistency(a):
     return f"the tree of {n} entries extends the one of {m}"
 
 
+def export_files(path):
+    """read(name) -> bytes over an export folder, or the zip POST /api/v1/lineage/export answers."""
+    path = Path(path)
+    if path.is_dir():
+        return lambda name: (path / Path(name).name).read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        files = {i.filename: archive.read(i) for i in archive.infolist() if "/" not in i.filename}
+    return lambda name: files[name]
+
+
 def cmd_export(a):
-    folder = Path(a.dir)
-    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    read = export_files(a.dir)
+    manifest = json.loads(read("manifest.json").decode("utf-8"))
     for name, info in manifest["files"].items():
-        data = (folder / Path(name).name).read_bytes()
+        data = read(name)
         if hashlib.sha256(data).hexdigest() != info["sha256"] or len(data) != info["bytes"]:
             raise Failed("file hash", f"{name} is not the file the manifest describes")
     entry = manifest["entry"]
@@ -258,18 +285,20 @@ def main(argv):
     i.add_argument("--checkpoint", required=True)
     i.add_argument("--entry", required=True)
     i.add_argument("--proof", required=True)
+    n = sub.add_parser("entry", help="check an entry and its proof as GET /api/v1/audit/{seq} answers")
+    n.add_argument("evidence")
     k = sub.add_parser("consistency", help="check that a newer checkpoint extends an older one")
     k.add_argument("--old", required=True)
     k.add_argument("--new", required=True)
     k.add_argument("--proof", required=True)
-    e = sub.add_parser("export", help="check an export folder (manifest.json and its file)")
+    e = sub.add_parser("export", help="check an export folder or zip (manifest.json and its file)")
     e.add_argument("dir")
     e.add_argument("--log", help="server URL: also prove today's log extends the export's checkpoint")
     g = sub.add_parser("log", help="check a server's current checkpoint")
     g.add_argument("url")
     g.add_argument("--against", help="a checkpoint note you kept: prove the log still extends it")
     g.add_argument("--entries", action="store_true", help="download every entry and recompute the root")
-    for q in (c, i, k, e, g):
+    for q in (c, i, n, k, e, g):
         q.add_argument("--key", required=True, help="the verifier key text the bureau published")
         q.add_argument("--token", help="a Bearer token, if the server's reads need one")
     a = p.parse_args(argv)
@@ -278,7 +307,7 @@ def main(argv):
         return 0
     except Failed as f:
         print(f"FAIL {f}", file=sys.stderr)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         print(f"FAIL input: {type(exc).__name__}: {exc}", file=sys.stderr)
     return 1
 

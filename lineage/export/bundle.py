@@ -4,6 +4,9 @@ it was read at, and the manifest that proves it."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
+import zipfile
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -114,3 +117,29 @@ def audited_manifest(database: Database, made: Export, *, actor: str, signer: Si
         manifest |= evidence.bundle(s, entry, signer)
         s.commit()
     return manifest
+
+
+MANIFEST = "manifest.json"
+
+
+def manifest_bytes(manifest: dict) -> bytes:
+    """``manifest.json`` as the CLI writes it and the API's zip holds it (UTF-8, indented, final newline)."""
+    return (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def zipped(made: Export, manifest: dict) -> bytes:
+    """The export file and its ``manifest.json`` in one zip, as ``POST /api/v1/lineage/export`` answers it.
+
+    The same two files the CLI writes into its folder, so ``yima verify-export`` and the standalone
+    verifier check the zip (or its unpacked folder) the same way. Members are dated with the
+    manifest's ``generated_at``, so the zip's bytes depend only on the two files.
+    """
+    moment = dt.datetime.strptime(manifest["generated_at"], "%Y-%m-%dT%H:%M:%SZ")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in ((made.file_name, made.body), (MANIFEST, manifest_bytes(manifest))):
+            info = zipfile.ZipInfo(name, date_time=moment.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()

@@ -1,4 +1,5 @@
-"""Lineage exports read back with the tools auditors use: networkx (GraphML, node-link), prov, csv; manifests."""
+"""Lineage exports read back with the tools auditors use: networkx (GraphML, node-link), prov, csv; manifests;
+the API's signed export (POST: audited, zipped with its manifest) checked by verify-export and the standalone verifier."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import csv
 import hashlib
 import io
 import json
+import subprocess
+import sys
+import urllib.request
+import zipfile
+from pathlib import Path
 
 import networkx as nx
 import prov.model
@@ -13,6 +19,8 @@ import pytest
 
 from catalog import demo as catalog_demo
 from lineage import demo as lineage_demo
+from registry.signed_note import signer_for
+from tests.registry.evidence_helpers import TAMPERING, rewrite
 
 AS_OF = "2026-06-30T00:00:00Z"
 EXTS = {
@@ -210,3 +218,131 @@ def test_cli_export_query_options_and_errors(runner, demo, tmp_path):
     todo = runner(["lineage", "uncatalogued", "--json"])
     assert todo.exit_code == 0
     assert "dataset:szgws.gcjs:tender_eligibility" in {i["id"] for i in json.loads(todo.stdout)}
+
+
+# --- the API's signed export (POST): audited, zipped with its manifest, checked like the CLI's ------------
+
+ROOT = Path(__file__).resolve().parents[2]
+VERIFIER = ROOT / "docs" / "auditor" / "yima_verify.py"
+
+
+def standalone(*args):
+    return subprocess.run(
+        [sys.executable, str(VERIFIER), *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+
+
+def signed_export(client, headers, fmt="graphml", **params):
+    response = client.post("/api/v1/lineage/export", query_string={"format": fmt, **params}, headers=headers)
+    assert response.status_code == 201, response.get_data(as_text=True)[:500]
+    return response
+
+
+def unzip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def rezip(folder: Path, target: Path) -> Path:
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(folder.iterdir()):
+            archive.write(path, path.name)
+    return target
+
+
+def test_api_signed_export_is_audited_zipped_and_verifies(client, demo, make_token, runner, config, tmp_path):
+    viewer = make_token("viewer", "审计员")
+    before = client.get("/api/v1/audit?per_page=1").get_json()["total"]
+    plain = export(client, "graphml")
+    assert client.get("/api/v1/audit?per_page=1").get_json()["total"] == before  # a GET records nothing
+    anonymous = client.post("/api/v1/lineage/export", query_string={"format": "graphml", "as_of": AS_OF})
+    assert anonymous.status_code == 401 and "token" in anonymous.get_json()["message"]
+
+    r = signed_export(client, viewer, as_of=AS_OF)
+    assert (
+        r.mimetype == "application/zip"
+        and r.headers["X-Content-SHA256"] == hashlib.sha256(r.data).hexdigest()
+    )
+    seq, size = int(r.headers["X-Audit-Entry"]), int(r.headers["X-Audit-Tree-Size"])
+    assert seq == before + 1 and size >= seq
+    assert r.headers["X-Audit-Head"] == plain.headers["X-Audit-Head"]
+    assert r.headers["Link"] == f'</api/v1/audit/proof?seq={seq}&size={size}>; rel="inclusion-proof"'
+    assert f"lineage-graphml-{seq}.zip" in r.headers["Content-Disposition"]
+    files = unzip(r.data)
+    assert sorted(files) == ["lineage.graphml", "manifest.json"]
+    assert files["lineage.graphml"] == plain.data  # the very bytes the GET answers for this as_of
+    manifest = json.loads(files["manifest.json"])
+    assert list(manifest)[-3:] == ["entry", "checkpoint", "inclusion"] and manifest["as_of"] == AS_OF
+    entry = manifest["entry"]
+    assert (entry["seq"], entry["action"], entry["actor"]) == (seq, "export", "审计员")
+    assert entry["after"]["sha256"] == hashlib.sha256(plain.data).hexdigest()
+    assert manifest["inclusion"]["tree_size"] == size
+    # Location: the entry with its proof, as the log itself shows it
+    shown = client.get(r.headers["Location"]).get_json()
+    assert shown["entry"] == entry
+
+    (tmp_path / "export.zip").write_bytes(r.data)
+    out = runner(["verify-export", tmp_path / "export.zip"])
+    assert out.exit_code == 0 and "ok    signature" in out.output, out.output
+    key = signer_for(config).key
+    proc = standalone("export", tmp_path / "export.zip", "--key", key)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok: export intact"), proc.stderr
+    folder = tmp_path / "unzipped"
+    zipfile.ZipFile(tmp_path / "export.zip").extractall(folder)
+    out = runner(["verify-export", folder, "--key", key, "--against-log"])
+    assert out.exit_code == 0 and "ok    consistency" in out.output, out.output
+
+
+def test_api_signed_export_tampering_is_caught_and_named(client, make_token, runner, config, tmp_path):
+    r = signed_export(client, make_token("contributor"), fmt="json")
+    key = signer_for(config).key
+    for what, (tamper, step) in TAMPERING.items():
+        folder = tmp_path / what.replace(" ", "-")
+        folder.mkdir()
+        for name, data in unzip(r.data).items():
+            (folder / name).write_bytes(data)
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        tamper(folder, manifest)
+        (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
+        target = rezip(folder, tmp_path / f"{folder.name}.zip")
+        out = runner(["verify-export", target])
+        assert out.exit_code == 1 and f"FAIL  {step}:" in out.output, (what, out.output)
+        proc = standalone("export", target, "--key", key)
+        assert proc.returncode == 1 and f"FAIL {step}:" in proc.stderr, (what, proc.stderr)
+    (tmp_path / "cut.zip").write_bytes(r.data[: len(r.data) // 2])
+    out = runner(["verify-export", tmp_path / "cut.zip"])
+    assert out.exit_code == 1 and "FAIL  manifest: " in out.output and "readable zip" in out.output
+    assert standalone("export", tmp_path / "cut.zip", "--key", key).returncode == 1
+
+
+def test_api_signed_export_made_before_a_rewrite_fails_consistency_from_outside(
+    live_server, db, config, make_token, runner, tmp_path
+):
+    token = make_token("viewer")["Authorization"]
+    request = urllib.request.Request(
+        live_server + "/api/v1/lineage/export?format=csv", method="POST", headers={"Authorization": token}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 201
+        (tmp_path / "export.zip").write_bytes(response.read())
+    key = signer_for(config).key
+    proc = standalone("export", tmp_path / "export.zip", "--key", key, "--log", live_server)
+    assert proc.returncode == 0 and "today's log" in proc.stdout, proc.stderr
+    make_token("viewer")  # one more entry after the export
+
+    rewrite(db, 1, actor="someone else")  # the token's creation, before the export
+
+    assert runner(["verify-export", tmp_path / "export.zip"]).exit_code == 0  # honest on its own
+    out = runner(["verify-export", tmp_path / "export.zip", "--against-log"])
+    assert out.exit_code == 1 and "FAIL  consistency: today's log" in out.output, out.output
+    proc = standalone("export", tmp_path / "export.zip", "--key", key, "--log", live_server)
+    assert proc.returncode == 1 and proc.stderr.startswith("FAIL consistency:"), proc.stderr
+
+
+def test_api_signed_export_is_documented(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    post = paths["/api/v1/lineage/export"]["post"]
+    assert "application/zip" in post["responses"]["201"]["content"]
+    assert {"X-Audit-Entry", "Location", "Link"} <= set(post["responses"]["201"]["headers"])
+    assert {p["name"] for p in post["parameters"]} >= {"format", "as_of", "node"}
+    assert "get" in paths["/api/v1/lineage/export"] and "get" in paths["/api/v1/audit/{seq}"]

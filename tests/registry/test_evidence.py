@@ -4,7 +4,6 @@ Exports are made here through a real audited entry (action ``export``) and ``evi
 as the lineage export will make them; the standalone verifier in docs/auditor checks the same folders.
 """
 
-import base64
 import hashlib
 import json
 import subprocess
@@ -12,11 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from catalog import organizations
-from registry import audit, checkpoints, evidence, merkle_store, tree_check
-from registry.signed_note import signer_for
+from registry import audit, checkpoints, evidence, tree_check
+from registry.signed_note import Checkpoint, VerifierKey, signer_for
+from tests.registry.evidence_helpers import TAMPERING, rewrite
 
 ROOT = Path(__file__).resolve().parents[2]
 VERIFIER = ROOT / "docs" / "auditor" / "yima_verify.py"
@@ -94,65 +94,6 @@ def test_evidence_honest_export_verifies_step_by_step(db, config, runner, tmp_pa
         assert [c.size for c in checkpoints.history(s)] == [6]
 
 
-def _flip_b64(text_b64):
-    raw = bytearray(base64.b64decode(text_b64))
-    raw[-1] ^= 1
-    return base64.b64encode(bytes(raw)).decode()
-
-
-def _tamper_file(folder, m):
-    (folder / "lineage.json").write_bytes(b'{"nodes": [], "edges": []}\n')
-
-
-def _tamper_file_and_manifest(folder, m):
-    body = b'{"nodes": [], "edges": []}\n'
-    (folder / "lineage.json").write_bytes(body)
-    m["files"]["lineage.json"] = {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
-
-
-def _tamper_manifest(folder, m):
-    m["nodes"] = 250
-
-
-def _tamper_entry(folder, m):
-    m["entry"]["actor"] = "someone else"
-
-
-def _tamper_entry_rehashed(folder, m):  # content and hash changed together: the leaf is not in the tree
-    m["entry"]["actor"] = "someone else"
-    m["entry"]["hash"] = audit.entry_hash(
-        m["entry"]["prev_hash"], {k: m["entry"][k] for k in evidence.ENTRY_FIELDS}
-    )
-
-
-def _tamper_proof(folder, m):
-    m["inclusion"]["path"][0] = _flip_b64(m["inclusion"]["path"][0])
-
-
-def _tamper_signature(folder, m):
-    body, sig = m["checkpoint"].split("\n\n")
-    dash, name, value = sig.rstrip("\n").split(" ")
-    m["checkpoint"] = f"{body}\n\n{dash} {name} {_flip_b64(value)}\n"
-
-
-def _tamper_root(folder, m):  # a checkpoint re-written to fit a forged proof: the signature no longer holds
-    lines = m["checkpoint"].split("\n")
-    lines[2] = _flip_b64(lines[2])
-    m["checkpoint"] = "\n".join(lines)
-
-
-TAMPERING = {
-    "file": (_tamper_file, "file hash"),
-    "file and manifest": (_tamper_file_and_manifest, "entry"),
-    "manifest": (_tamper_manifest, "entry"),
-    "entry": (_tamper_entry, "entry"),
-    "entry re-hashed": (_tamper_entry_rehashed, "inclusion"),
-    "proof": (_tamper_proof, "inclusion"),
-    "checkpoint root": (_tamper_root, "inclusion"),
-    "signature": (_tamper_signature, "signature"),
-}
-
-
 @pytest.mark.parametrize("what", TAMPERING)
 def test_evidence_tampering_with_an_export_is_caught_and_named(what, db, config, runner, tmp_path):
     signer = signer_for(config)
@@ -185,37 +126,6 @@ def test_evidence_export_checked_with_another_key_fails_at_the_signature(db, con
 # --- the malicious operator ------------------------------------------------------------------
 
 
-def _rewrite(db, seq, *, actor, tree=True):
-    """What an operator with database access does: edit entry ``seq``, re-hash every later entry so the chain
-    verifies, and (``tree``) rebuild the stored Merkle tree from the new hashes."""
-    with db.writer() as s:
-        rows = [e.to_dict() for e in s.scalars(select(audit.AuditEntry).order_by(audit.AuditEntry.seq))]
-        prev = rows[seq - 2]["hash"] if seq > 1 else audit.GENESIS
-        for e in rows[seq - 1 :]:
-            if e["seq"] == seq:
-                e["actor"] = actor
-            body = {k: e[k] for k in evidence.ENTRY_FIELDS}
-            e["prev_hash"], e["hash"] = prev, audit.entry_hash(prev, body)
-            s.execute(
-                text("UPDATE audit_entry SET actor = :a, prev_hash = :p, hash = :h WHERE seq = :s"),
-                {
-                    "a": e["actor"],
-                    "p": e["prev_hash"],
-                    "h": "x" * 52 + str(e["seq"]).zfill(12),
-                    "s": e["seq"],
-                },
-            )
-            prev = e["hash"]
-        for e in rows[seq - 1 :]:  # the unique index on hash: placeholders first, then the real values
-            s.execute(
-                text("UPDATE audit_entry SET hash = :h WHERE seq = :s"), {"h": e["hash"], "s": e["seq"]}
-            )
-        if tree:
-            s.execute(text("DELETE FROM audit_tree"))
-            merkle_store.append(s, [(e["seq"], e["hash"]) for e in rows])
-        s.commit()
-
-
 def test_evidence_malicious_operator_is_caught_by_checkpoints_that_left_the_building(
     db, config, runner, tmp_path
 ):
@@ -233,7 +143,7 @@ def test_evidence_malicious_operator_is_caught_by_checkpoints_that_left_the_buil
         checkpoints.remember(s, checkpoints.current(s, signer))  # size 20, as GET /checkpoint issues it
         s.commit()
 
-    _rewrite(db, 13, actor="王工")  # blame someone else for 李工's change
+    rewrite(db, 13, actor="王工")  # blame someone else for 李工's change
 
     with db.session() as s:
         chain = audit.verify(s)
@@ -269,7 +179,7 @@ def test_evidence_malicious_operator_is_caught_by_checkpoints_that_left_the_buil
 def test_evidence_rewrite_without_rebuilding_the_tree_fails_plain_verify(db, runner):
     for i in range(6):
         _create(db, f"P{i}")
-    _rewrite(db, 2, actor="nobody", tree=False)
+    rewrite(db, 2, actor="nobody", tree=False)
     out = runner(["audit", "verify"])
     assert out.exit_code == 1
     assert (
@@ -301,6 +211,11 @@ def test_evidence_verify_against_an_honest_checkpoint_passes_and_a_forged_one_fa
     (tmp_path / "forged.txt").write_text(forged)
     out = runner(["audit", "verify", "--against", tmp_path / "forged.txt"])
     assert out.exit_code == 1 and "not signed by this log's key" in out.output
+    # a note nobody signed says nothing about where the log changed
+    assert "changed between" not in out.output
+    report = json.loads(runner(["audit", "verify", "--against", tmp_path / "forged.txt", "--json"]).output)
+    assert report["tree"]["against"] == {"size": 2, "signed_by": None, "verdict": "unsigned"}
+    assert report["tree"]["changed_between"] is None
     (tmp_path / "junk.txt").write_text("hello\n")
     out = runner(["audit", "verify", "--against", tmp_path / "junk.txt"])
     assert (
@@ -308,3 +223,21 @@ def test_evidence_verify_against_an_honest_checkpoint_passes_and_a_forged_one_fa
         and out.output.startswith("error: a signed note is")
         and "Traceback" not in out.output
     )
+
+
+def test_evidence_checkpoint_event_for_the_webhooks(db, config):
+    signer = signer_for(config)
+    for i in range(3):
+        _create(db, f"W{i}")
+    with db.writer() as s:
+        event = checkpoints.latest_event(s, signer)
+        s.commit()
+    assert set(event) == {"seq", "type", "timestamp", "data"}
+    assert event["type"] == "audit.checkpoint" and event["seq"] == 3
+    assert set(event["data"]) == {"origin", "size", "root", "note", "key"} and event["data"]["size"] == 3
+    with db.session() as s:
+        kept = checkpoints.get(s, 3)
+        assert kept.note == event["data"]["note"] and kept.issued_at == event["timestamp"]
+    with db.writer() as s:  # the same size again: the same event, from the history
+        assert checkpoints.latest_event(s, signer) == event
+    Checkpoint.parse(event["data"]["note"]).verify(VerifierKey.parse(signer.key))  # an ordinary checkpoint

@@ -77,6 +77,7 @@ PAGES = [
     "/lineage?node=system:GCJS&level=system&direction=downstream&depth=1",
     "/audit",
     "/audit?verify=1&actor=demo",
+    "/audit/1",
 ]
 
 

@@ -210,3 +210,27 @@ def test_evidence_standalone_verifier_checks_a_real_servers_output(live_server, 
     (tmp_path / "forged.txt").write_text(old["note"].replace("\n6\n", "\n5\n"))
     bad = _run("checkpoint", tmp_path / "forged.txt", "--key", key)
     assert bad.returncode == 1 and bad.stderr.startswith("FAIL signature:")
+
+
+def test_evidence_api_entry_with_its_proof_checks_out_in_the_standalone_verifier(client, db, tmp_path):
+    _create(db, 9)
+    found = client.get("/api/v1/audit/4").get_json()
+    assert set(found) == {"entry", "checkpoint", "inclusion"}
+    assert found["entry"] == client.get("/api/v1/audit?after_seq=3&per_page=1").get_json()["items"][0]
+    current = client.get("/api/v1/audit/checkpoint").get_json()
+    assert found["checkpoint"] == current["note"]  # the current checkpoint, and it is in the history
+    assert found["inclusion"] == {
+        k: v
+        for k, v in client.get("/api/v1/audit/proof?seq=4&size=9").get_json().items()
+        if k in ("leaf_index", "tree_size", "leaf_hash", "path")
+    }
+    (tmp_path / "entry.json").write_text(json.dumps(found, ensure_ascii=False), "utf-8")
+    ok = _run("entry", tmp_path / "entry.json", "--key", current["key"])
+    assert ok.returncode == 0 and ok.stdout == "ok: entry 4 is in the signed tree of 9 entries\n", ok.stderr
+    found["entry"]["actor"] = "someone else"
+    (tmp_path / "bad.json").write_text(json.dumps(found, ensure_ascii=False), "utf-8")
+    bad = _run("entry", tmp_path / "bad.json", "--key", current["key"])
+    assert bad.returncode == 1 and bad.stderr.startswith("FAIL entry:")
+    for missing in ("/api/v1/audit/10", "/api/v1/audit/0"):
+        response = client.get(missing)
+        assert response.status_code == 404 and "no audit entry" in response.get_json()["message"]

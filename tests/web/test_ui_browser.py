@@ -7,21 +7,29 @@ pages (zh) go to docs/screenshots/.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import importlib.util
+import json
 import os
 import re
 import subprocess
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import migrations
+from catalog import organizations
 from registry.config import Config
 from registry.tokens import create_token
+from tests.registry.evidence_helpers import rewrite
 
 CHROMIUM = os.environ.get("YIMA_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+VERIFIER = Path(__file__).resolve().parents[2] / "docs" / "auditor" / "yima_verify.py"
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -42,8 +50,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A migrated SQLite database with ``yima demo`` loaded, served on a free port; yields (url, steward token)."""
-    from werkzeug.serving import make_server
-
     from web import create_app
     from web.cli import main
 
@@ -56,13 +62,36 @@ def server(tmp_path_factory):
     app = create_app(Config(database_url=url, secret_key="ui-secret", instance_path=str(tmp / "inst")))
     with app.extensions["yima"].db.writer() as s:
         _, secret = create_token(s, "王工", "steward", actor="test")
+    with serving(app) as origin:
+        yield origin, secret
+
+
+@contextlib.contextmanager
+def serving(app):
+    """``app`` behind a real HTTP server on a free port, for the duration of the block; yields its origin."""
+    from werkzeug.serving import make_server
+
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}", secret
-    httpd.shutdown()
-    thread.join(5)
-    app.extensions["yima"].db.dispose()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join(5)
+        app.extensions["yima"].db.dispose()
+
+
+@pytest.fixture
+def small_server(tmp_path):
+    """A server of its own over a small log (no demo), for a test that rewrites history; yields (origin, db)."""
+    from web import create_app
+
+    url = f"sqlite:///{tmp_path / 'yima.db'}"
+    migrations.upgrade(url)
+    app = create_app(Config(database_url=url, secret_key="ui-secret", instance_path=str(tmp_path / "inst")))
+    with serving(app) as origin:
+        yield origin, app.extensions["yima"].db
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +174,31 @@ def login(page, origin: str, secret: str) -> None:
     page.wait_for_url(re.compile(re.escape(origin) + r"/(\?.*)?$"))
 
 
+def get_json(origin: str, path: str):
+    with urllib.request.urlopen(origin + path, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def standalone_verifier():
+    """docs/auditor/yima_verify.py as a module: the auditor's functions, which import nothing of Yima."""
+    spec = importlib.util.spec_from_file_location("yima_verify", VERIFIER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def standalone_fingerprint(key: str) -> str:
+    return standalone_verifier().sha256(base64.b64decode(key.split("+", 2)[2])).hex()
+
+
+def paste_checkpoint(page, origin: str, note: str) -> None:
+    page.goto(origin + "/audit")
+    page.click("#check-checkpoint > summary")
+    page.fill("#checkpoint-input", note)
+    page.click("#check-submit")
+    page.wait_for_selector("#check-result")
+
+
 def no_overlaps(page) -> list:
     """Pairs of drawn lineage nodes whose boxes intersect on screen."""
     return page.evaluate(
@@ -168,6 +222,25 @@ def test_ui_overview_in_chinese(page, server):
     assert page.locator("#chain-state").inner_text().startswith("完整")
     assert re.fullmatch(r"[0-9a-f]{64}", page.locator("#audit-head").inner_text())
     assert int(page.locator("#count-resources").inner_text()) > 10
+    # the latest signed checkpoint, and the key's fingerprint where an auditor copies it from
+    api = get_json(origin, "/api/v1/audit/checkpoint")
+    assert int(page.locator("#checkpoint-size").inner_text()) == api["size"] > 0
+    assert page.locator("#checkpoint-root").inner_text() == api["root"]
+    assert page.locator("#verifier-key").inner_text() == api["key"]
+    fingerprint = page.locator("#key-fingerprint").inner_text()
+    assert re.fullmatch(r"[0-9a-f]{64}", fingerprint) and fingerprint == standalone_fingerprint(api["key"])
+    page.click("#checkpoint summary")
+    assert page.locator("#checkpoint-note").text_content() == api["note"]  # exactly the signed bytes
+    copy = page.locator("button[data-copy]")
+    assert copy.is_visible()  # shown once the script runs
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
+    copy.click()
+    assert page.evaluate("navigator.clipboard.readText()") == api["note"]
+    assert copy.inner_text() == "已复制"
+    with page.expect_download() as download:
+        page.click("#checkpoint-download")
+    assert Path(download.value.path()).read_text("utf-8") == api["note"]
+    assert download.value.suggested_filename == f"yima-checkpoint-{api['size']}.txt"
     shot(page, "overview")
 
 
@@ -304,3 +377,63 @@ def test_ui_log_in_edit_a_resource_and_see_the_audit_entry(page, server):
     shot(page, "audit")
     page.click("header form button")
     assert page.locator("header .session a").inner_text() == "登录"
+
+
+def test_ui_an_entrys_proof_verifies_with_the_auditors_own_functions(page, server):
+    origin, _ = server
+    page.goto(origin + "/audit")
+    page.locator("tr.entry").nth(2).locator("td a").first.click()
+    page.wait_for_selector("#proof")
+    seq = int(page.url.rsplit("/", 1)[1])
+    assert page.locator("#entry-title").inner_text() == f"审计记录 {seq}"
+    v = standalone_verifier()
+    entry = get_json(origin, f"/api/v1/audit?after_seq={seq - 1}&per_page=1")["items"][0]
+    assert page.locator("#entry-hash").inner_text() == entry["hash"] and v.entry_hash_ok(entry)
+    leaf = bytes.fromhex(page.locator("#leaf-hash").inner_text())
+    assert leaf == v.leaf_of(entry["hash"])
+    size, index = int(page.locator("#tree-size").inner_text()), int(page.locator("#leaf-index").inner_text())
+    path = [base64.b64decode(t) for t in page.locator("#proof-path li code").all_inner_texts()]
+    note = page.locator("#checkpoint-note").text_content()
+    _, signed_size, root = v.check_note(note, page.locator("#verifier-key").inner_text())
+    assert index == seq - 1 and size == signed_size >= seq and path
+    assert v.inclusion_ok(index, size, leaf, path, root)
+    assert not v.inclusion_ok(index, size, v.leaf_of("00" * 32), path, root)  # it proves this entry only
+    proof = get_json(origin, page.locator("#api-proof").get_attribute("href"))
+    assert proof["path"] == [base64.b64encode(p).decode() for p in path] and proof["tree_size"] == size
+    assert page.locator("a.twin").get_attribute("href") == f"/api/v1/audit/{seq}"
+    shot(page, "audit-entry")
+
+
+def test_ui_paste_an_honest_checkpoint(page, server):
+    origin, _ = server
+    note = get_json(origin, "/api/v1/audit/checkpoint")["note"]
+    paste_checkpoint(page, origin, note)
+    assert page.locator("#check-result").get_attribute("data-verdict") == "extends"
+    assert page.locator("#check-signature").inner_text().startswith("签名有效")
+    assert page.locator("#check-consistency").inner_text().startswith("一致")
+    shot(page, "audit-check")
+
+
+def test_ui_paste_a_checkpoint_after_a_malicious_rewrite(page, small_server):
+    origin, db = small_server
+    page.watch.origin = origin  # this test's own server is the one origin allowed
+    for i in range(12):
+        with db.writer() as s:
+            organizations.create(s, {"code": f"R{i}", "name": f"单位{i}"}, actor="王工" if i < 8 else "李工")
+        if i + 1 in (8, 12):
+            kept = get_json(origin, "/api/v1/audit/checkpoint")["note"]  # issued at sizes 8 and 12
+    paste_checkpoint(page, origin, kept)
+    assert page.locator("#check-result").get_attribute("data-verdict") == "extends"
+
+    rewrite(db, 10, actor="王工")  # 李工's entry now blames 王工; every later hash and the tree recomputed
+
+    page.goto(origin + "/")
+    assert page.locator("#chain-state").inner_text().startswith("完整")  # the plain chain is fooled
+    paste_checkpoint(page, origin, kept)
+    result = page.locator("#check-result")
+    assert result.get_attribute("data-verdict") == "changed" and "bad" in result.get_attribute("class")
+    assert page.locator("#check-signature").inner_text().startswith("签名有效")
+    assert page.locator("#check-consistency").inner_text().startswith("不再一致")
+    between = page.locator("#check-between").inner_text()
+    assert "记录数为 8 的检查点（仍被延续）与记录数为 12 的检查点（不再被延续）" in between
+    assert "第 9–12 条记录中有被篡改的" in between

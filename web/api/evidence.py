@@ -1,4 +1,4 @@
-"""``/api/v1/audit/checkpoint``, ``/key``, ``/proof``, ``/consistency``: the signed tree head and RFC 9162 proofs."""
+"""``/api/v1/audit/checkpoint``, ``/key``, ``/proof``, ``/consistency``, ``/{seq}``: the signed tree head and RFC 9162 proofs."""
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from registry import checkpoints, evidence
 from registry.signed_note import signer_for
+from web.api.audit import AuditEntrySchema
 from web.context import config, db, session
 
 blp = Blueprint(
@@ -47,6 +48,19 @@ class InclusionProofSchema(Schema):
     )
 
 
+class EntryInclusionSchema(Schema):
+    leaf_index = fields.Integer(metadata={"description": "seq - 1"})
+    tree_size = fields.Integer(metadata={"description": "the checkpoint's size"})
+    leaf_hash = fields.String(metadata={"description": "hex SHA-256(0x00 ‖ the entry's hash bytes)"})
+    path = fields.List(fields.String(), metadata={"description": "RFC 9162 inclusion path, base64"})
+
+
+class EntryEvidenceSchema(Schema):
+    entry = fields.Nested(AuditEntrySchema, metadata={"description": "as GET /api/v1/audit shows it"})
+    checkpoint = fields.String(metadata={"description": "the current signed checkpoint note (C2SP)"})
+    inclusion = fields.Nested(EntryInclusionSchema)
+
+
 class ConsistencyProofArgsSchema(Schema):
     first = fields.Integer(
         data_key="from", required=True, validate=_BIG, metadata={"description": "the earlier size"}
@@ -67,12 +81,7 @@ class CheckpointView(MethodView):
     @blp.response(200, AuditCheckpointSchema)
     def get(self):
         """The signed checkpoint of the log as it stands; a size not issued before is added to the history."""
-        issued = checkpoints.current(session(), signer_for(config()))
-        if not issued.stored:
-            with db().writer() as w:
-                checkpoints.remember(w, issued)
-                w.commit()
-        return issued.to_dict()
+        return checkpoints.issue(db(), signer_for(config())).to_dict()
 
 
 @blp.route("/key")
@@ -100,3 +109,15 @@ class ConsistencyView(MethodView):
         """RFC 9162 consistency proof that the tree of ``to`` entries extends the one of ``from``."""
         proof = evidence.consistency_proof(session(), args["first"], args.get("second"))
         return {"first": proof["from"], "second": proof["to"], "path": proof["path"]}
+
+
+@blp.route("/<int:seq>")
+class EntryEvidenceView(MethodView):
+    @blp.response(200, EntryEvidenceSchema)
+    def get(self, seq):
+        """Audit entry ``seq`` with its inclusion proof in the current signed checkpoint: the proof material
+        of an export's manifest (``entry``, ``checkpoint``, ``inclusion``), for any entry.
+
+        Save it and run ``yima_verify.py entry FILE --key KEY``. 404 for an entry the log does not have.
+        """
+        return evidence.entry_evidence(db(), seq, signer_for(config()))

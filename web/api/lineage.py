@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from lineage import events, flows, intake, queries
-from lineage.export.bundle import export
+from lineage.export.bundle import audited_manifest, export, zipped
 from lineage.schemas import (
     EndFlowQueryArgsSchema,
     EventQueryArgsSchema,
@@ -21,9 +21,11 @@ from lineage.schemas import (
     PathQueryArgsSchema,
     UncataloguedQueryArgsSchema,
 )
+from registry.jsonutil import sha256_hex
 from registry.paging import page_of
+from registry.signed_note import signer_for
 from web.api.common import page_schema
-from web.context import actor, db, needs, session
+from web.context import actor, config, db, needs, session
 
 blp = Blueprint(
     "lineage",
@@ -170,6 +172,24 @@ class NodeDetail(MethodView):
         return queries.node_detail(session(), args["node"], as_of=args.get("as_of"))
 
 
+def _header(description: str) -> dict:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+_SIGNED_EXPORT_DOC = {
+    "description": "a zip of lineage.<ext> and manifest.json (with entry, checkpoint, inclusion)",
+    "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+    "headers": {
+        "X-Content-SHA256": _header("SHA-256 (hex) of the zip"),
+        "X-Audit-Head": _header("the audit chain's head the graph was read at"),
+        "X-Audit-Entry": _header("seq of the export's own audit entry"),
+        "X-Audit-Tree-Size": _header("size of the signed checkpoint in the manifest"),
+        "Location": _header("/api/v1/audit/{seq}: the entry with its inclusion proof"),
+        "Link": _header('</api/v1/audit/proof?seq=S&size=N>; rel="inclusion-proof"'),
+    },
+}
+
+
 @blp.route("/export")
 class Export(MethodView):
     @blp.arguments(ExportQueryArgsSchema, location="query")
@@ -178,7 +198,8 @@ class Export(MethodView):
         """The graph query's answer as a file: graphml, json (node-link), prov (PROV-JSON), csv or dot.
 
         Headers: ``X-Content-SHA256`` (of the body) and ``X-Audit-Head`` (the audit chain's head when
-        it was made). The same ``as_of`` gives the same bytes.
+        it was made). The same ``as_of`` gives the same bytes. A read: nothing is recorded; POST the
+        same query for an export that is audited and carries its signed proof.
         """
         made = export(session(), args.pop("format"), **args)
         return Response(
@@ -189,6 +210,38 @@ class Export(MethodView):
                 "Content-Disposition": f'attachment; filename="{made.file_name}"',
                 "X-Content-SHA256": made.sha256,
                 "X-Audit-Head": made.audit_head,
+                "X-Lineage-Nodes": str(made.nodes),
+                "X-Lineage-Edges": str(made.edges),
+            },
+        )
+
+    @needs("viewer")
+    @blp.arguments(ExportQueryArgsSchema, location="query")
+    @blp.doc(responses={"201": _SIGNED_EXPORT_DOC})
+    def post(self, args):
+        """The same export, audited and signed (any token; docs/audit.md): a zip of the file and its
+        ``manifest.json``, exactly the two files ``yima lineage export`` writes.
+
+        The export is recorded as an audit entry (action ``export``), and the manifest carries that
+        entry, a signed checkpoint whose size includes it and its inclusion proof. ``yima verify-export
+        ZIP`` and ``yima_verify.py export ZIP`` check it. Same query parameters as GET; no body.
+        """
+        made = export(session(), args.pop("format"), **args)
+        signed = audited_manifest(db(), made, actor=actor(), signer=signer_for(config()))
+        body = zipped(made, signed)
+        seq, size = signed["entry"]["seq"], signed["inclusion"]["tree_size"]
+        return Response(
+            body,
+            201,
+            {
+                "Content-Type": "application/zip",
+                "Content-Disposition": f'attachment; filename="lineage-{made.format}-{seq}.zip"',
+                "Location": f"/api/v1/audit/{seq}",
+                "Link": f'</api/v1/audit/proof?seq={seq}&size={size}>; rel="inclusion-proof"',
+                "X-Content-SHA256": sha256_hex(body),
+                "X-Audit-Head": made.audit_head,
+                "X-Audit-Entry": str(seq),
+                "X-Audit-Tree-Size": str(size),
                 "X-Lineage-Nodes": str(made.nodes),
                 "X-Lineage-Edges": str(made.edges),
             },

@@ -1,15 +1,17 @@
-"""The overview page (``/``): what the registry holds, what changed lately, whether the audit chain is intact."""
+"""The overview page (``/``): what the registry holds, what changed lately, whether the audit chain is intact,
+and the latest signed checkpoint with the key that signs it."""
 
 from __future__ import annotations
 
 from flask import render_template
 
 from catalog import organizations
-from registry import audit
+from registry import audit, checkpoints
 from registry.cache import VersionedCache
+from registry.signed_note import SigningKeyError, signer_for
 from web.browse import catalog_pages, codes, lineage_pages
 from web.browse.pages import bp
-from web.context import session
+from web.context import config, db, session
 
 #: the overview re-checks the chain at most this often per head (the audit page's button always does)
 CHAIN_CHECK_SECONDS = 30
@@ -22,6 +24,16 @@ def chain_state(s) -> audit.VerifyResult:
     return _chain_checks.get(str(s.get_bind().url), audit.head(s), lambda: audit.verify(s, check_state=False))
 
 
+def latest_checkpoint() -> dict:
+    """The checkpoint of the log as it stands (issued into the history if its size is new, like
+    ``GET /api/v1/audit/checkpoint``), the signer, or why there is none (a bad key configuration)."""
+    try:
+        signer = signer_for(config())
+    except SigningKeyError as exc:  # the rest of the overview still works; the message names no secret
+        return {"error": exc.message}
+    return {"issued": checkpoints.issue(db(), signer), "signer": signer}
+
+
 @bp.route("/")
 def index():
     s = session()
@@ -32,6 +44,7 @@ def index():
         schemes=codes.overview_schemes(s),
         uncatalogued=lineage_pages.uncatalogued(s),
         chain=chain_state(s),
+        checkpoint=latest_checkpoint(),
         recent=audit.list_entries(s, per_page=10, newest_first=True).items,
         json_twin="/api/v1/health",
     )

@@ -68,7 +68,7 @@ def audit_rebuild_tree():
 
 
 @main.command("verify-export")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("directory", metavar="DIR_OR_ZIP", type=click.Path(exists=True, path_type=Path))
 @click.option("--key", help="Verifier key text the bureau published (default: this instance's key).")
 @click.option(
     "--against-log",
@@ -78,9 +78,10 @@ def audit_rebuild_tree():
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify_export(directory, key, against_log, as_json):
-    """Check an export folder step by step: file hash → entry → inclusion → signature (→ consistency).
+    """Check an export step by step: file hash → entry → inclusion → signature (→ consistency).
 
-    Exit 0 if every step holds, 1 naming the step that failed.
+    DIR_OR_ZIP is the folder `yima lineage export` wrote, or the zip `POST /api/v1/lineage/export`
+    answered (or its unpacked folder). Exit 0 if every step holds, 1 naming the step that failed.
     """
     if not key and not has_key(get_config()):
         raise click.UsageError(

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lineage import queries
-from lineage.export.bundle import audited_manifest
+from lineage.export.bundle import MANIFEST, audited_manifest, manifest_bytes
 from lineage.export.bundle import export as export_bundle
 from lineage.export.formats import FORMATS
 from lineage.ids import LEVELS
@@ -66,8 +66,7 @@ def export(fmt, as_of, node, direction, depth, level, out_dir):
     signed = audited_manifest(database, made, actor=cli_actor(), signer=signer_for(get_config()))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / made.file_name).write_bytes(made.body)
-    manifest = json.dumps(signed, ensure_ascii=False, indent=2) + "\n"
-    (out_dir / "manifest.json").write_text(manifest, "utf-8")
+    (out_dir / MANIFEST).write_bytes(manifest_bytes(signed))
     click.echo(f"wrote {out_dir / made.file_name} ({made.nodes} nodes, {made.edges} edges) and manifest.json")
 
 

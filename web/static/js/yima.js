@@ -1,4 +1,4 @@
-/* Yima browse pages: the lazily expanded code tree and auto-submitting controls. No external code. */
+/* Yima browse pages: the lazily expanded code tree, auto-submitting controls, copy buttons. No external code. */
 (function () {
   "use strict";
 
@@ -71,5 +71,34 @@
 
   document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
     form.addEventListener("change", function () { form.submit(); });
+  });
+
+  // copy a signed note exactly as shown; the Clipboard API needs a secure context (an intranet http
+  // address is not one), so fall back to a hidden textarea and execCommand there
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    var area = el("textarea", { readonly: "" });
+    area.style.position = "fixed";  // CSSOM, not a style attribute: the CSP allows no inline styles
+    area.style.top = "-100px";
+    area.style.opacity = "0";
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    var ok = document.execCommand("copy");
+    area.remove();
+    return ok ? Promise.resolve() : Promise.reject(new Error("copy"));
+  }
+
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var source = document.querySelector(button.dataset.copy);
+    if (!source) return;
+    button.hidden = false;
+    var label = button.textContent;
+    button.addEventListener("click", function () {
+      copyText(source.textContent).then(function () {
+        button.textContent = button.dataset.copied;
+        setTimeout(function () { button.textContent = label; }, 2000);
+      }, function () { /* the note stays selectable by hand */ });
+    });
   });
 })();
