@@ -10,6 +10,8 @@ from gunicorn.app.base import BaseApplication
 
 from registry.config import Config
 from web.app import create_app
+from webhooks.settings import WebhookSettings
+from webhooks.worker import DeliveryLoop
 
 
 class _Server(BaseApplication):
@@ -27,14 +29,45 @@ class _Server(BaseApplication):
         return create_app(self.yima_config)
 
 
+# --- webhooks (issue 16): one delivery loop per worker process, started after the fork ------------
+_loops: list[DeliveryLoop] = []
+
+
+def _start_delivery(worker) -> None:
+    """gunicorn ``post_worker_init``: this worker's delivery loop (threads do not survive a fork, so never
+    before it); the loops of all workers and of any ``yima worker`` share the webhooks through leases."""
+    yima = worker.wsgi.extensions["yima"]
+    loop = DeliveryLoop(yima.db, WebhookSettings.from_config(yima.config), threads=2, name="serve")
+    loop.start()
+    _loops.append(loop)
+
+
+def _stop_delivery(_arbiter, _worker) -> None:
+    """gunicorn ``worker_exit``: finish the sends in flight and release the leases."""
+    while _loops:
+        _loops.pop().stop()
+
+
+# --- end webhooks ------------------------------------------------------------------------------
+
+
 def run(
-    config: Config, *, host: str, port: int, threads: int = 8, workers: int = 1, timeout: int = 300
+    config: Config,
+    *,
+    host: str,
+    port: int,
+    threads: int = 8,
+    workers: int = 1,
+    timeout: int = 300,
+    deliver: bool = True,
 ) -> None:
-    """Serve until interrupted. Request bodies are limited by the app (``YIMA_MAX_CONTENT_LENGTH``)."""
+    """Serve until interrupted. Request bodies are limited by the app (``YIMA_MAX_CONTENT_LENGTH``).
+    With ``deliver`` each worker process also runs a webhook delivery loop."""
     config = config.with_secret()  # one key for every worker
     _Server(
         config,
         {
+            **({"post_worker_init": _start_delivery, "worker_exit": _stop_delivery} if deliver else {}),
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": threads,
