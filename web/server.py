@@ -6,6 +6,8 @@ and the contract's clients read ``ETag``, ``X-Content-SHA256`` and ``X-Audit-Hea
 
 from __future__ import annotations
 
+import logging
+
 from gunicorn.app.base import BaseApplication
 
 from registry.config import Config
@@ -37,6 +39,10 @@ def _start_delivery(worker) -> None:
     """gunicorn ``post_worker_init``: this worker's delivery loop (threads do not survive a fork, so never
     before it); the loops of all workers and of any ``yima worker`` share the webhooks through leases."""
     yima = worker.wsgi.extensions["yima"]
+    logger = logging.getLogger("yima.webhooks")
+    for handler in worker.log.error_log.handlers:  # its state changes in the server's log, one line each
+        if handler not in logger.handlers:
+            logger.addHandler(handler)
     loop = DeliveryLoop(yima.db, WebhookSettings.from_config(yima.config), threads=2, name="serve")
     loop.start()
     _loops.append(loop)

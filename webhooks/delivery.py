@@ -44,6 +44,8 @@ FLUSH_ROWS, FLUSH_SECONDS = 200, 0.25
 #: delivery log rows kept per webhook (older delivered and failed ones are pruned)
 KEEP_LOG = 10_000
 ACTOR = "yima-webhooks"
+#: the longest ``Retry-After`` honoured (seconds): a receiver cannot park a queue for longer in one go
+RETRY_AFTER_CAP = 36_000.0
 
 
 class LeaseLost(Exception):
@@ -367,10 +369,10 @@ def _write_row(s: Session, row: WebhookDelivery | None, values: dict) -> int:
 
 
 def _delay(schedule: tuple[float, ...], attempts: int, outcome: Outcome) -> float:
-    """Seconds to the next attempt: the receiver's ``Retry-After`` (within the schedule's longest step),
-    else the schedule's step for this attempt, jittered by ±20% so receivers are not hit in waves."""
+    """Seconds to the next attempt: the receiver's ``Retry-After`` (0.5 s to ``RETRY_AFTER_CAP``), else the
+    schedule's step for this attempt, jittered by ±20% so receivers are not hit in waves."""
     if outcome.retry_after is not None:
-        return min(max(outcome.retry_after, 0.5), max(schedule))
+        return min(max(outcome.retry_after, 0.5), RETRY_AFTER_CAP)
     return schedule[attempts - 1] * random.uniform(0.8, 1.2)
 
 

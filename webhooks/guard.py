@@ -109,16 +109,15 @@ class Guard:
 
     def refusal(self, address: Address) -> str | None:
         """Why ``address`` is refused ("a loopback address" …), or None when it may be reached."""
-        if any(address in net for net in self.networks):
+        candidates = _embedded(address)
+        if any(c in net for c in candidates for net in self.networks if c.version == net.version):
             return None
-        for candidate in _embedded(address):
-            if any(candidate in net for net in self.networks):
-                return None
+        for candidate in candidates:
             for name, net in REFUSED:
                 if candidate.version == net.version and candidate in net:
                     return f"a {name} address"
-            if not candidate.is_global or candidate.is_multicast:
-                return "not a public address"
+        if any(not c.is_global or c.is_multicast for c in candidates):
+            return "not a public address"
         return None
 
     def _resolve(self, host: str, port: int) -> list[Address]:

@@ -24,20 +24,21 @@ def worker(threads, once):
     Any number of workers and servers may run on one database: they share the webhooks and never
     send one webhook's events in parallel. One line is printed per change of state.
     """
-    _log_lines()
-    database = get_db()
-    loop = DeliveryLoop(database, WebhookSettings.from_config(get_config()), threads=threads, name="worker")
-    if once:
-        click.echo(f"delivered {loop.run_once()} messages")
-        return
     stop = threading.Event()
 
     def _stop(signum, _frame):
         click.echo(f"worker: {signal.Signals(signum).name} received, finishing the sends in flight", err=True)
         stop.set()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    if not once:  # first thing: a stop asked for while starting up is honoured too
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    _log_lines()
+    database = get_db()
+    loop = DeliveryLoop(database, WebhookSettings.from_config(get_config()), threads=threads, name="worker")
+    if once:
+        click.echo(f"delivered {loop.run_once()} messages")
+        return
     loop.start()
     click.echo(f"worker: delivering on {database.dialect} with {threads} threads; Ctrl+C stops", err=True)
     while not stop.wait(1.0):
