@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from registry import audit
 from registry.db import Database, utcnow
-from webhooks import events, service
+from webhooks import events, service, wakeup
 from webhooks.crypto import SecretBox, SecretKeyError
 from webhooks.models import Webhook, WebhookDelivery
 from webhooks.patterns import Matcher
@@ -41,6 +41,8 @@ _HEAD = select(func.coalesce(func.max(audit.AuditEntry.__table__.c.seq), 0)).sca
 SLICE = 2.0
 #: delivered rows written (with the cursor) at least this often: rows, seconds
 FLUSH_ROWS, FLUSH_SECONDS = 200, 0.25
+#: how often a holder that has caught up looks for news (seconds; a commit here or a NOTIFY wakes it sooner)
+HOT_POLL = 0.05
 #: delivery log rows kept per webhook (older delivered and failed ones are pruned)
 KEEP_LOG = 10_000
 ACTOR = "yima-webhooks"
@@ -120,16 +122,16 @@ class Turn:
         self.rows: list[dict] = []
         self.pending_done: dict | None = None
         self.lease_until = time.monotonic() + ctx.settings.lease
-        self.flushed = time.monotonic()
+        self.flushed, self.flushed_cursor = time.monotonic(), self.cursor
         self.sent = 0
 
-    def run(self) -> int:
+    def run(self, linger: float = 0.0) -> int:
         """Send what is due within one slice; returns how many messages were delivered."""
         try:
             if self.test_pending:
                 self._send_tests()
             if self.enabled and self.retry_due:
-                self._send_queue(time.monotonic() + SLICE)
+                self._send_queue(time.monotonic() + SLICE, linger)
             self.flush(release=True)
         except LeaseLost:
             log.warning("webhook %s: lease lost (deleted, or taken over); stopped", self.id)
@@ -150,8 +152,11 @@ class Turn:
         except Exception:  # the database is what failed: the lease simply expires
             log.debug("webhook %s: could not release the lease", self.id, exc_info=True)
 
-    def _send_queue(self, until: float) -> None:
+    def _send_queue(self, until: float, linger: float) -> None:
+        """Send in order until caught up (and then ``linger`` seconds without news) or the slice ends."""
+        idle_since = None
         while time.monotonic() < until and not self.ctx.stopping.is_set():
+            seen = wakeup.SIGNAL.version
             with self.ctx.db.session() as s:
                 batch = events.read(s, self.cursor, self.matcher, limit=FLUSH_ROWS)
             for i, event in enumerate(batch.events):
@@ -161,14 +166,21 @@ class Turn:
                     self._failed(event, outcome)
                     return
                 self._delivered(event, outcome)
-                last_at_seq = i + 1 == len(batch.events) or batch.events[i + 1].seq != event.seq
-                if last_at_seq:
-                    self.cursor = event.seq
+                if i + 1 == len(batch.events) or batch.events[i + 1].seq != event.seq:
+                    self.cursor = event.seq  # every event placed at this seq is out
                 if self._flush_due():
                     self.flush()
             self.cursor = max(self.cursor, batch.scanned_to)
-            if batch.scanned_to >= batch.head:
+            if batch.scanned_to < batch.head:
+                continue
+            # caught up: keep the webhook a little while, so a steady stream costs no claim per change
+            now = time.monotonic()
+            idle_since = now if batch.events or idle_since is None else idle_since
+            if now - idle_since >= linger:
                 return
+            if self._flush_due():
+                self.flush()
+            wakeup.SIGNAL.wait(seen, HOT_POLL)
 
     def _send(self, event: events.Event) -> Outcome:
         if self.key_error:
@@ -193,6 +205,8 @@ class Turn:
             self.flush()
 
     def _flush_due(self) -> bool:
+        if not self.rows and self.pending_done is None and self.cursor == self.flushed_cursor:
+            return time.monotonic() - self.flushed >= self.ctx.settings.lease / 3  # only the lease to renew
         return len(self.rows) >= FLUSH_ROWS or time.monotonic() - self.flushed >= FLUSH_SECONDS
 
     def flush(self, *, release: bool = False) -> None:
@@ -212,7 +226,7 @@ class Turn:
                 _prune(s, self.id)
             s.commit()
         self.rows, self.pending_done = [], None
-        self.flushed = time.monotonic()
+        self.flushed, self.flushed_cursor = time.monotonic(), self.cursor
         self.lease_until = time.monotonic() + self.ctx.settings.lease
 
     def _own(self, s: Session, changes: dict) -> None:
@@ -290,13 +304,14 @@ class Turn:
             s.commit()
 
 
-def deliver_one(ctx: Context, owner: str) -> int | None:
-    """Claim one due webhook and give it a turn; the number delivered, or None when nothing was due."""
+def deliver_one(ctx: Context, owner: str, linger: float = 0.0) -> int | None:
+    """Claim one due webhook and give it a turn (kept ``linger`` seconds once caught up); the number
+    delivered, or None when nothing was due."""
     webhook_id = claim(ctx, owner)
     if webhook_id is None:
         return None
     try:
-        return Turn(ctx, owner, webhook_id).run()
+        return Turn(ctx, owner, webhook_id).run(linger)
     except LeaseLost:
         return 0
 

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 
 from registry.db import Database
@@ -21,6 +22,12 @@ from webhooks.sender import Sender
 from webhooks.settings import WebhookSettings
 
 log = logging.getLogger("yima.webhooks")
+
+#: after delivering, look again this often (seconds) for a while: changes come in bursts, and on SQLite
+#: another process's commit can only be noticed by looking (PostgreSQL's NOTIFY wakes the loop at once)
+HOT_POLL, HOT_SECONDS = 0.05, 2.0
+#: how long a holder that has caught up keeps its webhook, waiting for the next change (seconds)
+LINGER = 1.0
 
 
 class DeliveryLoop:
@@ -70,17 +77,20 @@ class DeliveryLoop:
         return any(t.is_alive() for t in self._threads)
 
     def _run(self, owner: str) -> None:
+        active = 0.0
         while not self.ctx.stopping.is_set():
             seen = wakeup.SIGNAL.version
             try:
-                sent = delivery.deliver_one(self.ctx, owner)
+                sent = delivery.deliver_one(self.ctx, owner, LINGER)
             except Exception:  # a database outage must not end the loop: log, wait, try again
                 log.exception("delivery loop: an attempt failed; retrying in %s s", self.settings.poll)
                 self.ctx.stopping.wait(max(self.settings.poll, 1.0))
                 continue
             if sent is None:
-                wakeup.SIGNAL.wait(seen, self.settings.poll)
+                hot = time.monotonic() - active < HOT_SECONDS
+                wakeup.SIGNAL.wait(seen, min(HOT_POLL, self.settings.poll) if hot else self.settings.poll)
             else:
+                active = time.monotonic()
                 self._count(sent)
 
     def run_once(self) -> int:
