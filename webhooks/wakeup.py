@@ -2,11 +2,11 @@
 
 In this process, every session commit pokes ``SIGNAL`` (a SQLAlchemy ``after_commit`` listener,
 registered here on import, so ``registry`` needs no change). Across processes on PostgreSQL, a
-transaction that wrote an audit entry through its session also runs ``pg_notify`` before it commits
-(delivered only if it commits), and each waiting process keeps one autocommit connection that
-LISTENs and pokes its ``SIGNAL``. A notification is only a hint: after a reconnect the listener pokes
+transaction of a writer session (``Database.writer``), or one that wrote an audit entry through its
+session, also runs ``pg_notify`` before it commits (delivered only if it commits), and each waiting
+process keeps one autocommit connection that LISTENs and pokes its ``SIGNAL``. A notification is only a hint: after a reconnect the listener pokes
 once so waiters catch up from their cursors, and every waiter also polls, so a missed notification
-(or a writer that bypasses the session, or SQLite, which has no NOTIFY) costs at most one poll interval.
+(or SQLite, which has no NOTIFY) costs at most one poll interval.
 """
 
 from __future__ import annotations
@@ -66,10 +66,14 @@ def _note_audit_insert(state: ORMExecuteState) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _notify_other_processes(session: Session) -> None:
-    if session.info.pop(_WROTE, False):
-        bind = session.get_bind()
-        if bind.dialect.name == "postgresql":
-            session.execute(_NOTIFY)  # transactional: sent on commit, dropped on rollback
+    wrote = session.info.pop(_WROTE, False)
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    # a writer session (``Database.writer``) counts as a change too: the lineage intake writes its
+    # audit entries on the driver's cursor (``audit.record_raw``), which no session event sees
+    if wrote or bind.get_execution_options().get("yima_write"):
+        session.execute(_NOTIFY)  # transactional: sent on commit, dropped on rollback
 
 
 @event.listens_for(Session, "after_commit")
