@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, delete, exists, func, insert, not_, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry import audit
@@ -212,7 +212,9 @@ class Turn:
     def flush(self, *, release: bool = False) -> None:
         """Write the cursor and delivered rows, renewing (or releasing) the lease. Raises LeaseLost."""
         lease = {"lease_owner": None, "lease_until": None} if release else {"lease_until": _until(self.ctx)}
-        changes = {"cursor_seq": self.cursor, **lease}
+        # never backwards: an admin's skip_backlog may have moved the cursor past ours meanwhile
+        cursor = case((_W.c.cursor_seq > self.cursor, _W.c.cursor_seq), else_=self.cursor)
+        changes = {"cursor_seq": cursor, **lease}
         if self.pending_done is not None:
             changes.update(pending_delivery_id=None, failing_since=None, next_attempt_at=None)
         with self.ctx.db.writer() as s:

@@ -252,3 +252,14 @@ def test_secrets_never_reach_logs_errors_the_audit_log_or_the_delivery_log(
     texts.append(stored)
     assert not any(secret in t or raw in t for t in texts)
     assert stored.startswith("aesgcm1:")
+
+
+def test_skip_backlog_moves_the_cursor_to_now(client, admin, receiver, loop, hook, org):
+    made = hook(events=["organization.*"])
+    org("V1")
+    org("V2")
+    r = client.patch(f"/api/v1/webhooks/{made['id']}", json={"skip_backlog": True}, headers=admin)
+    assert r.status_code == 200
+    org("V3")
+    loop.run_once()
+    assert [x.json["data"]["entity_key"] for x in receiver.wait_for(1)] == ["V3"]
