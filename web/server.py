@@ -51,7 +51,7 @@ def _start_delivery(worker) -> None:
 def _stop_delivery(_arbiter, _worker) -> None:
     """gunicorn ``worker_exit``: finish the sends in flight and release the leases."""
     while _loops:
-        _loops.pop().stop()
+        _loops.pop().stop(timeout=8)  # within gunicorn's graceful_timeout (10 s); a lease left behind expires
 
 
 # --- end webhooks ------------------------------------------------------------------------------

@@ -66,8 +66,9 @@ class DeliveryLoop:
         """Finish the sends in flight, release the leases, and return (within about the send timeout)."""
         self.ctx.stopping.set()
         wakeup.SIGNAL.poke()
+        deadline = time.monotonic() + (self.settings.timeout + 5 if timeout is None else timeout)
         for thread in self._threads:
-            thread.join(self.settings.timeout + 5 if timeout is None else timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
         self.ctx.sender.close()
         log.info("delivery loop stopped (%s delivered)", self.delivered)
