@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "standards.models",
     "lineage.models",
     "traceability.models",
+    "webhooks.models",
 )
 
 

@@ -33,6 +33,22 @@ class Config:
     #: name, kept in the instance folder on first use)
     signing_key: str | None = None
     log_origin: str | None = None
+    # --- webhooks (issue 16; read by webhooks/settings.py) ---------------------------------------
+    #: hosts or CIDRs a webhook may target although private or loopback (YIMA_WEBHOOK_ALLOW)
+    webhook_allow: tuple[str, ...] = ()
+    #: the key file that encrypts webhook secrets at rest (YIMA_WEBHOOK_KEY; default instance/webhook_key)
+    webhook_key_path: str | None = None
+    #: whether ``yima serve`` runs the delivery loop in its workers (YIMA_DELIVER)
+    deliver: bool = True
+    #: seconds one delivery may take in all (YIMA_WEBHOOK_TIMEOUT); connecting gets at most 5 of them
+    webhook_timeout: float = 15.0
+    #: seconds between retries (YIMA_WEBHOOK_RETRY, comma-separated); empty: the default (~3 days)
+    webhook_retry_schedule: tuple[float, ...] = ()
+    #: seconds a delivery process holds a webhook before another may take it over (YIMA_WEBHOOK_LEASE)
+    webhook_lease: float = 60.0
+    #: seconds between checks for new changes when no wake-up arrives (YIMA_WEBHOOK_POLL)
+    webhook_poll: float = 0.5
+    # --- end webhooks ---------------------------------------------------------------------------
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> Config:
@@ -48,6 +64,7 @@ class Config:
             uniclass_dir=env.get("YIMA_UNICLASS_DIR") or None,
             signing_key=env.get("YIMA_SIGNING_KEY") or None,
             log_origin=env.get("YIMA_LOG_ORIGIN") or None,
+            **_webhook_settings(env),
         )
         return replace(cfg, **overrides) if overrides else cfg
 
@@ -92,6 +109,35 @@ def check_database_url(url: str) -> str:
             f"{backend}+{SUPPORTED_DATABASES[backend][1]}:// ({_URL_FORMS})"
         )
     return url
+
+
+def _webhook_settings(env) -> dict:
+    """The webhook variables (issue 16), checked like the others: a bad value stops with one clear line."""
+    return {
+        "webhook_allow": tuple(p.strip() for p in env.get("YIMA_WEBHOOK_ALLOW", "").split(",") if p.strip()),
+        "webhook_key_path": env.get("YIMA_WEBHOOK_KEY") or None,
+        "deliver": env.get("YIMA_DELIVER", "1").strip().lower() in _TRUE,
+        "webhook_timeout": _seconds("YIMA_WEBHOOK_TIMEOUT", env.get("YIMA_WEBHOOK_TIMEOUT"), 15.0),
+        "webhook_retry_schedule": tuple(
+            _seconds("YIMA_WEBHOOK_RETRY", part, 0.0)
+            for part in env.get("YIMA_WEBHOOK_RETRY", "").split(",")
+            if part.strip()
+        ),
+        "webhook_lease": _seconds("YIMA_WEBHOOK_LEASE", env.get("YIMA_WEBHOOK_LEASE"), 60.0),
+        "webhook_poll": _seconds("YIMA_WEBHOOK_POLL", env.get("YIMA_WEBHOOK_POLL"), 0.5),
+    }
+
+
+def _seconds(name: str, raw: str | None, default: float) -> float:
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number of seconds, not {raw!r}") from exc
+    if not 0 < value < float("inf"):  # also refuses nan
+        raise SystemExit(f"{name} must be a positive number of seconds, not {raw}")
+    return value
 
 
 def _int(env, name: str, default: int) -> int:

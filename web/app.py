@@ -14,11 +14,23 @@ from registry.db import Database
 from registry.signed_note import signer_for
 from standards import formats
 from web import auth, browse, domains, errors
-from web.api import audit, catalog, common, evidence, health, lineage, openapi, organizations, standards
+from web.api import (
+    audit,
+    catalog,
+    changes,
+    common,
+    evidence,
+    health,
+    lineage,
+    openapi,
+    organizations,
+    standards,
+    webhooks,
+)
 from web.context import Yima
 
 #: the API's modules, each exposing ``blp`` or a list ``blueprints`` (registered in this order)
-API_MODULES = (health, audit, evidence, organizations, standards, catalog, lineage)
+API_MODULES = (health, audit, evidence, organizations, standards, catalog, lineage, webhooks, changes)
 
 
 class BoundedIntConverter(IntegerConverter):

@@ -17,6 +17,7 @@ from lineage import snapshots as lineage_flows
 from registry import audit, tokens
 from standards import crosswalks, releases
 from traceability import deliveries, events, items, products
+from webhooks import service as webhooks
 
 #: entity type (as in the audit entries) → the module whose import registers it
 AUDITED_ENTITIES: dict[str, ModuleType] = {
@@ -32,6 +33,7 @@ AUDITED_ENTITIES: dict[str, ModuleType] = {
     "trace_delivery": deliveries,
     "trace_item": items,
     "trace_event": events,
+    "webhook": webhooks,
 }
 
 

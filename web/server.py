@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import socket
 
 import gunicorn.util
@@ -20,6 +21,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from registry.config import Config
 from web.app import create_app
+from webhooks.settings import WebhookSettings
+from webhooks.worker import DeliveryLoop
 
 #: gunicorn's own limit on one header: above Yima's (``web.api.common.MAX_HEADER_BYTES``), so that a
 #: header between the two reaches Yima, which answers 431 in the error shape of the page asked for
@@ -90,15 +93,50 @@ def _answer_server_errors_in_json() -> None:
         gunicorn.util.write_error = _json_error
 
 
+# --- webhooks (issue 16): one delivery loop per worker process, started after the fork ------------
+_loops: list[DeliveryLoop] = []
+
+
+def _start_delivery(worker) -> None:
+    """gunicorn ``post_worker_init``: this worker's delivery loop (threads do not survive a fork, so never
+    before it); the loops of all workers and of any ``yima worker`` share the webhooks through leases."""
+    yima = worker.wsgi.extensions["yima"]
+    logger = logging.getLogger("yima.webhooks")
+    for handler in worker.log.error_log.handlers:  # its state changes in the server's log, one line each
+        if handler not in logger.handlers:
+            logger.addHandler(handler)
+    loop = DeliveryLoop(yima.db, WebhookSettings.from_config(yima.config), threads=2, name="serve")
+    loop.start()
+    _loops.append(loop)
+
+
+def _stop_delivery(_arbiter, _worker) -> None:
+    """gunicorn ``worker_exit``: finish the sends in flight and release the leases."""
+    while _loops:
+        _loops.pop().stop(timeout=8)  # within gunicorn's graceful_timeout (10 s); a lease left behind expires
+
+
+# --- end webhooks ------------------------------------------------------------------------------
+
+
 def run(
-    config: Config, *, host: str, port: int, threads: int = 8, workers: int = 1, timeout: int = 300
+    config: Config,
+    *,
+    host: str,
+    port: int,
+    threads: int = 8,
+    workers: int = 1,
+    timeout: int = 300,
+    deliver: bool = True,
 ) -> None:
-    """Serve until interrupted. Request bodies are limited by the app (``YIMA_MAX_CONTENT_LENGTH``)."""
+    """Serve until interrupted. Request bodies are limited by the app (``YIMA_MAX_CONTENT_LENGTH``).
+    With ``deliver`` each worker process also runs a webhook delivery loop."""
     config = config.with_secret()  # one key for every worker
     _answer_server_errors_in_json()
     _Server(
         config,
         {
+            **({"post_worker_init": _start_delivery, "worker_exit": _stop_delivery} if deliver else {}),
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": threads,

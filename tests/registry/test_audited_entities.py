@@ -18,6 +18,7 @@ NOT_AUDITED = {
     "lineage_node": "datasets and jobs upserted from the events and flows that name them (derived)",
     "audit_tree": "the Merkle tree over the chain, derived from it (verify recomputes and compares it)",
     "audit_checkpoint": "checkpoints issued over the chain; recording one as an entry would change the size it signs",
+    "webhook_delivery": "the delivery log: a record of attempts to send audit entries, not state of its own",
 }
 
 

@@ -18,6 +18,7 @@ from web.browse import (  # noqa: F401
     overview,
     pages,
     security,
+    webhook_pages,
 )
 
 LANGUAGES = ("zh", "en")

@@ -96,15 +96,23 @@ def _current(url: str) -> str | None:
     type=click.IntRange(10, 3600),
     help="Seconds a request may take (large imports and exports).",
 )
-def serve(host, port, threads, workers, timeout):
+@click.option(
+    "--deliver/--no-deliver",
+    default=None,
+    help="Run the webhook delivery loop in each worker process (default: on, unless YIMA_DELIVER=0).",
+)
+def serve(host, port, threads, workers, timeout, deliver):
     """Upgrade the database if needed, then serve the browse UI and the API (gunicorn, threaded)."""
     try:
         check_port(host, port)  # before anything says "serving"
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
     get_db()  # creates or upgrades first (serve is one of the CREATING_COMMANDS)
+    deliver = get_config().deliver if deliver is None else deliver
     click.echo(f"Yima serving on http://{host}:{port}/  (API: /api/v1, docs: /api/v1/docs)  Ctrl+C stops.")
-    run(get_config(), host=host, port=port, threads=threads, workers=workers, timeout=timeout)
+    run(
+        get_config(), host=host, port=port, threads=threads, workers=workers, timeout=timeout, deliver=deliver
+    )
 
 
 # --- demo ----------------------------------------------------------------------------------
