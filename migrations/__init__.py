@@ -19,6 +19,7 @@ MODEL_MODULES = (
     "standards.models",
     "lineage.models",
     "traceability.models",
+    "review.models",
 )
 
 

@@ -25,6 +25,8 @@ class Config:
     scheme_paths: tuple[str, ...] = ()
     #: where ``yima demo`` looks for the Uniclass 2015 CSVs first (YIMA_UNICLASS_DIR)
     uniclass_dir: str | None = None
+    #: areas (``codes``, ``resources``) whose changes go through change requests only (YIMA_REQUIRE_REVIEW)
+    require_review: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> Config:
@@ -38,6 +40,7 @@ class Config:
             instance_path=env.get("YIMA_INSTANCE_PATH") or str(Path.cwd() / "instance"),
             scheme_paths=tuple(p for p in env.get("YIMA_SCHEME_PATH", "").split(os.pathsep) if p),
             uniclass_dir=env.get("YIMA_UNICLASS_DIR") or None,
+            require_review=_areas(env.get("YIMA_REQUIRE_REVIEW", "")),
         )
         return replace(cfg, **overrides) if overrides else cfg
 
@@ -56,6 +59,20 @@ class Config:
     @property
     def dialect(self) -> str:
         return "postgresql" if self.database_url.startswith("postgres") else "sqlite"
+
+
+#: what YIMA_REQUIRE_REVIEW may name
+REVIEW_AREAS = ("codes", "resources")
+
+
+def _areas(raw: str) -> tuple[str, ...]:
+    areas = tuple(dict.fromkeys(a.strip().lower() for a in raw.split(",") if a.strip()))
+    unknown = [a for a in areas if a not in REVIEW_AREAS]
+    if unknown:
+        raise SystemExit(
+            f"YIMA_REQUIRE_REVIEW names {', '.join(unknown)}; use a list of: {', '.join(REVIEW_AREAS)}"
+        )
+    return areas
 
 
 def _int(env, name: str, default: int) -> int:

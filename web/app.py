@@ -12,12 +12,12 @@ from werkzeug.routing import IntegerConverter
 from registry.config import Config
 from registry.db import Database
 from standards import formats
-from web import auth, browse, domains, errors
-from web.api import audit, catalog, common, health, lineage, organizations, standards
+from web import auth, browse, domains, errors, review_gate
+from web.api import audit, catalog, common, health, lineage, organizations, requests, standards
 from web.context import Yima
 
 #: the API's modules, each exposing ``blp`` or a list ``blueprints`` (registered in this order)
-API_MODULES = (health, audit, organizations, standards, catalog, lineage)
+API_MODULES = (health, audit, organizations, standards, catalog, lineage, requests)
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -45,6 +45,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     common.init_app(app)
     errors.init_app(app)
     browse.init_app(app)
+    review_gate.init_app(app)  # after the principal is known (auth, the browse login)
 
     @app.teardown_appcontext
     def _close_session(_exc):

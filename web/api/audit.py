@@ -24,6 +24,11 @@ class AuditEntrySchema(Schema):
     after = fields.Raw(allow_none=True)
     prev_hash = fields.String()
     hash = fields.String()
+    # review: present (and hashed) only when set, so older entries keep their form and their hashes
+    organization = fields.String(
+        metadata={"description": "the organization the actor acted for (when it had one)"}
+    )
+    request = fields.Integer(metadata={"description": "the change request whose approval made this change"})
 
 
 class AuditQueryArgsSchema(PageArgsSchema):
@@ -32,6 +37,8 @@ class AuditQueryArgsSchema(PageArgsSchema):
     actor = fields.String()
     action = fields.String()
     after_seq = fields.Integer()
+    organization = fields.String()
+    request = fields.Integer()
 
 
 class VerifySchema(Schema):
