@@ -1,12 +1,14 @@
 """The three-party review in a real browser (Debian's Chromium through Playwright): the contractor proposes in a
 form, the supervisor finds it in the 待办 queue and endorses it, the owner approves it; a returned proposal is
-amended and resubmitted; a rejection. One server with the demo for the module; SQLite here (the API tests run
-every rule on PostgreSQL too)."""
+amended and resubmitted; a rejection; a stale approval refused. One server with the demo per database (SQLite
+and PostgreSQL), shared by the module's tests."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import urllib.request
 
 import pytest
 
@@ -16,6 +18,7 @@ from registry.config import Config
 from registry.db import Database
 from review import parties
 from standards import demo as standards_demo
+from tests.conftest import _truncate
 from tests.web.test_ui_browser import ARGS, CHROMIUM, Watch
 
 pytestmark = pytest.mark.browser
@@ -24,19 +27,24 @@ USERS = {
     "contractor": ("contributor", "CSCEC3B"),
     "supervisor": ("contributor", "SUP-DEMO"),
     "owner": ("steward", "SZGWS-GCGL"),
+    "direct": ("steward", None),  # a steward writing directly, beside the review
 }
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
     """The demo's organizations, codes and catalog served on a free port; yields (url, {user: secret})."""
     from werkzeug.serving import make_server
 
     from web import create_app
 
     tmp = tmp_path_factory.mktemp("review-ui")
-    url = f"sqlite:///{tmp / 'yima.db'}"
-    migrations.upgrade(url)
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'yima.db'}"
+        migrations.upgrade(url)
+    else:
+        url = request.getfixturevalue("pg_database")
+        _truncate(url)
     database = Database(url)
     catalog_demo.load_organizations(database, "demo")
     standards_demo.load(database, "demo", with_uniclass=False)
@@ -127,7 +135,7 @@ def test_ui_contractor_proposes_supervisor_endorses_owner_approves(as_user, serv
     own.click("#act-approve")
     own.wait_for_selector(".flash")
     assert own.locator("#request-status").get_attribute("data-status") == "approved"
-    actions = own.locator("#history tr").evaluate_all("rows => rows.map(r => r.dataset.action)")
+    actions = own.locator("#history tbody tr").evaluate_all("rows => rows.map(r => r.dataset.action)")
     assert actions == ["submit", "endorse", "approve"]
     own.goto(f"{origin}/codes/szgws-me/30-10.10.90")
     assert "隔热防火门" in own.locator("h1").inner_text()
@@ -185,3 +193,37 @@ def test_ui_the_request_pages_in_english(as_user, server):
     sup.goto(f"{origin}/requests?lang=en")
     assert sup.get_attribute("html", "lang") == "en"
     assert sup.locator("h1").inner_text().startswith("Change requests")
+
+
+def test_ui_a_stale_approval_is_refused_and_says_why(as_user, server):
+    origin, secrets = server
+    con = as_user("contractor")
+    con.goto(f"{origin}/requests/new/code?scheme=szgws-me&code=30-10.10.20")
+    assert con.locator("#f-kind").input_value() == "code.update"
+    con.fill("#f-name", "木质防火门（乙级）")
+    con.fill("#f-reason", "应注明耐火等级")
+    con.click("#submit-request")
+    con.wait_for_selector("#request-meta")
+    rid = re.search(r"/requests/(\d+)$", con.url).group(1)
+    sup = as_user("supervisor")
+    sup.goto(f"{origin}/requests/{rid}")
+    sup.click("#act-endorse")
+    sup.wait_for_selector(".flash")
+    # meanwhile a steward changes the code directly
+    patch = urllib.request.Request(
+        f"{origin}/api/v1/schemes/szgws-me/codes/30-10.10.20",
+        data=json.dumps({"unit": "扇"}).encode(),
+        method="PATCH",
+        headers={"Authorization": f"Bearer {secrets['direct']}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(patch) as resp:
+        assert resp.status == 200
+    own = as_user("owner")
+    own.goto(f"{origin}/requests/{rid}")
+    assert own.locator("#stale").count() == 1  # the owner is warned before acting
+    own.watch.expected_statuses.add(409)
+    own.click("#act-approve")
+    assert "已被修改" in own.locator("#action-error").inner_text()
+    assert own.locator("#request-status").get_attribute("data-status") == "reviewed"
+    own.goto(f"{origin}/codes/szgws-me/30-10.10.20")
+    assert "木质防火门（乙级）" not in own.locator("h1").inner_text()

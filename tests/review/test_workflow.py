@@ -367,3 +367,60 @@ def test_whoami_names_the_token_role_and_organization(client, party):
     assert client.get("/api/v1/whoami", headers=party["loner"]).get_json()["organization"] is None
     missing = client.get("/api/v1/whoami")
     assert missing.status_code == 401 and missing.get_json()["code"] == 401
+
+
+#: kind → (request body, the amended payload its submitter resubmits)
+AMENDED = {
+    "code.add": (
+        {"kind": "code.add", "scheme": "szgws-me", "payload": {"code": FREE_CODE, "name": "防火门"}},
+        {"code": FREE_CODE, "name": "隔热防火门"},
+    ),
+    "code.update": (
+        {"kind": "code.update", "scheme": "szgws-me", "target": DOOR, "payload": {"name": "防火门"}},
+        {"name": "钢质防火门（甲级）"},
+    ),
+    "code.deprecate": (
+        {
+            "kind": "code.deprecate",
+            "scheme": "szgws-me",
+            "target": "30-10.10.30",
+            "payload": {"successor": DOOR},
+        },
+        {"successor": "30-10.10.20"},
+    ),
+    "resource.create": (None, {"name": "材料进场验收记录"}),
+    "resource.update": (
+        {"kind": "resource.update", "target": RESOURCE, "payload": {"summary": "草稿摘要"}},
+        {"summary": "修改后的摘要"},
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(AMENDED))
+def test_each_kind_goes_submit_return_resubmit_endorse_reject_and_changes_nothing(client, party, kind):
+    body, amended = AMENDED[kind]
+    if body is None:
+        resource = new_resource(client)
+        body, amended = {"kind": kind, "payload": resource}, {**resource, **amended}
+    before = (
+        client.get("/api/v1/audit?entity_type=release&per_page=1000").get_json()["total"],
+        client.get(f"/api/v1/resources/{RESOURCE}").get_json(),
+    )
+    rid = submit(client, party["contractor"], **body).get_json()["id"]
+    assert review(client, party["supervisor"], rid, "return", "请修改").get_json()["status"] == "returned"
+    again = client.post(
+        f"/api/v1/requests/{rid}/resubmit", json={"payload": amended}, headers=party["contractor"]
+    )
+    assert again.status_code == 200, again.get_json()
+    assert all(again.get_json()["payload"].get(k) == v for k, v in amended.items() if k != "fields")
+    assert review(client, party["supervisor"], rid).get_json()["status"] == "reviewed"
+    done = decide(client, party["owner"], rid, "reject", "不予采纳").get_json()
+    assert [h["action"] for h in done["history"]] == ["submit", "return", "resubmit", "endorse", "reject"]
+    after = (
+        client.get("/api/v1/audit?entity_type=release&per_page=1000").get_json()["total"],
+        client.get(f"/api/v1/resources/{RESOURCE}").get_json(),
+    )
+    assert after == before and audit_of(client, request=rid) == []  # nothing applied
+    assert client.get("/api/v1/resources/REV-R1").status_code == 404
+    assert client.get(CODE_URL + FREE_CODE).status_code == 404
+    assert client.get("/api/v1/audit/verify").get_json()["ok"]

@@ -3,6 +3,8 @@ the actions the visitor may take (``/requests/{id}``), and those actions. Propos
 
 from __future__ import annotations
 
+import re
+
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as L
@@ -38,6 +40,34 @@ ACTION_LABELS = {
     "approve": L("批准"),
     "reject": L("驳回"),
 }
+#: the workflow's refusals (English, as the API says them) as a reviewer reads them on the page
+_REFUSALS = [
+    (
+        re.compile(r"changed since change request"),
+        lambda: _("提交后对象已被修改，未作任何改动：请驳回，由提交人按当前内容重新提议。"),
+    ),
+    (re.compile(r"no longer applies"), lambda: _("此申请已不适用（对象在提交后有变化），未作任何改动。")),
+    (re.compile(r"their own|its own"), lambda: _("不能审核或决定本人或本单位提交的申请。")),
+    (re.compile(r"organization reviews"), lambda: _("只有监理单位可以审核变更申请。")),
+    (
+        re.compile(r"decides change requests"),
+        lambda: _("只有建设单位或建设主管单位的数据管理员可以决定变更申请。"),
+    ),
+    (re.compile(r"comment is required"), lambda: _("退回和驳回须说明理由。")),
+    (re.compile(r"has already acted"), lambda: _("你已处理过此申请。")),
+    (re.compile(r"only a \w+ request can be"), lambda: _("此申请当前的状态不允许该操作。")),
+    (re.compile(r"acts for no organization"), lambda: _("此令牌不属于任何单位，不能处理变更申请。")),
+]
+
+
+def refusal_text(message: str) -> str:
+    """A refusal in the page's language (a message not known here is shown as the service wrote it)."""
+    for pattern, text in _REFUSALS:
+        if pattern.search(message):
+            return text()
+    return message
+
+
 #: an action of the request page → the workflow step that performs it
 STEPS = {
     "endorse": "review",
@@ -174,6 +204,6 @@ def request_act(request_id):
                 workflow.resubmit(s, request_id, comment=comment, actor=actor())
     except (Invalid, Conflict, Forbidden) as exc:
         session().expire_all()
-        return _page(request_id, error=exc.message, errors=exc.errors, status=exc.status)
+        return _page(request_id, error=refusal_text(exc.message), errors=exc.errors, status=exc.status)
     flash(_("已%(action)s变更申请 #%(id)s。", action=ACTION_LABELS[action], id=request_id))
     return redirect(url_for("browse.request_page", request_id=request_id))
