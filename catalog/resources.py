@@ -308,8 +308,8 @@ def _saved(session: Session, resource: DataResource, action: str, actor: str, be
     )
 
 
-def create_resource(session: Session, values: dict, *, actor: str, commit: bool = True) -> DataResource:
-    """Create a resource with its fields, revision 1, search text and one audit entry.
+def check_create(session: Session, values: dict) -> dict:
+    """Everything ``create_resource`` checks, writing nothing; returns the values with defaults filled in.
 
     Raises Conflict (code taken), Invalid (a reference that does not exist, bad field definitions).
     """
@@ -318,6 +318,16 @@ def create_resource(session: Session, values: dict, *, actor: str, commit: bool 
         raise Conflict(f"a data resource with code {code!r} already exists")
     values = {**DEFAULTS, **values}
     _check_resource(session, values, code)
+    return values
+
+
+def create_resource(session: Session, values: dict, *, actor: str, commit: bool = True) -> DataResource:
+    """Create a resource with its fields, revision 1, search text and one audit entry.
+
+    Raises Conflict (code taken), Invalid (a reference that does not exist, bad field definitions).
+    """
+    values = check_create(session, values)
+    code = values["code"]
     resource = DataResource(code=code, revision=revisions.next_number(session, code))
     _apply(resource, values)
     session.add(resource)
@@ -344,6 +354,20 @@ def _update_values(values: dict, before: dict, replace: bool) -> dict:
     return values
 
 
+def check_update(
+    session: Session, resource: DataResource, values: dict, *, replace: bool = False
+) -> tuple[dict, dict, dict]:
+    """Everything ``update_resource`` checks, writing nothing: (the resource as it is, the values it would
+    set, the resource as it would be). Raises Invalid."""
+    before = resource.to_dict()
+    values = _update_values(values, before, replace)
+    _check_resource(session, values, resource.code)
+    candidate = {**before, **jsonable(values)}
+    if "fields" in values:
+        candidate["fields"] = [_field_dict(f) for f in values["fields"] or []]
+    return before, values, candidate
+
+
 def update_resource(
     session: Session,
     code: str,
@@ -360,13 +384,8 @@ def update_resource(
     nothing. ``fields``, when given, replaces the whole field list. Raises NotFound, Stale, Invalid.
     """
     resource = get_resource(session, code, lock=True)
-    before = resource.to_dict()
-    check_if_match(if_match, before)
-    values = _update_values(values, before, replace)
-    _check_resource(session, values, code)
-    candidate = {**before, **jsonable(values)}
-    if "fields" in values:
-        candidate["fields"] = [_field_dict(f) for f in values["fields"] or []]
+    check_if_match(if_match, resource.to_dict())
+    before, values, candidate = check_update(session, resource, values, replace=replace)
     if candidate == before:
         return resource
     _apply(resource, values)

@@ -22,6 +22,7 @@ MODEL_MODULES = (
     "lineage.models",
     "traceability.models",
     "webhooks.models",
+    "review.models",
 )
 
 

@@ -12,10 +12,11 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Index, String, Text, insert, select, text
+from sqlalchemy import Index, Integer, String, Text, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry import merkle_store
+from registry.actors import organization_of, request_of
 from registry.db import Base
 from registry.jsonutil import canonical, jsonable, sha256_hex
 from registry.paging import DEFAULT_PER_PAGE, Page, paginate
@@ -41,10 +42,18 @@ class AuditEntry(Base):
     after: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # --- review (tokens act for an organization; approvals name their change request) ---------------
+    #: the organization the actor acted for; in the body (and so in the hash) only when set, so entries
+    #: written before organizations existed keep their hashes
+    organization: Mapped[str | None] = mapped_column(String(64))
+    #: the change request whose approval made this change; in the body only when set
+    request: Mapped[int | None] = mapped_column(Integer)
+    # --- end review ---------------------------------------------------------------------------------
 
     def body(self) -> dict:
-        """The entry as hashed: every field but ``hash`` and ``prev_hash``."""
-        return {
+        """The entry as hashed: every field but ``hash`` and ``prev_hash`` (``organization`` and
+        ``request`` only when set)."""
+        body = {
             "seq": self.seq,
             "at": self.at,
             "actor": self.actor,
@@ -54,6 +63,11 @@ class AuditEntry(Base):
             "before": None if self.before is None else json.loads(self.before),
             "after": None if self.after is None else json.loads(self.after),
         }
+        if self.organization is not None:
+            body["organization"] = self.organization
+        if self.request is not None:
+            body["request"] = self.request
+        return body
 
     def to_dict(self) -> dict:
         return {**self.body(), "prev_hash": self.prev_hash, "hash": self.hash}
@@ -81,13 +95,16 @@ def next_entry(
 ) -> AuditEntry:
     """Build (not store) the entry that follows ``head_row`` (``(seq, hash)`` of the newest entry, or None).
 
-    The one place an entry and its hash are made: ``record`` and ``record_raw`` use it.
+    The one place an entry and its hash are made: ``record`` and ``record_raw`` use it. An
+    ``registry.actors.Actor`` gives the entry its ``organization`` and ``request``.
     """
     seq, prev = (head_row[0] + 1, head_row[1]) if head_row else (1, GENESIS)
     entry = AuditEntry(
         seq=seq,
         at=now(),
-        actor=actor,
+        actor=str(actor),
+        organization=organization_of(actor),
+        request=request_of(actor),
         action=action,
         entity_type=entity_type,
         entity_key=str(entity_key),
@@ -223,6 +240,8 @@ def list_entries(
     page: int = 1,
     per_page: int = DEFAULT_PER_PAGE,
     newest_first: bool = False,
+    organization: str | None = None,
+    request: int | None = None,
 ) -> Page:
     """One page of entries by ``seq`` (oldest first unless asked), filtered, with the total that match."""
     query = select(AuditEntry)
@@ -236,6 +255,10 @@ def list_entries(
         query = query.where(AuditEntry.action == action)
     if after_seq is not None:
         query = query.where(AuditEntry.seq > after_seq)
+    if organization:
+        query = query.where(AuditEntry.organization == organization)
+    if request is not None:
+        query = query.where(AuditEntry.request == request)
     order = AuditEntry.seq.desc() if newest_first else AuditEntry.seq
     return paginate(session, query.order_by(order), page, per_page)
 

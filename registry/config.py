@@ -49,6 +49,8 @@ class Config:
     #: seconds between checks for new changes when no wake-up arrives (YIMA_WEBHOOK_POLL)
     webhook_poll: float = 0.5
     # --- end webhooks ---------------------------------------------------------------------------
+    #: areas (``codes``, ``resources``) whose changes go through change requests only (YIMA_REQUIRE_REVIEW)
+    require_review: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> Config:
@@ -65,6 +67,7 @@ class Config:
             signing_key=env.get("YIMA_SIGNING_KEY") or None,
             log_origin=env.get("YIMA_LOG_ORIGIN") or None,
             **_webhook_settings(env),
+            require_review=_areas(env.get("YIMA_REQUIRE_REVIEW", "")),
         )
         return replace(cfg, **overrides) if overrides else cfg
 
@@ -138,6 +141,20 @@ def _seconds(name: str, raw: str | None, default: float) -> float:
     if not 0 < value < float("inf"):  # also refuses nan
         raise SystemExit(f"{name} must be a positive number of seconds, not {raw}")
     return value
+
+
+#: what YIMA_REQUIRE_REVIEW may name
+REVIEW_AREAS = ("codes", "resources")
+
+
+def _areas(raw: str) -> tuple[str, ...]:
+    areas = tuple(dict.fromkeys(a.strip().lower() for a in raw.split(",") if a.strip()))
+    unknown = [a for a in areas if a not in REVIEW_AREAS]
+    if unknown:
+        raise SystemExit(
+            f"YIMA_REQUIRE_REVIEW names {', '.join(unknown)}; use a list of: {', '.join(REVIEW_AREAS)}"
+        )
+    return areas
 
 
 def _int(env, name: str, default: int) -> int:

@@ -1,4 +1,5 @@
-"""API tokens and roles: a token is shown once, only its SHA-256 is stored; each write is attributed to its name."""
+"""API tokens and roles: a token is shown once, only its SHA-256 is stored; each write is attributed to its name
+(and to the organization it acts for, when it has one)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,18 @@ class Token(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the organization (a catalog organization code) the token acts for; checked by the caller that
+    #: creates it (``review.parties``: registry knows nothing of the catalog). Organization deletes see it.
+    organization: Mapped[str | None] = mapped_column(
+        String(64), info={"references": "organization", "describe": "tokens (organization)"}
+    )
 
     def snapshot(self) -> dict:
-        return {"name": self.name, "role": self.role, "revoked": self.revoked}
+        # ``organization`` only when set: tokens audited before organizations existed still verify
+        snap = {"name": self.name, "role": self.role, "revoked": self.revoked}
+        if self.organization:
+            snap["organization"] = self.organization
+        return snap
 
 
 def role_rank(role: str) -> int:
@@ -51,8 +61,11 @@ def require_role(principal, needed: str) -> None:
         )
 
 
-def create_token(session: Session, name: str, role: str, *, actor: str) -> tuple[Token, str]:
-    """Create a token and return it with its secret, which is never stored and cannot be shown again.
+def create_token(
+    session: Session, name: str, role: str, *, actor: str, organization: str | None = None
+) -> tuple[Token, str]:
+    """Create a token (acting for ``organization``, a code the caller has checked) and return it with its
+    secret, which is never stored and cannot be shown again.
 
     Raises Invalid for an unknown role or empty name, Conflict if the name is taken.
     """
@@ -72,7 +85,14 @@ def create_token(session: Session, name: str, role: str, *, actor: str) -> tuple
             )
         raise Conflict(f"a token named {name!r} already exists; choose another name")
     secret = "yima_" + secrets.token_urlsafe(32)
-    token = Token(name=name, role=role, token_hash=sha256_hex(secret), created_at=utcnow(), revoked=False)
+    token = Token(
+        name=name,
+        role=role,
+        token_hash=sha256_hex(secret),
+        created_at=utcnow(),
+        revoked=False,
+        organization=organization or None,
+    )
     session.add(token)
     audit.record(
         session,
@@ -115,16 +135,18 @@ def list_tokens(session: Session) -> list[Token]:
 
 
 _T = Token.__table__
-_LOOKUP = select(_T.c.name, _T.c.role).where(_T.c.token_hash == bindparam("h"), _T.c.revoked.is_(False))
+_LOOKUP = select(_T.c.name, _T.c.role, _T.c.organization).where(
+    _T.c.token_hash == bindparam("h"), _T.c.revoked.is_(False)
+)
 
 
-def identify(engine, secret: str) -> tuple[str, str] | None:
-    """``(name, role)`` of the live token for this secret, or None: the per-request check, kept to one
+def identify(engine, secret: str) -> tuple[str, str, str | None] | None:
+    """``(name, role, organization)`` of the live token for this secret, or None: the per-request check, kept to one
     small Core query on its own connection (no ORM session), and never cached, so a revoked token
     stops working at once."""
     with engine.connect() as conn:
         row = conn.execute(_LOOKUP, {"h": sha256_hex(secret)}).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def authenticate(session: Session, secret: str) -> Token | None:

@@ -133,12 +133,12 @@ def _editable_release(session: Session, scheme_id: str, release: str | None) -> 
     return get_release(session, scheme.id, release)
 
 
-def add_code(
-    session: Session, scheme_id: str, values: dict, *, actor: str, release: str | None = None
-) -> dict:
-    """Add one code to a release (default: the current one). Its parent must exist. Audited.
+def check_add_code(
+    session: Session, scheme_id: str, values: dict, release: str | None = None
+) -> tuple[Release, dict]:
+    """Everything ``add_code`` checks, writing nothing: (the release, the row it would insert).
 
-    Raises NotFound, Invalid (malformed code, missing parent, bad template), Conflict (already there).
+    Raises what add_code raises: NotFound, Invalid (malformed code, missing parent, bad template), Conflict.
     """
     scheme = get_scheme(scheme_id)
     rel = _editable_release(session, scheme.id, release)
@@ -158,26 +158,41 @@ def add_code(
         )
     attributes = values.get("attributes") or None
     _template_or_invalid(attributes)
+    return rel, {
+        "release_id": rel.id,
+        "code": parsed.code,
+        "parent": parsed.parent,
+        "level": parsed.level,
+        "name": values["name"].strip(),
+        "name_en": values.get("name_en"),
+        "unit": values.get("unit"),
+        "status": "active",
+        "successor": None,
+        "attributes": attributes,
+        "description": values.get("description"),
+        "pinyin": pinyin_initials(values["name"]),
+    }
+
+
+def add_code(
+    session: Session,
+    scheme_id: str,
+    values: dict,
+    *,
+    actor: str,
+    release: str | None = None,
+    commit: bool = True,
+) -> dict:
+    """Add one code to a release (default: the current one). Its parent must exist. Audited.
+
+    ``commit=False`` leaves the commit to the caller (an approved change request, applied with its
+    transition) and returns only ``{"scheme", "release", "code"}``: the release index of an uncommitted
+    change is never built, so it cannot be cached. Raises what ``check_add_code`` raises.
+    """
+    scheme = get_scheme(scheme_id)
+    rel, row = check_add_code(session, scheme.id, values, release)
     before = release_summary(session, rel, scheme.id)
-    session.execute(
-        insert(Code),
-        [
-            {
-                "release_id": rel.id,
-                "code": parsed.code,
-                "parent": parsed.parent,
-                "level": parsed.level,
-                "name": values["name"].strip(),
-                "name_en": values.get("name_en"),
-                "unit": values.get("unit"),
-                "status": "active",
-                "successor": None,
-                "attributes": attributes,
-                "description": values.get("description"),
-                "pinyin": pinyin_initials(values["name"]),
-            }
-        ],
-    )
+    session.execute(insert(Code), [row])
     audit_release(
         session,
         rel,
@@ -185,10 +200,17 @@ def add_code(
         before,
         actor=actor,
         action="add_code",
-        change={"action": "add_code", "code": parsed.code},
+        change={"action": "add_code", "code": row["code"]},
     )
+    return _done(session, scheme.id, row["code"], rel.release, commit)
+
+
+def _done(session: Session, scheme_id: str, code: str, release: str, commit: bool) -> dict:
+    """What a code write returns: the code document once committed, else only its key (see ``add_code``)."""
+    if not commit:
+        return {"scheme": scheme_id, "release": release, "code": code}
     session.commit()
-    return get_code(session, scheme.id, parsed.code, rel.release, crosswalks=False)
+    return get_code(session, scheme_id, code, release, crosswalks=False)
 
 
 def _template_or_invalid(attributes) -> None:
@@ -200,15 +222,21 @@ def _template_or_invalid(attributes) -> None:
         raise Invalid(f"not an attribute template: {exc}", {"attributes": [str(exc)]}) from None
 
 
-def update_code(
-    session: Session, scheme_id: str, code: str, values: dict, *, actor: str, release: str | None = None
-) -> dict:
-    """Change a code's names, unit, description or attribute template. Audited. Raises NotFound, Invalid."""
+#: what ``update_code`` may change
+UPDATABLE = ("name", "name_en", "unit", "description", "attributes")
+
+
+def check_update_code(
+    session: Session, scheme_id: str, code: str, values: dict, release: str | None = None
+) -> tuple[Release, Code, dict]:
+    """Everything ``update_code`` checks, writing nothing: (the release, the code's row, the changes).
+
+    Raises NotFound, Invalid as update_code does.
+    """
     scheme = get_scheme(scheme_id)
     rel = _editable_release(session, scheme.id, release)
-    canonical, row = _code_row(session, scheme, rel, code)
-    allowed = {"name", "name_en", "unit", "description", "attributes"}
-    unknown = set(values) - allowed - {"code"}
+    _canonical, row = _code_row(session, scheme, rel, code)
+    unknown = set(values) - set(UPDATABLE) - {"code"}
     if unknown:
         raise Invalid("these fields cannot be changed here", {k: ["unknown field"] for k in sorted(unknown)})
     if "name" in values and not (values["name"] or "").strip():
@@ -216,10 +244,30 @@ def update_code(
     if "attributes" in values:
         values = {**values, "attributes": values["attributes"] or None}
         _template_or_invalid(values["attributes"])
-    before = release_summary(session, rel, scheme.id)
-    changes = {k: v for k, v in values.items() if k in allowed}
+    changes = {k: v for k, v in values.items() if k in UPDATABLE}
     if "name" in changes:
         changes["pinyin"] = pinyin_initials(changes["name"])
+    return rel, row, changes
+
+
+def update_code(
+    session: Session,
+    scheme_id: str,
+    code: str,
+    values: dict,
+    *,
+    actor: str,
+    release: str | None = None,
+    commit: bool = True,
+) -> dict:
+    """Change a code's names, unit, description or attribute template. Audited. Raises NotFound, Invalid.
+
+    ``commit=False`` as for ``add_code``.
+    """
+    scheme = get_scheme(scheme_id)
+    rel, row, changes = check_update_code(session, scheme.id, code, values, release)
+    canonical = row.code
+    before = release_summary(session, rel, scheme.id)
     session.execute(update(Code).where(Code.id == row.id).values(**changes))
     session.expire(row)
     audit_release(
@@ -235,22 +283,15 @@ def update_code(
             "fields": sorted(k for k in changes if k != "pinyin"),
         },
     )
-    session.commit()
-    return get_code(session, scheme.id, canonical, rel.release, crosswalks=False)
+    return _done(session, scheme.id, canonical, rel.release, commit)
 
 
-def deprecate_code(
-    session: Session,
-    scheme_id: str,
-    code: str,
-    *,
-    actor: str,
-    successor: str | None = None,
-    release: str | None = None,
-) -> dict:
-    """Mark a code deprecated, pointing to its successor (which must be in the same release). Audited.
+def check_deprecate_code(
+    session: Session, scheme_id: str, code: str, successor: str | None = None, release: str | None = None
+) -> tuple[Release, Code, str | None]:
+    """Everything ``deprecate_code`` checks, writing nothing: (the release, the code's row, the successor).
 
-    Validation then reports it as ``deprecated`` with the successor. Raises NotFound, Invalid, Conflict.
+    Raises NotFound, Invalid, Conflict as deprecate_code does.
     """
     scheme = get_scheme(scheme_id)
     rel = _editable_release(session, scheme.id, release)
@@ -264,6 +305,27 @@ def deprecate_code(
             raise Invalid(f"the successor {succ} is not in the release", {"successor": ["unknown_successor"]})
     if row.status == "deprecated" and row.successor == succ:
         raise Conflict(f"{canonical} is already deprecated" + (f" in favour of {succ}" if succ else ""))
+    return rel, row, succ
+
+
+def deprecate_code(
+    session: Session,
+    scheme_id: str,
+    code: str,
+    *,
+    actor: str,
+    successor: str | None = None,
+    release: str | None = None,
+    commit: bool = True,
+) -> dict:
+    """Mark a code deprecated, pointing to its successor (which must be in the same release). Audited.
+
+    Validation then reports it as ``deprecated`` with the successor. ``commit=False`` as for ``add_code``.
+    Raises NotFound, Invalid, Conflict.
+    """
+    scheme = get_scheme(scheme_id)
+    rel, row, succ = check_deprecate_code(session, scheme.id, code, successor, release)
+    canonical = row.code
     before = release_summary(session, rel, scheme.id)
     session.execute(update(Code).where(Code.id == row.id).values(status="deprecated", successor=succ))
     session.expire(row)
@@ -276,5 +338,4 @@ def deprecate_code(
         action="deprecate",
         change={"action": "deprecate", "code": canonical, "successor": succ},
     )
-    session.commit()
-    return get_code(session, scheme.id, canonical, rel.release, crosswalks=False)
+    return _done(session, scheme.id, canonical, rel.release, commit)

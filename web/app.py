@@ -13,7 +13,7 @@ from registry.config import Config
 from registry.db import Database
 from registry.signed_note import signer_for
 from standards import formats
-from web import auth, browse, domains, errors
+from web import auth, browse, domains, errors, review_gate
 from web.api import (
     audit,
     catalog,
@@ -24,13 +24,25 @@ from web.api import (
     lineage,
     openapi,
     organizations,
+    requests,
     standards,
     webhooks,
 )
 from web.context import Yima
 
 #: the API's modules, each exposing ``blp`` or a list ``blueprints`` (registered in this order)
-API_MODULES = (health, audit, evidence, organizations, standards, catalog, lineage, webhooks, changes)
+API_MODULES = (
+    health,
+    audit,
+    evidence,
+    organizations,
+    standards,
+    catalog,
+    lineage,
+    requests,
+    webhooks,
+    changes,
+)
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -59,6 +71,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     common.init_app(app)
     errors.init_app(app)
     browse.init_app(app)
+    review_gate.init_app(app)  # after the principal is known (auth, the browse login)
 
     @app.teardown_appcontext
     def _close_session(_exc):

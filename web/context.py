@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import current_app, g
 
+from registry.actors import Actor
 from registry.config import Config
 from registry.db import Database
 from registry.tokens import require_role
@@ -14,10 +15,11 @@ from registry.tokens import require_role
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a token's name and role (API) or a logged-in steward's (browse pages)."""
+    """Who is calling: a token's name, role and organization (API) or a logged-in user's (browse pages)."""
 
     name: str
     role: str
+    organization: str | None = None
 
 
 @dataclass
@@ -57,8 +59,10 @@ def require(role: str) -> Principal:
 
 
 def actor() -> str:
+    """Who the request's changes are attributed to: an ``Actor`` carrying the caller's organization, so
+    every audit entry a service writes for this request names it (the services' ``actor: str`` is unchanged)."""
     who = principal()
-    return who.name if who else "anonymous"
+    return Actor(who.name, who.organization) if who else "anonymous"
 
 
 def needs(role: str):

@@ -15,6 +15,7 @@ from catalog import organizations, resources, systems
 from lineage import snapshots as lineage_events
 from lineage import snapshots as lineage_flows
 from registry import audit, tokens
+from review import workflow as change_requests
 from standards import crosswalks, releases
 from traceability import deliveries, events, items, products
 from webhooks import service as webhooks
@@ -34,6 +35,7 @@ AUDITED_ENTITIES: dict[str, ModuleType] = {
     "trace_item": items,
     "trace_event": events,
     "webhook": webhooks,
+    "change_request": change_requests,
 }
 
 

@@ -166,7 +166,11 @@ def test_merkle_store_migration_backfills_the_tree_of_an_existing_log_and_downgr
                     before=None,
                     after={"i": i},
                 )
-                s.execute(audit.AuditEntry.__table__.insert(), audit.row_values(entry))
+                # the columns of revision 0004 (organization and request come with 0008)
+                old = {
+                    k: v for k, v in audit.row_values(entry).items() if k not in ("organization", "request")
+                }
+                s.execute(audit.AuditEntry.__table__.insert(), old)
                 head = (entry.seq, entry.hash)
             s.commit()
         migrations.upgrade(fresh_url)

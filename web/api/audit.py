@@ -24,6 +24,11 @@ class AuditEntrySchema(Schema):
     after = fields.Raw(allow_none=True)
     prev_hash = fields.String()
     hash = fields.String()
+    # review: present (and hashed) only when set, so older entries keep their form and their hashes
+    organization = fields.String(
+        metadata={"description": "the organization the actor acted for (when it had one)"}
+    )
+    request = fields.Integer(metadata={"description": "the change request whose approval made this change"})
 
 
 class AuditQueryArgsSchema(PageArgsSchema):
@@ -33,6 +38,8 @@ class AuditQueryArgsSchema(PageArgsSchema):
     action = fields.String()
     # a seq is a BIGINT: anything outside it is a 422, not a driver overflow
     after_seq = fields.Integer(validate=validate.Range(min=0, max=2**63 - 1))
+    organization = fields.String()
+    request = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
 
 
 class VerifySchema(Schema):

@@ -17,6 +17,8 @@ from web.browse import (  # noqa: F401
     lineage_pages,
     overview,
     pages,
+    review_forms,
+    review_pages,
     security,
     webhook_pages,
 )

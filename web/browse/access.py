@@ -27,7 +27,7 @@ def session_principal() -> Principal | None:
     if token is None or token.revoked or token.name != who.get("name"):
         session.pop("who", None)
         return None
-    return Principal(token.name, token.role)
+    return Principal(token.name, token.role, token.organization)
 
 
 def require_login_for_reads():
@@ -55,6 +55,19 @@ def steward_required(view):
             return redirect(url_for("browse.login", next=request.full_path.rstrip("?")))
         if not can("steward"):
             raise Forbidden(_("只有数据管理员可以编辑。"))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def login_required(view):
+    """Decorate a page that acts for the visitor: anonymous visitors are sent to the login page first
+    (what they may then do is the service's rule: the change request pages)."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if principal() is None:
+            return redirect(url_for("browse.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
     return wrapped

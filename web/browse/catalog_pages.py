@@ -182,21 +182,26 @@ def _normalise_keys(errors: dict) -> dict:
     return {re.sub(r"\[(\d+)\]", r".\1", k): v for k, v in errors.items()}
 
 
-def _form(res: dict, errors: dict | None = None, *, new: bool, etag: str | None = None, status: int = 200):
+def form_context(res: dict, errors: dict | None = None, *, new: bool, etag: str | None = None) -> dict:
+    """``render_template`` keywords of the resource form (the change request pages reuse it for proposals)."""
     s = session()
-    return render_template(
-        "resource_form.html",
-        r=res,
-        new=new,
-        etag=etag,
-        errors=_normalise_keys(errors or {}),
-        names=_names(s),
-        formats=FORMATS,
-        share_methods=SHARE_METHODS,
-        schemes=[sc["id"] for sc in codes.list_schemes(s)],
-        labels=labels,
-        json_twin=None,
-    ), status
+    return {
+        "template_name_or_list": "resource_form.html",
+        "r": res,
+        "new": new,
+        "etag": etag,
+        "errors": _normalise_keys(errors or {}),
+        "names": _names(s),
+        "formats": FORMATS,
+        "share_methods": SHARE_METHODS,
+        "schemes": [sc["id"] for sc in codes.list_schemes(s)],
+        "labels": labels,
+        "json_twin": None,
+    }
+
+
+def _form(res: dict, errors: dict | None = None, *, new: bool, etag: str | None = None, status: int = 200):
+    return render_template(**form_context(res, errors, new=new, etag=etag)), status
 
 
 def _save(values: dict, *, code: str | None, etag: str | None):

@@ -4,7 +4,7 @@ The CLI stays in ``web/``: like the API and the browse pages it is a delivery la
 services (top of the layers, free to import every domain package), and ``yima serve`` builds the app.
 """
 
-from web.cli import catalog, core, evidence, lineage, standards, worker  # noqa: F401  (each registers its commands)
+from web.cli import catalog, core, evidence, lineage, requests, standards, worker  # noqa: F401  (each registers its commands)
 from web.cli.groups import main, validate
 
 __all__ = ["main", "validate"]

@@ -14,6 +14,8 @@ from lineage import demo as lineage_demo
 from registry import audit, log_check, tokens
 from registry.db import Database
 from registry.signed_note import signer_for
+from review import demo as review_demo
+from review import parties
 from standards import demo as standards_demo
 from web import domains
 from web.cli.groups import cli_actor, get_config, get_db, main
@@ -119,7 +121,13 @@ def serve(host, port, threads, workers, timeout, deliver):
 
 
 @main.command()
-def demo():
+@click.option(
+    "--tokens",
+    is_flag=True,
+    help="Also print a sample token for each unit of the three-party review (施工单位 contractor, 监理单位 "
+    "supervisor, 建设单位 owner); a re-run revokes the previous sample tokens and prints new ones.",
+)
+def demo(tokens):
     """Load the bureau's demo data: organizations, code schemes and codes, catalog, lineage (idempotent).
 
     Uniclass 2015 is loaded when its CSVs are found (YIMA_UNICLASS_DIR, else ../shared/data/uniclass2015);
@@ -136,7 +144,7 @@ def demo():
     actor = cli_actor()
     for label, load in DEMO_STEPS:
         wants_config = "config" in inspect.signature(load).parameters
-        created = load(database, actor, config=get_config()) if wants_config else load(database, actor)
+        created = load(database, actor, config=config) if wants_config else load(database, actor)
         click.echo(f"{label}: {created} created" if created else f"{label}: already loaded")
     if uniclass is None:
         click.secho(
@@ -147,6 +155,9 @@ def demo():
         )
     else:
         click.echo(f"Uniclass 2015: from {uniclass}")
+    if tokens:  # review: sample tokens of the three parties
+        for t in review_demo.sample_tokens(database, actor):
+            click.echo(f"{t['party']}\t{t['organization']}\t{t['role']}\t{t['name']}\t{t['secret']}")
 
 
 # --- token ---------------------------------------------------------------------------------
@@ -165,21 +176,24 @@ def token():
     type=click.Choice(tokens.ROLES),
     help="viewer < contributor (lineage, proposals) < steward (catalog, codes) < admin (schemes, tokens).",
 )
-def token_create(name, role):
-    """Create a token NAME; the secret is printed once, alone on the last line."""
+@click.option("--org", "organization", metavar="CODE", help="The organization the token acts for (its code).")
+def token_create(name, role, organization):
+    """Create a token NAME (acting for organization CODE); the secret is printed once, alone on the last line."""
     with get_db().writer() as s:
-        _, secret = tokens.create_token(s, name, role, actor=cli_actor())
-    click.echo(f"token {name!r} ({role}) created; store it now, it cannot be shown again:", err=True)
+        _, secret = parties.create_token(s, name, role, actor=cli_actor(), organization=organization)
+    of = f" for {organization}" if organization else ""
+    click.echo(f"token {name!r} ({role}{of}) created; store it now, it cannot be shown again:", err=True)
     click.echo(secret)
 
 
 @token.command("list")
 def token_list():
-    """List tokens (names, roles, whether revoked); secrets are never stored."""
+    """List tokens (names, roles, organizations, whether revoked); secrets are never stored."""
     with get_db().session() as s:
         for t in tokens.list_tokens(s):
             click.echo(
-                f"{t.name}\t{t.role}\t{'revoked' if t.revoked else 'active'}\t{t.created_at:%Y-%m-%d %H:%M}"
+                f"{t.name}\t{t.role}\t{t.organization or '-'}\t{'revoked' if t.revoked else 'active'}"
+                f"\t{t.created_at:%Y-%m-%d %H:%M}"
             )
 
 
