@@ -84,6 +84,11 @@ def from_records(records: list) -> Table:
             else:
                 col[i] = json.dumps(value, ensure_ascii=False)
                 nested.setdefault(key, []).append(i)
+    if not columns:
+        # records with no keys at all ([{}]) are still n rows, each missing every required field;
+        # polars builds a zero-column frame of height n only by dropping a column
+        frame = pl.DataFrame([pl.Series("_", [None] * n, dtype=pl.String)]).drop("_")
+        return Table(frame, nested)
     frame = pl.DataFrame({k: pl.Series(k, v, dtype=pl.String) for k, v in columns.items()}, height=n)
     return Table(frame, nested)
 

@@ -8,6 +8,7 @@ is committed here unless the caller commits itself (``commit=False``: the bulk i
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -32,6 +33,9 @@ from registry.jsonutil import check_if_match, jsonable
 from standards.formats import get_scheme
 
 ENTITY = "resource"
+#: the largest min_length/max_length (string lengths are 32-bit in the validator) and numeric bound
+MAX_LENGTH = 2**31 - 1
+INT64_MAX = 2**63 - 1
 EDITABLE = (
     "name",
     "summary",
@@ -143,8 +147,9 @@ def _length_and_bound_problems(c: dict, ftype: str) -> list[str]:
     if ("min_length" in c or "max_length" in c) and ftype != "string":
         problems.append("min_length/max_length apply to string fields")
     for key in ("min_length", "max_length"):
-        if key in c and c[key] is not None and (not isinstance(c[key], int) or c[key] < 0):
-            problems.append(f"{key} must be a whole number ≥ 0")
+        v = c.get(key)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_LENGTH):
+            problems.append(f"{key} must be a whole number from 0 to {MAX_LENGTH}")
     for key in ("minimum", "maximum"):
         v = c.get(key)
         if v is None:
@@ -152,6 +157,8 @@ def _length_and_bound_problems(c: dict, ftype: str) -> list[str]:
         if ftype in ("integer", "number"):
             if isinstance(v, bool) or not isinstance(v, int | float):
                 problems.append(f"{key} must be a number for a {ftype} field")
+            elif not _in_range(v):
+                problems.append(f"{key} must be a finite number within ±{INT64_MAX} (a 64-bit integer)")
         elif ftype in ("date", "datetime"):
             if not isinstance(v, str):
                 problems.append(f"{key} must be an ISO 8601 string for a {ftype} field")
@@ -175,7 +182,17 @@ def _constraint_problems(c: dict, ftype: str) -> list[str]:
             problems.append(f"pattern: {msg}")
     if "enum" in c and c["enum"] is not None and (not isinstance(c["enum"], list) or not c["enum"]):
         problems.append("enum must be a non-empty list")
+    elif c.get("enum") and ftype in ("integer", "number"):
+        if not all(isinstance(v, str) or isinstance(v, bool) or _in_range(v) for v in c["enum"]):
+            problems.append(f"enum values must be finite numbers within ±{INT64_MAX} (a 64-bit integer)")
     return problems
+
+
+def _in_range(value) -> bool:
+    """Whether a numeric bound fits the validator's 64-bit integers and floats (no inf, no NaN)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return True  # not a number: its type is reported elsewhere
+    return math.isfinite(value) and -INT64_MAX <= value <= INT64_MAX
 
 
 def _check_fields(fields: list[dict]) -> dict:

@@ -23,6 +23,8 @@ FACETS = ("category", "share_type", "security_grade", "system", "provider", "sta
 _FTS = table("resource_fts", column("rowid"), column("resource_fts"))
 _FTS_GRAMS = table("resource_fts_grams", column("rowid"), column("resource_fts_grams"))
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+#: C0 and C1 control characters (NUL included) and DEL: never part of a search term
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
 # --- the search text -----------------------------------------------------------------------
@@ -124,8 +126,11 @@ def reindex_all(session: Session) -> int:
 
 
 def normalise_query(q: str | None) -> str:
-    """What a search string is matched as: NFKC (full-width → ASCII), trimmed, lower case."""
-    return unicodedata.normalize("NFKC", q or "").strip().lower()
+    """What a search string is matched as: NFKC (full-width → ASCII), control characters (NUL, tabs…)
+    as spaces, trimmed, lower case. No control character is in the indexed text; a NUL would end
+    SQLite's FTS5 query early (an error) and PostgreSQL refuses it in text."""
+    text = unicodedata.normalize("NFKC", q or "")
+    return _CONTROL.sub(" ", text).strip().lower()
 
 
 def _like_escape(text: str) -> str:

@@ -14,6 +14,7 @@ from lineage.ids import check_direction, iso, parse_time, split_node_id
 from lineage.models import LineageNode
 from lineage.timeline import Graph, graph_at, timeline
 from registry.errors import Invalid, NotFound
+from registry.paging import DEFAULT_PER_PAGE, Page, page_of
 
 #: ``cycles`` lists at most this many (a tangled graph has exponentially many)
 MAX_CYCLES = 1000
@@ -224,8 +225,17 @@ def shortest_path(session: Session, source: str, target: str, *, level: str = "d
     }
 
 
-def cycles(session: Session, *, level: str = "dataset", as_of=None, limit: int = MAX_CYCLES) -> dict:
-    """Directed cycles as of a date (each starting at its smallest id; at most ``limit``)."""
+def cycles(
+    session: Session,
+    *,
+    level: str = "dataset",
+    as_of=None,
+    limit: int = MAX_CYCLES,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> Page:
+    """Directed cycles as of a date (each a list of node ids starting at its smallest; at most ``limit``),
+    one page of them; ``extra`` holds ``as_of`` and ``level``."""
     moment = parse_time(as_of)
     graph = graph_at(session, moment, level)
     found = []
@@ -235,20 +245,23 @@ def cycles(session: Session, *, level: str = "dataset", as_of=None, limit: int =
         if len(found) >= limit:
             break
     found.sort()
-    return {"as_of": iso(moment), "level": level, "count": len(found), "cycles": found}
+    result = page_of(found, page, per_page)
+    result.extra = {"as_of": iso(moment), "level": level}
+    return result
 
 
-def orphans(session: Session, *, level: str = "dataset", as_of=None) -> dict:
-    """Nodes with no edge at all as of a date (a dataset no job reads or writes, a job with no datasets)."""
+def orphans(
+    session: Session, *, level: str = "dataset", as_of=None, page: int = 1, per_page: int = DEFAULT_PER_PAGE
+) -> Page:
+    """Nodes with no edge at all as of a date (a dataset no job reads or writes, a job with no datasets),
+    one page of them by id; ``extra`` holds ``as_of`` and ``level``."""
     moment = parse_time(as_of)
     graph = graph_at(session, moment, level)
     ids = sorted(n for n in graph.g.nodes if graph.g.degree(n) == 0)
-    return {
-        "as_of": iso(moment),
-        "level": level,
-        "count": len(ids),
-        "nodes": [graph.node_dict(n) for n in ids],
-    }
+    result = page_of(ids, page, per_page)
+    result.items = [graph.node_dict(n) for n in result.items]
+    result.extra = {"as_of": iso(moment), "level": level}
+    return result
 
 
 def uncatalogued(session: Session, *, as_of=None) -> list[dict]:

@@ -48,7 +48,7 @@ class PathQueryArgsSchema(Schema):
     as_of = _as_of()
 
 
-class LevelQueryArgsSchema(Schema):
+class LevelQueryArgsSchema(PageArgsSchema):
     level = _level()
     as_of = _as_of()
 
@@ -96,6 +96,22 @@ class EdgeSchema(Schema):
     valid_from = fields.String(allow_none=True)
     valid_to = fields.String(allow_none=True)
     datasets = fields.Integer()
+
+
+class _LevelPageSchema(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    as_of = fields.String()
+    level = fields.String()
+
+
+class OrphanPageSchema(_LevelPageSchema):
+    items = fields.List(fields.Nested(NodeSchema))
+
+
+class CyclePageSchema(_LevelPageSchema):
+    items = fields.List(fields.List(fields.String()), metadata={"description": "each cycle's node ids"})
 
 
 class GraphSchema(Schema):

@@ -28,6 +28,8 @@ class Config:
     scheme_paths: tuple[str, ...] = ()
     #: where ``yima demo`` looks for the Uniclass 2015 CSVs first (YIMA_UNICLASS_DIR)
     uniclass_dir: str | None = None
+    #: how long a SQLite write waits for another writer's lock before answering 503, in milliseconds
+    sqlite_busy_timeout: int = 30_000
     #: evidence (issue 11): path of the Ed25519 key that signs checkpoints (YIMA_SIGNING_KEY; None:
     #: generated into the instance folder) and the log's origin line (YIMA_LOG_ORIGIN; None: the host
     #: name, kept in the instance folder on first use)
@@ -64,6 +66,7 @@ class Config:
             instance_path=env.get("YIMA_INSTANCE_PATH") or str(Path.cwd() / "instance"),
             scheme_paths=tuple(p for p in env.get("YIMA_SCHEME_PATH", "").split(os.pathsep) if p),
             uniclass_dir=env.get("YIMA_UNICLASS_DIR") or None,
+            sqlite_busy_timeout=_int(env, "YIMA_SQLITE_BUSY_TIMEOUT", 30_000),
             signing_key=env.get("YIMA_SIGNING_KEY") or None,
             log_origin=env.get("YIMA_LOG_ORIGIN") or None,
             **_webhook_settings(env),

@@ -30,24 +30,30 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+#: how long a SQLite statement waits for a lock held by another connection (YIMA_SQLITE_BUSY_TIMEOUT)
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, *, sqlite_busy_timeout: int = DEFAULT_BUSY_TIMEOUT_MS, **kwargs) -> Engine:
     """Create an engine with Yima's connection rules.
 
-    SQLite: foreign keys on, WAL, a busy timeout, and transactions begun by us so that a write
-    transaction can take the write lock up front (``BEGIN IMMEDIATE``) and never fork the audit
-    chain. PostgreSQL: psycopg 3 (``postgresql+psycopg://``).
+    SQLite: foreign keys on, WAL, a busy timeout (``sqlite_busy_timeout`` ms: past it a write fails
+    with "database is locked", answered 503, instead of hanging), and transactions begun by us so that
+    a write transaction can take the write lock up front (``BEGIN IMMEDIATE``) and never fork the
+    audit chain. PostgreSQL: psycopg 3 (``postgresql+psycopg://``).
     """
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
-        _configure_sqlite(engine)
+        connect_args = {"check_same_thread": False, "timeout": sqlite_busy_timeout / 1000}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        _configure_sqlite(engine, sqlite_busy_timeout)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
@@ -56,7 +62,7 @@ def _configure_sqlite(engine: Engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -68,9 +74,9 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """One engine and its two session factories: reads, and writes that serialize on the audit head."""
 
-    def __init__(self, url: str, **engine_kwargs):
+    def __init__(self, url: str, *, sqlite_busy_timeout: int = DEFAULT_BUSY_TIMEOUT_MS, **engine_kwargs):
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.engine = make_engine(url, sqlite_busy_timeout=sqlite_busy_timeout, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(yima_write=True), expire_on_commit=False)

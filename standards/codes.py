@@ -244,7 +244,10 @@ def check_update_code(
     if "attributes" in values:
         values = {**values, "attributes": values["attributes"] or None}
         _template_or_invalid(values["attributes"])
-    changes = {k: v for k, v in values.items() if k in UPDATABLE}
+    if "name" in values:
+        values = {**values, "name": values["name"].strip()}
+    # what really changes: PATCH {} (or the values the code already has) changes nothing
+    changes = {k: v for k, v in values.items() if k in UPDATABLE and getattr(row, k) != v}
     if "name" in changes:
         changes["pinyin"] = pinyin_initials(changes["name"])
     return rel, row, changes
@@ -262,11 +265,14 @@ def update_code(
 ) -> dict:
     """Change a code's names, unit, description or attribute template. Audited. Raises NotFound, Invalid.
 
-    ``commit=False`` as for ``add_code``.
+    Nothing to change (an empty patch, or the values the code already has) is no change: the code is
+    returned as it is and no audit entry is written. ``commit=False`` as for ``add_code``.
     """
     scheme = get_scheme(scheme_id)
     rel, row, changes = check_update_code(session, scheme.id, code, values, release)
     canonical = row.code
+    if not changes:
+        return get_code(session, scheme.id, canonical, rel.release, crosswalks=False)
     before = release_summary(session, rel, scheme.id)
     session.execute(update(Code).where(Code.id == row.id).values(**changes))
     session.expire(row)

@@ -126,6 +126,10 @@ class ReleaseArgsSchema(Schema):
     release = fields.String()
 
 
+class ChildrenArgsSchema(PageArgsSchema):
+    release = fields.String()
+
+
 class CodeCreateSchema(Schema):
     code = fields.String(required=True, validate=validate.Length(1, 64))
     name = fields.String(required=True, validate=validate.Length(1, 500))
@@ -202,16 +206,11 @@ class CrosswalkResultSchema(Schema):
     mappings = fields.Integer()
 
 
-class CrosswalkQueryArgsSchema(Schema):
+class CrosswalkQueryArgsSchema(PageArgsSchema):
     from_scheme = fields.String(required=True, metadata={"description": "the scheme of ``code``"})
     code = fields.String(required=True)
     release = fields.String()
     to_scheme = fields.String()
-
-
-class CrosswalkListSchema(Schema):
-    items = fields.List(fields.Nested(CrosswalkRefSchema))
-    total = fields.Integer()
 
 
 class ValidationErrorSchema(Schema):

@@ -61,7 +61,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
         cfg = config or Config.from_env()
     cfg = cfg.with_secret()
     app = _flask_app(cfg)
-    app.extensions["yima"] = Yima(cfg, Database(cfg.database_url))
+    app.extensions["yima"] = Yima(
+        cfg, Database(cfg.database_url, sqlite_busy_timeout=cfg.sqlite_busy_timeout)
+    )
     signer_for(cfg)  # evidence: the checkpoint key, generated on first start; a bad one fails here
     formats.configure(cfg.scheme_paths)  # the bundled scheme definitions plus YIMA_SCHEME_PATH
     domains.check()  # every audited entity type is registered, or verify would skip it

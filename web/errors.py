@@ -6,7 +6,8 @@ import logging
 import uuid
 
 from flask import Flask, jsonify, make_response, render_template, request
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -106,9 +107,50 @@ def handle_data_error(exc: DataError):
     return error_response(422, "a value is out of range or of the wrong kind for the database")
 
 
-def handle_operational_error(exc: OperationalError):
-    log.exception("database error")
-    return error_response(503, "the database is busy or unavailable; try again shortly")
+#: SQLite primary result codes (``sqlite_errorcode & 0xff``): a lock not granted within the busy
+#: timeout, and the file or disk failing; anything else (a syntax error…) is a bug, not a 503
+_SQLITE_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+_SQLITE_UNAVAILABLE = {7, 8, 10, 13, 14}  # NOMEM, READONLY, IOERR, FULL, CANTOPEN
+#: PostgreSQL SQLSTATEs: lock/statement timeouts and lost races the client may retry, and a server
+#: that is shutting down, starting, out of connections or gone (class 08, 53, 57P0x)
+_PG_BUSY = {"55P03", "57014", "40001", "40P01"}
+_PG_UNAVAILABLE_PREFIXES = ("08", "53", "57P")
+
+_DB_MESSAGES = {
+    "busy": "the database is busy: a lock was not granted in time; try again shortly",
+    "unavailable": "the database is unavailable; try again shortly",
+}
+
+
+def database_trouble(exc: Exception) -> str | None:
+    """``"busy"`` (a lock or statement timeout), ``"unavailable"`` (no connection, server down, disk) or
+    None when the error is not the database's state but a fault in the statement (a 500 to fix)."""
+    if isinstance(exc, SQLAlchemyTimeout):  # the connection pool had none free in time
+        return "busy"
+    if getattr(exc, "connection_invalidated", False):
+        return "unavailable"
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        primary = code & 0xFF
+        return (
+            "busy" if primary in _SQLITE_BUSY else "unavailable" if primary in _SQLITE_UNAVAILABLE else None
+        )
+    if orig is not None and type(orig).__module__.startswith("psycopg"):
+        state = getattr(orig, "sqlstate", None)
+        if state in _PG_BUSY:
+            return "busy"
+        if state is None or state.startswith(_PG_UNAVAILABLE_PREFIXES):
+            return "unavailable"  # no SQLSTATE: the connection itself failed (refused, closed)
+    return None
+
+
+def handle_operational_error(exc: Exception):
+    trouble = database_trouble(exc)
+    if trouble is None:
+        return handle_unexpected(exc)
+    log.warning("database %s: %s", trouble, getattr(exc, "orig", None) or exc)
+    return error_response(503, _DB_MESSAGES[trouble], headers={"Retry-After": "1"})
 
 
 def handle_unexpected(exc: Exception):
@@ -125,5 +167,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(YimaError, handle_yima_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(OperationalError, handle_operational_error)
+    app.register_error_handler(InterfaceError, handle_operational_error)
+    app.register_error_handler(SQLAlchemyTimeout, handle_operational_error)
     app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -3,7 +3,16 @@
 Steps: read the file (``workbook.read_file``), parse every cell (``layout.from_cell``), check every row
 with the API's schemas, then save through the same services as the API in one transaction (related
 resources first) and roll it all back if any row was refused. Every bad row is reported as sheet,
-row, column and message.
+row, column and message (marshmallow's messages reworded as the importer's own, ``plain_message``).
+
+What is absent is left alone, never emptied: a sheet (file) the input does not have leaves that part
+of the catalog as it is (no 信息项 sheet: every resource keeps its fields), and a column a sheet does
+not have keeps that property of the existing objects. What is present is the whole truth for the rows
+on it: an empty cell clears its value, and a 信息项 sheet that is there (even with its header row
+only) lists *all* the fields of each resource on the 信息资源 sheet, so a resource with no rows on it
+ends with no fields. Field rows of a resource that is not on the 信息资源 sheet but in the catalog
+replace that resource's fields and change nothing else. Every field an import removes is reported by
+resource and name (``deleted_fields``), in a dry run too.
 """
 
 from __future__ import annotations
@@ -50,6 +59,11 @@ class ImportReport:
     unchanged: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
     dry_run: bool = False
+    #: resource code → names of the fields the import removes from it
+    deleted_fields: dict = field(default_factory=dict)
+    #: the tables the input does not have (left as they are), and the sheets or files it ignored
+    absent: list = field(default_factory=list)
+    ignored: list = field(default_factory=list)
 
     def count(self, bucket: str, kind: str) -> None:
         target = getattr(self, bucket)
@@ -58,12 +72,22 @@ class ImportReport:
     def error(self, sheet: str, row: int, column: str, message: str) -> None:
         self.errors.append({"sheet": sheet, "row": row, "column": column, "message": message})
 
+    @property
+    def deleted(self) -> dict:
+        """How many objects the import deletes, per kind (only fields: an import never deletes a resource)."""
+        n = sum(len(names) for names in self.deleted_fields.values())
+        return {"fields": n} if n else {}
+
     def to_dict(self) -> dict:
         return {
             "dry_run": self.dry_run,
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "deleted_fields": self.deleted_fields,
+            "absent": self.absent,
+            "ignored": self.ignored,
             "errors": self.errors,
         }
 
@@ -87,9 +111,12 @@ def import_catalog(
     """
     report = ImportReport(dry_run=dry_run)
     tables = tables if tables is not None else read_file(path)
+    report.absent = [title for title, _, _ in SHEETS if title not in tables]
+    report.ignored = list(getattr(tables, "ignored", []))
     parsed = {title: _parse(title, cols, tables.get(title, []), report) for title, _, cols in SHEETS}
-    fields_by_resource = _group_fields(parsed, report)
-    plan = _plan(parsed, fields_by_resource, report)
+    present = {title: _columns_present(title, tables) for title in OBJECT_SHEETS}
+    fields_by_resource = _group_fields(session, parsed, report)
+    plan = _plan(session, parsed, present, fields_by_resource if "信息项" in tables else None, report)
     field_rows = {
         code: [n for _, n, _ in sorted(items, key=lambda t: t[:2])]
         for code, items in fields_by_resource.items()
@@ -100,7 +127,7 @@ def import_catalog(
     if report.errors or dry_run:
         session.rollback()
         if report.errors:
-            report.created, report.updated, report.unchanged = {}, {}, {}
+            report.created, report.updated, report.unchanged, report.deleted_fields = {}, {}, {}, {}
         return report
     session.commit()
     return report
@@ -133,6 +160,40 @@ def _parse(title: str, columns, records, report: ImportReport) -> list[tuple[int
     return out
 
 
+#: marshmallow's own messages (English sentences) as the importer words its reasons: what the cell
+#: should hold, lower case, like the cell parsers' "是 or 否" and "a date as YYYY-MM-DD"
+_PLAIN = (
+    (r"Missing data for required field\.|Field may not be null\.", "required (the cell is empty)"),
+    (r"Not a valid string\.", "text"),
+    (r"Not a valid integer\.", "a whole number"),
+    (r"Not a valid number\.|Not a valid float\.", "a number"),
+    (r"Number too large\.", "a smaller number"),
+    (r"Special numeric values \(nan or infinity\) are not permitted\.", "a finite number"),
+    (r"Not a valid boolean\.", "是 or 否"),
+    (r"Not a valid list\.", "a list separated by ;"),
+    (r"Not a valid mapping type\.|Invalid type\.|Invalid input type\.", "a value of another kind"),
+    (r"Unknown field\.", "not a column of this sheet"),
+    (r"Length must be between (\d+) and (\d+)\.", r"\1 to \2 characters"),
+    (r"Length must be (\d+)\.", r"exactly \1 characters"),
+    (r"Longer than maximum length (\d+)\.", r"at most \1 characters"),
+    (r"Shorter than minimum length (\d+)\.", r"at least \1 characters"),
+    (r"Must be greater than or equal to (\S+) and less than or equal to (\S+)\.", r"from \1 to \2"),
+    (r"Must be greater than or equal to (\S+)\.", r"at least \1"),
+    (r"Must be less than or equal to (\S+)\.", r"at most \1"),
+    (r"Must be one of: (.*)\.", r"one of \1"),
+    (r"String does not match expected pattern\.", "not in the expected form"),
+    (r"Invalid value\.", "not a valid value"),
+)
+
+
+def plain_message(message: str) -> str:
+    """One of marshmallow's messages worded as the importer's own (others pass through, unchanged)."""
+    for pattern, replacement in _PLAIN:
+        if re.fullmatch(pattern, message):
+            return re.sub(pattern, replacement, message)
+    return message
+
+
 def _schema_errors(title: str, columns, number: int, messages, report: ImportReport) -> None:
     """A schema's nested error messages as row errors, each under the column its key points at."""
 
@@ -141,20 +202,24 @@ def _schema_errors(title: str, columns, number: int, messages, report: ImportRep
             for k, v in msgs.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
         else:
-            text = "; ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)
+            items = msgs if isinstance(msgs, list) else [msgs]
+            text = "; ".join(plain_message(str(m)) for m in items)
             report.error(title, number, header_of(columns, prefix), text)
 
     walk("", messages)
 
 
-def _group_fields(parsed: dict, report: ImportReport) -> dict[str, list[tuple[int, int, dict]]]:
-    """The 信息项 rows checked one by one and grouped under their resource code: ``(position, row, field)``."""
+def _group_fields(
+    session: Session, parsed: dict, report: ImportReport
+) -> dict[str, list[tuple[int, int, dict]]]:
+    """The 信息项 rows checked one by one and grouped under their resource code: ``(position, row, field)``;
+    a resource must be on the 信息资源 sheet or in the catalog."""
     fields_by_resource: dict[str, list[tuple[int, int, dict]]] = {}
     for number, values in parsed["信息项"]:
         code = values.pop("resource", None)
         position = values.pop("position", None)
         if not code:
-            report.error("信息项", number, "信息资源代码", "required")
+            report.error("信息项", number, "信息资源代码", "required (the cell is empty)")
             continue
         try:
             loaded = FieldSchema().load(values)
@@ -162,28 +227,72 @@ def _group_fields(parsed: dict, report: ImportReport) -> dict[str, list[tuple[in
             _schema_errors("信息项", FIELD_COLUMNS, number, exc.messages, report)
             continue
         fields_by_resource.setdefault(code, []).append((position or 10**6, number, loaded))
-    resource_codes = {v.get("code") for _, v in parsed["信息资源"]}
-    for code, items in fields_by_resource.items():
-        if code not in resource_codes:
-            for _, number, _ in items:
-                report.error("信息项", number, "信息资源代码", f"no resource {code!r} on the 信息资源 sheet")
+    listed = {v.get("code") for _, v in parsed["信息资源"]}
+    elsewhere = set(fields_by_resource) - listed
+    known = set(session.scalars(select(DataResource.code).where(DataResource.code.in_(elsewhere))))
+    for code in sorted(elsewhere - known):
+        for _, number, _ in fields_by_resource.pop(code):
+            message = f"no resource {code!r} on the 信息资源 sheet or in the catalog"
+            report.error("信息项", number, "信息资源代码", message)
     return fields_by_resource
 
 
-def _plan(parsed: dict, fields_by_resource: dict, report: ImportReport) -> list[Planned]:
-    """Every object row checked with the API's schema (a resource with its fields), codes once per sheet."""
+def _columns_present(title: str, tables: Tables) -> set[str]:
+    """The keys (``lineage``, not ``lineage.name``) of the columns a sheet has: the ones it may change."""
+    headers = {h for _, raw in tables.get(title, []) for h in raw}
+    return {c.key.split(".")[0] for c in COLUMNS_OF[title] if c.header in headers}
+
+
+def _current(session: Session, title: str, code) -> dict | None:
+    """An existing object as the API's schema loads it (no dump-only keys), or None."""
+    model = {"单位": Organization, "信息系统": System, "信息资源": DataResource}[title]
+    current = session.scalar(select(model).where(model.code == code)) if isinstance(code, str) else None
+    if current is None:
+        return None
+    values = current.to_dict()
+    values.pop("revision", None)
+    return values
+
+
+def _merged(current: dict | None, values: dict, present: set[str]) -> dict:
+    """The row over the existing object: a column the sheet has sets (or, empty, clears) its value;
+    a column it does not have keeps the object's value. A new object is the row alone."""
+    if current is None:
+        return values
+    merged = dict(current)
+    for key in present:
+        if key in values:
+            merged[key] = values[key]
+        else:
+            merged.pop(key, None)
+    return merged
+
+
+def _plan(
+    session: Session,
+    parsed: dict,
+    present: dict[str, set[str]],
+    fields_by_resource: dict | None,
+    report: ImportReport,
+) -> list[Planned]:
+    """Every object row merged over the object it replaces and checked with the API's schema (a resource
+    with its fields: those on the 信息项 sheet, or with no such sheet its own), codes once per sheet;
+    then the resources only the 信息项 sheet names, with their new fields."""
     plan: list[Planned] = []
     seen: dict[tuple[str, str], int] = {}
     for title in OBJECT_SHEETS:
         for number, values in parsed[title]:
+            current = _current(session, title, values.get("code"))
+            values = _merged(current, values, present[title])
             if title == "信息资源":
-                items = sorted(fields_by_resource.get(values.get("code"), []), key=lambda t: t[:2])
-                values["fields"] = [f for _, _, f in items]
+                if fields_by_resource is not None or current is None:
+                    items = sorted(
+                        (fields_by_resource or {}).get(values.get("code"), []), key=lambda t: t[:2]
+                    )
+                    values["fields"] = [f for _, _, f in items]
                 values.setdefault("lineage", None)
-            try:
-                loaded = _SCHEMAS[title]().load(values)
-            except ValidationError as exc:
-                _schema_errors(title, COLUMNS_OF[title], number, exc.messages, report)
+            loaded = _load(title, number, values, report)
+            if loaded is None:
                 continue
             key = (title, loaded["code"])
             if key in seen:
@@ -192,7 +301,24 @@ def _plan(parsed: dict, fields_by_resource: dict, report: ImportReport) -> list[
                 continue
             seen[key] = number
             plan.append((title, number, loaded))
+    listed = {code for title, code in seen if title == "信息资源"}
+    for code, items in sorted((fields_by_resource or {}).items()):
+        if code in listed:
+            continue
+        values = _current(session, "信息资源", code)
+        values["fields"] = [f for _, _, f in sorted(items, key=lambda t: t[:2])]
+        loaded = _load("信息资源", min(n for _, n, _ in items), values, report, sheet="信息项")
+        if loaded is not None:
+            plan.append(("信息资源", min(n for _, n, _ in items), loaded))
     return plan
+
+
+def _load(title: str, number: int, values: dict, report: ImportReport, sheet: str | None = None):
+    try:
+        return _SCHEMAS[title]().load(values)
+    except ValidationError as exc:
+        _schema_errors(sheet or title, COLUMNS_OF[sheet or title], number, exc.messages, report)
+        return None
 
 
 # --- saving --------------------------------------------------------------------------------
@@ -252,8 +378,13 @@ def _save(
             resources.create_resource(session, values, actor=actor, commit=False)
             report.count("created", kind)
             return
+        before_fields = [f.name for f in current.fields]
         before = canonical(jsonable(current.to_dict()))
         saved = resources.update_resource(session, code, values, actor=actor, replace=True, commit=False)
+        after_fields = {f["name"] for f in values.get("fields") or []}
+        removed = [name for name in before_fields if name not in after_fields]
+        if removed:
+            report.deleted_fields[code] = removed
         if recount:
             report.count("unchanged" if canonical(jsonable(saved.to_dict())) == before else "updated", kind)
         return

@@ -204,13 +204,21 @@ def _json(column: Column, raw):
         raise ValueError('a JSON list, e.g. ["甲", "乙"]') from exc
 
 
+#: a date as spreadsheets re-save it in a Chinese locale: 2021/4/15, 2021-4-15, 2021.4.15, 2021年4月15日
+_LOOSE_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+
+
 def _date(column: Column, raw):
     if isinstance(raw, dt.datetime):
         return raw.date().isoformat()
     if isinstance(raw, dt.date):
         return raw.isoformat()
+    text = str(raw).strip()
+    match = _LOOSE_DATE.match(text)
     try:
-        return dt.date.fromisoformat(str(raw).strip()).isoformat()
+        if match:
+            return dt.date(*map(int, match.groups())).isoformat()
+        return dt.date.fromisoformat(text).isoformat()
     except ValueError as exc:
         raise ValueError("a date as YYYY-MM-DD") from exc
 

@@ -19,8 +19,16 @@ from catalog.exchange.layout import SHEETS, get_path, to_cell
 from catalog.models import DataResource, Organization, System
 from registry.errors import Invalid
 
-#: what was read: sheet title → [(spreadsheet row number, {header: cell})]
-Tables = dict[str, list[tuple[int, dict]]]
+
+class Tables(dict):
+    """What was read: sheet title → [(spreadsheet row number, {header: cell})]. A title that is absent
+    is a table the file does not have (the import leaves that part of the catalog alone); ``ignored``
+    names the sheets or files that are not catalog tables, ``sources`` where each table came from."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ignored: list[str] = []
+        self.sources: dict[str, str] = {}
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -99,6 +107,54 @@ def export_csv(session: Session, path: Path) -> dict:
 
 # --- reading -----------------------------------------------------------------------------
 
+#: per table, the headers that identify it when a sheet or file is not named after it (with a
+#: majority of its other headers being that table's columns)
+_SIGNATURES = {
+    "单位": {"单位代码"},
+    "信息系统": {"系统代码"},
+    "信息资源": {"信息资源代码"},
+    "信息项": {"信息资源代码", "信息项名称"},
+}
+#: the names a sheet or CSV file may have, per table (the CSV name, the sheet title, and both as stems)
+_NAMES = {
+    title: {filename.lower(), f"{title}.csv", filename[:-4].lower(), title} for title, filename, _ in SHEETS
+}
+
+ACCEPTED = (
+    "an XLSX workbook with the sheets 信息资源, 信息项, 信息系统 and 单位 (any of them; as "
+    "`yima catalog export --format xlsx` writes it), a .zip or a folder of the CSV files resources.csv, "
+    "fields.csv, systems.csv and organizations.csv (UTF-8 or GB18030), or one of those CSV files alone; "
+    "a sheet or file with another name is recognised by its header row (信息资源代码 for resources, "
+    "信息资源代码 and 信息项名称 for fields, 系统代码 for systems, 单位代码 for organizations, the other "
+    "headers mostly that table's). A table that is left out leaves that part of the catalog as it is"
+)
+
+
+def table_of(name: str, header) -> str | None:
+    """The table a sheet or file is: by its name, else by its header row; None if it is neither."""
+    key = Path(name).name.strip().lower()
+    for title, names in _NAMES.items():
+        if key in names:
+            return title
+    headers = {str(h).strip() for h in header or () if h is not None and str(h).strip()}
+    columns = {t: {c.header for c in cols} for t, _, cols in SHEETS}
+    score = {t: len(columns[t] & headers) for t, sig in _SIGNATURES.items() if sig <= headers}
+    score = {t: n for t, n in score.items() if 2 * n >= len(headers)}
+    best = sorted(score.items(), key=lambda kv: -kv[1])
+    if not best or (len(best) > 1 and best[0][1] == best[1][1]):
+        return None  # none, or a header two tables share (信息资源代码 alone): ambiguous
+    return best[0][0]
+
+
+def _add(tables: Tables, title: str | None, name: str, rows) -> None:
+    if title is None:
+        tables.ignored.append(name)
+        return
+    if title in tables:
+        raise Invalid(f"both {tables.sources[title]} and {name} are the {title} table; keep one of them")
+    tables[title] = _records(rows)
+    tables.sources[title] = name
+
 
 def _read_xlsx(path: Path) -> Tables:
     from openpyxl import load_workbook  # a heavy import: only when a workbook is read
@@ -107,13 +163,13 @@ def _read_xlsx(path: Path) -> Tables:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:
         raise Invalid(f"{path.name} is not a readable XLSX workbook: {exc}") from exc
-    out = {}
+    out = Tables()
     try:
-        for title, _, _ in SHEETS:
-            if title not in wb.sheetnames:
-                continue
-            rows = wb[title].iter_rows(values_only=True)
-            out[title] = _records(rows)
+        for sheet in wb.worksheets:
+            header = next(sheet.iter_rows(values_only=True, max_row=1), None)
+            _add(
+                out, table_of(sheet.title, header), f"sheet {sheet.title}", sheet.iter_rows(values_only=True)
+            )
     finally:
         wb.close()
     return out
@@ -133,51 +189,58 @@ def _records(rows) -> list[tuple[int, dict]]:
     return records
 
 
-def _decode(data: bytes) -> str:
+def _decode(name: str, data: bytes) -> str:
+    """CSV text as Excel and LibreOffice save it: UTF-8 with or without BOM, else GB18030 (Chinese Windows)."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+        data = data[3:]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
+        pass
+    try:
         return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"{name} is neither UTF-8 nor GB18030 text") from exc
 
 
 def _read_csv_files(files: dict[str, bytes]) -> Tables:
-    out = {}
-    for title, filename, _ in SHEETS:
-        data = files.get(filename) or files.get(f"{title}.csv")
-        if data is None:
-            continue
-        reader = csv.reader(io.StringIO(_decode(data), newline=""))
-        out[title] = _records([[v if v != "" else None for v in row] for row in reader])
+    out = Tables()
+    for name in sorted(files):
+        text = _decode(name, files[name])
+        if "\x00" in text:
+            raise Invalid(f"{name} is not a CSV text file (it contains NUL bytes)")
+        rows = [[v if v != "" else None for v in row] for row in csv.reader(io.StringIO(text, newline=""))]
+        _add(out, table_of(name, rows[0] if rows else None), name, rows)
     return out
 
 
+def _files_of(path: Path) -> dict[str, bytes]:
+    if path.is_dir():
+        return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.suffix.lower() == ".csv"}
+    if path.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return {Path(n).name: zf.read(n) for n in zf.namelist() if n.lower().endswith(".csv")}
+        except zipfile.BadZipFile as exc:
+            raise Invalid(f"{path.name} is not a zip file") from exc
+    return {path.name: path.read_bytes()}
+
+
 def read_file(path: Path) -> Tables:
-    """The tables of an XLSX workbook, a zip of CSV files or a folder of them. Raises Invalid."""
+    """The tables of an XLSX workbook, a zip or folder of CSV files, or one CSV file (see ``ACCEPTED``).
+
+    Raises Invalid for a file that cannot be read or that holds no catalog table."""
     path = Path(path)
     if not path.exists():
         raise Invalid(f"{path} does not exist")
-    if path.is_dir():
-        files = {p.name: p.read_bytes() for p in path.glob("*.csv")}
-        tables = _read_csv_files(files)
-    elif path.suffix.lower() in (".xlsx", ".xlsm"):
+    suffix = path.suffix.lower()
+    if path.is_dir() or suffix in (".zip", ".csv"):
+        tables = _read_csv_files(_files_of(path))
+    elif suffix in (".xlsx", ".xlsm"):
         tables = _read_xlsx(path)
-    elif path.suffix.lower() == ".zip":
-        try:
-            with zipfile.ZipFile(path) as zf:
-                files = {Path(n).name: zf.read(n) for n in zf.namelist() if n.lower().endswith(".csv")}
-        except zipfile.BadZipFile as exc:
-            raise Invalid(f"{path.name} is not a zip file") from exc
-        tables = _read_csv_files(files)
-    elif path.suffix.lower() == ".csv":
-        tables = _read_csv_files(
-            {"resources.csv" if "field" not in path.name else "fields.csv": path.read_bytes()}
-        )
     else:
-        raise Invalid(f"{path.name}: import takes .xlsx, a .zip of CSV files, or a folder of CSV files")
-    if "信息资源" not in tables and "信息系统" not in tables and "单位" not in tables:
-        raise Invalid(
-            f"{path.name} has none of the sheets/files " + ", ".join(f"{t} ({f})" for t, f, _ in SHEETS)
-        )
+        raise Invalid(f"{path.name} is not a file the catalog import takes. It takes {ACCEPTED}.")
+    if not tables:
+        found = f" (found {', '.join(tables.ignored)})" if tables.ignored else ""
+        raise Invalid(f"{path.name} holds no catalog table{found}. The import takes {ACCEPTED}.")
     return tables

@@ -200,3 +200,31 @@ def test_code_fields_use_the_current_release_and_report_successors(client, db):
     assert deprecated["status"] == "deprecated" and deprecated["successor"] == "40-10.10.20"
     assert "40-10.10.20" in deprecated["message"]
     assert body["results"][3]["errors"][0]["type"] == "code"
+
+
+def test_records_with_no_fields_at_all_get_their_required_errors(rec):
+    """[{}] built a zero-column frame of height 0 (a 500), and ?resource= empty beside a JSON body too."""
+    for url in ("/api/v1/validate/records", "/api/v1/validate/records?resource="):
+        r = rec.post(url, json={"resource": "REC-1", "records": [{}, {}]})
+        assert r.status_code == 200, r.get_json()
+        body = r.get_json()
+        assert (body["total"], body["invalid"]) == (2, 2)
+        assert body["results"][1]["errors"] == [
+            {"field": "id", "type": "required", "message": "id is required"}
+        ]
+
+
+def test_records_bounds_beyond_64_bits_are_refused_when_the_field_is_saved(rec, steward):
+    """A min_length of 10**23 was stored and then overflowed the validator (a 500) on every record."""
+    fields = [
+        {"name": "a", "constraints": {"min_length": 10**23}},
+        {"name": "b", "type": "integer", "constraints": {"maximum": 10**23}},
+        {"name": "c", "type": "integer", "constraints": {"enum": [1, 10**30]}},
+    ]
+    r = rec.patch("/api/v1/resources/REC-1", json={"fields": fields}, headers=steward)
+    assert r.status_code == 422, r.get_json()
+    errors = r.get_json()["errors"]
+    assert set(errors) >= {"fields[0]", "fields[1]", "fields[2]"}
+    assert "0 to 2147483647" in errors["fields[0]"][0] and "64-bit" in errors["fields[1]"][0]
+    ok = rec.post("/api/v1/validate/records", json={"resource": "REC-1", "records": [{"id": 1}]})
+    assert ok.status_code == 200 and ok.get_json()["valid"] == 1

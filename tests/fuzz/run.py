@@ -42,12 +42,7 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 #: failures whose fix lives in a module being moved or split by the layout work (issue 10): reported,
 #: not failing the run. Each names the test that pins it (xfail strict) and where the fix goes; delete
 #: the entry with the fix.
-KNOWN = {
-    ("ST101", "PATCH /api/v1/schemes/{scheme}/codes/{code}"): "PATCH with {} runs UPDATE … SET with nothing "
-    "to set (tests/web/test_hardening_known.py; standards/service.update_code)",
-    ("ST101", "POST /api/v1/validate/records"): "a record {} with no fields crashes the frame builder "
-    "(tests/web/test_hardening_known.py; catalog/records.py from_records)",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -308,12 +308,13 @@ def test_edges_over_time_every_direction_and_as_of(client, make_token, db):
     )
 
     orphans = client.get("/api/v1/lineage/orphans").get_json()
-    assert {n["id"] for n in orphans["nodes"]} == {"dataset:ns:codes", "dataset:ns:extra"}
-    assert client.get("/api/v1/lineage/cycles").get_json()["count"] == 0
+    assert {n["id"] for n in orphans["items"]} == {"dataset:ns:codes", "dataset:ns:extra"}
+    assert (orphans["total"], orphans["page"], orphans["level"]) == (2, 1, "dataset")
+    assert client.get("/api/v1/lineage/cycles").get_json()["total"] == 0
     send(run_event("feedback", ["portal"], ["raw"], "2025-08-01T00:00:00Z"))
     cyc = client.get("/api/v1/lineage/cycles").get_json()
-    assert cyc["count"] == 1 and cyc["cycles"][0][0] == "dataset:ns:portal"
-    assert client.get("/api/v1/lineage/cycles?as_of=2025-07-31").get_json()["count"] == 0
+    assert cyc["total"] == 1 and cyc["items"][0][0] == "dataset:ns:portal"
+    assert client.get("/api/v1/lineage/cycles?as_of=2025-07-31").get_json()["total"] == 0
 
     # bad parameters: clear 4xx
     assert client.get("/api/v1/lineage/graph?node=nonsense").status_code == 422

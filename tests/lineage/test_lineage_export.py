@@ -208,7 +208,7 @@ def test_cli_export_query_options_and_errors(runner, demo, tmp_path):
         "dataset:szgws.blxw:bad_conduct",
     }
     bad = runner(["lineage", "export", "--format", "csv", "--as-of", "last tuesday", "--out", tmp_path / "x"])
-    assert bad.exit_code != 0 and "as_of" in bad.output
+    assert bad.exit_code != 0 and "--as-of must be an ISO 8601" in bad.output and "as_of" not in bad.output
     missing = runner(
         ["lineage", "export", "--format", "csv", "--node", "dataset:no:such", "--out", tmp_path / "y"]
     )
@@ -218,6 +218,20 @@ def test_cli_export_query_options_and_errors(runner, demo, tmp_path):
     todo = runner(["lineage", "uncatalogued", "--json"])
     assert todo.exit_code == 0
     assert "dataset:szgws.gcjs:tender_eligibility" in {i["id"] for i in json.loads(todo.stdout)}
+
+
+def test_cli_export_of_a_system_node_speaks_in_options(runner, demo, tmp_path):
+    """--node system:X without --level answered 'ask with level=system' (the API's words)."""
+    out = tmp_path / "sys"
+    result = runner(["lineage", "export", "--format", "json", "--node", "system:GCJS", "--out", out])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["query"]["level"] == "system" and manifest["nodes"] >= 2
+    wrong = runner(
+        ["lineage", "export", "--format", "json", "--node", "system:GCJS", "--level", "dataset", "--out", out]
+    )
+    assert wrong.exit_code == 1
+    assert "ask with --level system" in wrong.output and "level=system" not in wrong.output
 
 
 # --- the API's signed export (POST): audited, zipped with its manifest, checked like the CLI's ------------

@@ -371,7 +371,9 @@ def test_api_writes_need_their_role_and_write_nothing_otherwise(
     assert r.status_code == 403 and role in r.get_json()["message"]
     assert audit_total(client) == before
     assert client.get("/api/v1/schemes/szgws-me/codes/40-10.10.20").get_json()["name"] == "热轧带肋钢筋"
-    assert [r["release"] for r in client.get("/api/v1/schemes/szgws-me/releases").get_json()] == ["2025-01"]
+    assert [r["release"] for r in client.get("/api/v1/schemes/szgws-me/releases").get_json()["items"]] == [
+        "2025-01"
+    ]
 
 
 def test_api_audit_verify_catches_a_code_row_edited_in_the_database(client, demo, db):
@@ -474,3 +476,38 @@ def test_api_import_multipart_upload_and_unreadable_xlsx(client, demo, admin):
         headers=admin,
     )
     assert r.status_code == 422 and "no code list" in r.get_json()["message"]
+
+
+def test_api_patch_code_with_nothing_to_change_is_a_no_op(client, demo, steward):
+    """PATCH {} ran an UPDATE with nothing to set (a 500): it is the code as it is, and no audit entry."""
+    path = "/api/v1/schemes/gbt51269/codes/30-10.00.00"
+    before, entries = client.get(path).get_json(), audit_total(client)
+    for body in ({}, {"release": before["release"]}, {"name": before["name"], "name_en": before["name_en"]}):
+        r = client.patch(path, json=body, headers=steward)
+        assert r.status_code == 200, r.get_json()
+        assert {k: v for k, v in r.get_json().items() if k != "crosswalks"} == {
+            k: v for k, v in before.items() if k != "crosswalks"
+        }
+    assert audit_total(client) == entries
+    r = client.patch(path, json={"name": " 门窗（新） "}, headers=steward)
+    assert (
+        r.status_code == 200 and r.get_json()["name"] == "门窗（新）" and audit_total(client) == entries + 1
+    )
+
+
+def test_api_lists_of_releases_crosswalks_and_children_are_in_the_envelope(client, demo, admin):
+    r = client.post("/api/v1/schemes/szgws-me/releases", json={"release": "2026-01"}, headers=admin)
+    assert r.status_code == 201
+    body = client.get("/api/v1/schemes/szgws-me/releases").get_json()
+    assert [r["release"] for r in body["items"]] == ["2025-01", "2026-01"]
+    assert (body["total"], body["page"], body["per_page"]) == (2, 1, 50)
+    second = client.get("/api/v1/schemes/szgws-me/releases?per_page=1&page=2").get_json()
+    assert [r["release"] for r in second["items"]] == ["2026-01"] and second["total"] == 2
+
+    out = client.get("/api/v1/crosswalks?from_scheme=szgws-me&code=40-10.10.00&per_page=1").get_json()
+    assert set(out) == {"items", "total", "page", "per_page"}
+    assert len(out["items"]) == 1 and out["total"] >= 1 and out["per_page"] == 1
+
+    kids = client.get("/api/v1/schemes/szgws-me/codes/40-10.10.00/children").get_json()
+    assert kids["total"] == 7 == len(kids["items"]) and kids["page"] == 1
+    assert all(k["parent"] == "40-10.10.00" for k in kids["items"])

@@ -76,3 +76,20 @@ def test_cli_unknown_scheme_is_a_clear_error(runner, tmp_path):
     path.write_text("1\n", encoding="utf-8")
     r = runner(["validate", "codes", "nope", path])
     assert r.exit_code == 1 and "no code scheme 'nope'" in r.output
+
+
+def test_cli_validate_codes_labels_an_invalid_code_by_its_error(runner, db, tmp_path):
+    """A level-1 category of szgws-me exists and is active, but items may not carry it: the line said
+    'active' beside the not_assignable message."""
+    from standards import demo as standards_demo
+
+    standards_demo.load(db, "test", with_uniclass=False)
+    codes = tmp_path / "codes.txt"
+    codes.write_text("30-10.00.00\n40-10.10.10\n99-99.99.99\n")
+    r = runner(["validate", "codes", "szgws-me", codes])
+    assert r.exit_code == 1
+    lines = {line.split()[1]: line.split()[0] for line in r.stdout.splitlines() if line.strip()}
+    assert lines == {"30-10.00.00": "not_assignable", "40-10.10.10": "ok", "99-99.99.99": "malformed"}
+    as_json = json.loads(runner(["validate", "codes", "szgws-me", codes, "--json"]).stdout)
+    assert as_json["results"][0]["status"] == "active"  # the contract's status is the code's own
+    assert as_json["results"][0]["errors"][0]["type"] == "not_assignable"

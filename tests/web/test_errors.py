@@ -95,3 +95,35 @@ def test_health_reports_database_revision_and_head(client, db):
 def test_errors_ids_beyond_64_bits_are_404_not_500(client, path):
     r = client.get(path)
     assert r.status_code == 404 and shaped(r.get_json(), 404)
+
+
+def test_errors_a_faulty_statement_is_a_500_not_the_database_is_busy(app):
+    """The 503 'busy' mapping caught every OperationalError, an SQL syntax error included."""
+    from sqlalchemy import text
+
+    def bad_sql():
+        with app.extensions["yima"].db.session() as s:
+            s.execute(text("SELEC 1"))
+
+    app.add_url_rule("/api/v1/bad-sql", "bad_sql", bad_sql)
+    r = app.test_client().get("/api/v1/bad-sql")
+    assert r.status_code == 500 and shaped(r.get_json(), 500) and "reference" in r.get_json()["message"]
+    assert "busy" not in r.get_json()["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/lineage/events",
+        "/api/v1/lineage/flows",
+        "/api/v1/lineage/cycles",
+        "/api/v1/lineage/orphans",
+        "/api/v1/organizations",
+        "/api/v1/schemes/szgws-me/releases",
+        "/api/v1/crosswalks?from_scheme=szgws-me&code=40-10.10.00",
+    ],
+)
+def test_errors_a_page_beyond_64_bits_is_a_422_not_an_overflow(client, path):
+    """?page= past what an OFFSET holds overflowed the driver (a 500) on the lineage lists."""
+    r = client.get(path + ("&" if "?" in path else "?") + f"page={2**64}")
+    assert r.status_code == 422 and shaped(r.get_json(), 422) and "page" in r.get_json()["errors"]["query"]

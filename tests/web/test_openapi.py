@@ -62,11 +62,6 @@ def test_release_timestamps_are_rfc3339_with_a_zone(client, admin):
     assert all(r["created_at"].endswith("Z") for r in scheme["releases"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fixed after the layout merge: the lineage views (web/api/lineage.py, moving to lineage/) declare "
-    "their response schemas with @blp.response(200, Schema)",
-)
 def test_every_success_response_declares_its_schema(spec):
     bare = [
         f"{method.upper()} {path}"

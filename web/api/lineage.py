@@ -8,7 +8,9 @@ from flask_smorest import Blueprint
 
 from lineage import events, flows, intake, queries
 from lineage.export.bundle import audited_manifest, export, zipped
+from lineage.export.formats import FORMATS
 from lineage.schemas import (
+    CyclePageSchema,
     EndFlowQueryArgsSchema,
     EventQueryArgsSchema,
     ExportQueryArgsSchema,
@@ -18,6 +20,7 @@ from lineage.schemas import (
     GraphSchema,
     LevelQueryArgsSchema,
     NodeQueryArgsSchema,
+    OrphanPageSchema,
     PathQueryArgsSchema,
     UncataloguedQueryArgsSchema,
 )
@@ -35,6 +38,25 @@ blp = Blueprint(
 )
 
 
+#: documentation-only response schemas (a dict is not dumped: the views answer as they always did)
+_OBJECT = {"type": "object"}
+
+
+def _answers(statuses: dict[str, str], schema: dict = _OBJECT):
+    """Document the JSON a view answers with (the view's value is returned as it is, never dumped)."""
+    content = {"application/json": {"schema": schema}}
+    return blp.doc(
+        responses={code: {"description": text, "content": content} for code, text in statuses.items()}
+    )
+
+
+def _envelope(item: dict) -> dict:
+    """The list envelope, as an OpenAPI schema of its own (documentation only)."""
+    count = {"type": "integer"}
+    properties = {"items": {"type": "array", "items": item}, "total": count, "page": count, "per_page": count}
+    return {"type": "object", "properties": properties}
+
+
 @blp.route("")
 class Intake(MethodView):
     @needs("contributor")
@@ -47,6 +69,9 @@ class Intake(MethodView):
         }
     )
     @blp.response(201)
+    @_answers(
+        {"201": "what the event changed in the graph, and any warnings", "200": "an event already received"}
+    )
     def post(self):
         """Receive one OpenLineage RunEvent, DatasetEvent or JobEvent (role contributor).
 
@@ -62,6 +87,7 @@ class Intake(MethodView):
 @blp.route("/events")
 class Events(MethodView):
     @blp.arguments(EventQueryArgsSchema, location="query")
+    @_answers({"200": "the list envelope"}, _envelope(_OBJECT))
     def get(self, args):
         """Received events, newest event time first (``job`` filters to one job)."""
         return events.list_events(session(), **args).envelope(events.event_dict)
@@ -69,6 +95,7 @@ class Events(MethodView):
 
 @blp.route("/events/<int:event_id>")
 class EventItem(MethodView):
+    @_answers({"200": "one received event, with the event as it was sent"})
     def get(self, event_id):
         """One received event, with the event exactly as it was sent."""
         return events.event_dict(events.get_event(session(), event_id), with_body=True)
@@ -124,6 +151,7 @@ class GraphView(MethodView):
 @blp.route("/impact")
 class Impact(MethodView):
     @blp.arguments(NodeQueryArgsSchema, location="query")
+    @_answers({"200": "every downstream dataset, job and system with its distance"})
     def get(self, args):
         """Every dataset, job and system downstream of ``node`` as of ``as_of``, with its distance
         (derivation steps)."""
@@ -134,6 +162,7 @@ class Impact(MethodView):
 @blp.route("/path")
 class Path(MethodView):
     @blp.arguments(PathQueryArgsSchema, location="query")
+    @_answers({"200": "the shortest path's nodes and its length"})
     def get(self, args):
         """The shortest directed path from ``source`` to ``target``; 404 when there is none."""
         return queries.shortest_path(session(), **args)
@@ -142,22 +171,25 @@ class Path(MethodView):
 @blp.route("/cycles")
 class Cycles(MethodView):
     @blp.arguments(LevelQueryArgsSchema, location="query")
+    @blp.response(200, CyclePageSchema)
     def get(self, args):
-        """Directed cycles in the graph as of ``as_of``."""
-        return queries.cycles(session(), **args)
+        """Directed cycles in the graph as of ``as_of`` (each a list of node ids), in the list envelope."""
+        return queries.cycles(session(), **args).envelope()
 
 
 @blp.route("/orphans")
 class Orphans(MethodView):
     @blp.arguments(LevelQueryArgsSchema, location="query")
+    @blp.response(200, OrphanPageSchema)
     def get(self, args):
-        """Nodes with no edge as of ``as_of``."""
-        return queries.orphans(session(), **args)
+        """Nodes with no edge as of ``as_of``, in the list envelope."""
+        return queries.orphans(session(), **args).envelope()
 
 
 @blp.route("/uncatalogued")
 class Uncatalogued(MethodView):
     @blp.arguments(UncataloguedQueryArgsSchema, location="query")
+    @_answers({"200": "the list envelope"}, _envelope(_OBJECT))
     def get(self, args):
         """Datasets seen in lineage that no catalog resource describes: the stewards' to-do list."""
         items = queries.uncatalogued(session(), as_of=args.get("as_of"))
@@ -167,6 +199,7 @@ class Uncatalogued(MethodView):
 @blp.route("/node")
 class NodeDetail(MethodView):
     @blp.arguments(NodeQueryArgsSchema, location="query")
+    @_answers({"200": "the node: system, catalog resource, facets, neighbours"})
     def get(self, args):
         """One dataset or job: system, catalog resource, latest facets (schema, columnLineage), neighbours."""
         return queries.node_detail(session(), args["node"], as_of=args.get("as_of"))
@@ -176,6 +209,17 @@ def _header(description: str) -> dict:
     return {"description": description, "schema": {"type": "string"}}
 
 
+_EXPORT_DOC = {
+    "description": "the file, with X-Content-SHA256 and X-Audit-Head",
+    "content": {
+        media.split(";")[0]: {"schema": {"type": "object" if "json" in media else "string"}}
+        for _, media in FORMATS.values()
+    },
+    "headers": {
+        "X-Content-SHA256": _header("SHA-256 (hex) of the body"),
+        "X-Audit-Head": _header("the audit chain's head the graph was read at"),
+    },
+}
 _SIGNED_EXPORT_DOC = {
     "description": "a zip of lineage.<ext> and manifest.json (with entry, checkpoint, inclusion)",
     "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
@@ -193,7 +237,7 @@ _SIGNED_EXPORT_DOC = {
 @blp.route("/export")
 class Export(MethodView):
     @blp.arguments(ExportQueryArgsSchema, location="query")
-    @blp.doc(responses={"200": {"description": "the file, with X-Content-SHA256 and X-Audit-Head"}})
+    @blp.doc(responses={"200": _EXPORT_DOC})
     def get(self, args):
         """The graph query's answer as a file: graphml, json (node-link), prov (PROV-JSON), csv or dot.
 

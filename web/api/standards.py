@@ -8,9 +8,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from registry.errors import Invalid
+from registry.paging import page_of
 from standards import codes, crosswalks, releases, schemas, validation
 from standards.importer import reader, writer
-from web.api.common import accepts, page_schema
+from web.api.common import PageArgsSchema, accepts, page_schema
 from web.context import actor, config, db, needs, session
 
 blp = Blueprint(
@@ -53,10 +54,11 @@ class SchemeItem(MethodView):
 
 @blp.route("/<scheme>/releases")
 class Releases(MethodView):
-    @blp.response(200, schemas.ReleaseSchema(many=True))
-    def get(self, scheme):
-        """The scheme's releases, oldest first."""
-        return releases.list_releases(session(), scheme)
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_schema(schemas.ReleaseSchema, "ReleasePage"))
+    def get(self, args, scheme):
+        """The scheme's releases, oldest first, in the list envelope."""
+        return page_of(releases.list_releases(session(), scheme), **args).envelope()
 
     @needs("admin")
     @blp.arguments(schemas.ReleaseCreateSchema)
@@ -180,11 +182,11 @@ class Deprecate(MethodView):
 
 @blp.route("/<scheme>/codes/<code>/children")
 class Children(MethodView):
-    @blp.arguments(schemas.ReleaseArgsSchema, location="query")
-    @blp.response(200, schemas.CodeSchema(many=True))
+    @blp.arguments(schemas.ChildrenArgsSchema, location="query")
+    @blp.response(200, schemas.CodePageSchema)
     def get(self, args, scheme, code):
-        """The direct children of a code (for a lazily expanded tree)."""
-        return codes.children(session(), scheme, code, args.get("release"))
+        """The direct children of a code (for a lazily expanded tree), in the list envelope."""
+        return codes.list_codes(session(), scheme, parent=code, **args).envelope()
 
 
 # --- crosswalks -----------------------------------------------------------------------------
@@ -193,9 +195,9 @@ class Children(MethodView):
 @crosswalks_blp.route("")
 class Crosswalks(MethodView):
     @crosswalks_blp.arguments(schemas.CrosswalkQueryArgsSchema, location="query")
-    @crosswalks_blp.response(200, schemas.CrosswalkListSchema)
+    @crosswalks_blp.response(200, page_schema(schemas.CrosswalkRefSchema, "CrosswalkPage"))
     def get(self, args):
-        """Every mapping of a code, both directions, each seen from that code."""
+        """Every mapping of a code, both directions, each seen from that code, in the list envelope."""
         items = crosswalks.find_crosswalks(
             session(),
             args["from_scheme"],
@@ -203,7 +205,7 @@ class Crosswalks(MethodView):
             release=args.get("release"),
             to_scheme=args.get("to_scheme"),
         )
-        return {"items": items, "total": len(items)}
+        return page_of(items, args["page"], args["per_page"]).envelope()
 
     @needs("steward")
     @crosswalks_blp.arguments(schemas.CrosswalkCreateSchema)

@@ -27,12 +27,20 @@ def catalog_import(file, dry_run, as_json):
     """Import organizations, systems, resources and fields from FILE, all rows or none.
 
     FILE is an XLSX workbook (sheets 信息资源, 信息项, 信息系统, 单位 with Chinese headers, as
-    `yima catalog export --format xlsx` writes), a zip of CSV files (resources.csv, fields.csv,
-    systems.csv, organizations.csv) or a folder of them. New codes are created, changed ones replaced
-    (each change audited, with a revision), identical ones left alone. Every bad row is reported with
-    its sheet, row and column; then nothing is written and the exit status is 1.
+    `yima catalog export --format xlsx` writes), a zip or a folder of CSV files (resources.csv,
+    fields.csv, systems.csv, organizations.csv), or one of those CSV files alone (a sheet or file
+    with another name is recognised by its header row). New codes are created, changed ones replaced
+    (each change audited, with a revision), identical ones left alone.
+
+    What FILE leaves out is left alone: without a 信息项 sheet (fields.csv) every resource keeps its
+    fields; a missing column keeps that value. A 信息项 sheet that is there lists all the fields of
+    the resources on the 信息资源 sheet: fields it no longer lists are deleted, and the report (the
+    dry run's too) names every one. Every bad row is reported with its sheet, row and column; then
+    nothing is written and the exit status is 1.
     """
     tables = workbook.read_file(file)
+    for title in tables.ignored:
+        click.echo(f"ignored: {title} (not a catalog table)", err=True)
     rows = sum(len(tables.get(t, ())) for t in ("单位", "信息系统", "信息资源"))
     database = get_db()
     with database.writer() as s, progress(rows, "importing") as bar:
@@ -56,10 +64,34 @@ def catalog_import(file, dry_run, as_json):
         def line(bucket):
             return ", ".join(f"{n} {kind}" for kind, n in bucket.items()) or "nothing"
 
-        click.echo(f"created: {line(report.created)}")
-        click.echo(f"updated: {line(report.updated)}")
-        click.echo(f"unchanged: {line(report.unchanged)}")
+        _echo_report(report, line)
         click.echo("dry run: nothing was written" if dry_run else "import complete")
+
+
+def _echo_report(report, line) -> None:
+    """What the import did (or would do), deletions by resource and field name."""
+    would = "would be " if report.dry_run else ""
+    click.echo(f"{would}created: {line(report.created)}")
+    click.echo(f"{would}updated: {line(report.updated)}")
+    click.echo(f"unchanged: {line(report.unchanged)}")
+    deleted = report.deleted_fields
+    if deleted:
+        total = sum(len(names) for names in deleted.values())
+        click.secho(f"{would}deleted: {total} fields of {len(deleted)} resources", fg="yellow")
+        for code, names in deleted.items():
+            click.echo(f"  {code}: {', '.join(names)}")
+    else:
+        click.echo(f"{would}deleted: nothing")
+    for title in report.absent:
+        click.echo(f"left as they are (no {title} table in the file): {_ABSENT[title]}")
+
+
+_ABSENT = {
+    "单位": "organizations",
+    "信息系统": "systems",
+    "信息资源": "resources",
+    "信息项": "the fields of every resource",
+}
 
 
 @catalog_group.command("export")

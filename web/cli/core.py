@@ -11,7 +11,7 @@ import click
 import migrations
 from catalog import demo as catalog_demo
 from lineage import demo as lineage_demo
-from registry import audit, log_check, tokens
+from registry import audit, backup, log_check, tokens
 from registry.db import Database
 from registry.signed_note import signer_for
 from review import demo as review_demo
@@ -259,3 +259,24 @@ def audit_list(entity_type, entity_key, limit):
         )
     for e in found.items:
         click.echo(f"{e.seq}\t{e.at}\t{e.actor}\t{e.action}\t{e.entity_type}\t{e.entity_key}")
+
+
+# --- backup --------------------------------------------------------------------------------
+
+
+@main.command("backup")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(out):
+    """Write a consistent copy of the database to OUT while Yima may be serving.
+
+    SQLite: the online backup API (a single file; restore by copying it into place). PostgreSQL:
+    pg_dump of one snapshot, custom format (restore with pg_restore), or plain SQL when OUT ends in
+    .sql (restore with psql); pg_dump must be on PATH. Then `yima db upgrade` and `yima audit verify`
+    on the restored database. OUT must not exist.
+    """
+    config = get_config()
+    made = backup.backup(config.database_url, out, busy_timeout_ms=config.sqlite_busy_timeout)
+    head = f"audit seq {made.seq}, head {made.head}" if made.head else "audit chain empty"
+    click.echo(
+        f"backup written to {made.path} ({made.method}, {made.bytes} bytes, sha256 {made.sha256}; {head})"
+    )

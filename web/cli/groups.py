@@ -102,7 +102,7 @@ def get_db(*, create: bool | None = None) -> Database:
         url = root.obj["config"].database_url
         if not create:
             _require_existing(url)
-        database = Database(url)
+        database = Database(url, sqlite_busy_timeout=root.obj["config"].sqlite_busy_timeout)
         if migrations.needs_upgrade(database.engine):
             if _revision(database) is None:
                 if not create:

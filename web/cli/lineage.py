@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from pathlib import Path
 
 import click
@@ -12,8 +14,44 @@ from lineage.export.bundle import MANIFEST, audited_manifest, manifest_bytes
 from lineage.export.bundle import export as export_bundle
 from lineage.export.formats import FORMATS
 from lineage.ids import LEVELS
+from registry.errors import Invalid
 from registry.signed_note import signer_for
 from web.cli.groups import cli_actor, get_config, get_db, main
+
+#: the lineage services' parameter names (the API's words) → this CLI's options
+_OPTIONS = {
+    "as_of": "--as-of",
+    "node": "--node",
+    "level": "--level",
+    "depth": "--depth",
+    "direction": "--direction",
+}
+#: ``level=system`` anywhere, and a parameter's name opening the message ("as_of must be …")
+_API_WORDS = re.compile(r"\b(as_of|node|level|depth|direction)=(\w+)|^(as_of|node|level|depth|direction)\b")
+
+
+def _option(match: re.Match) -> str:
+    if match.group(1):
+        return f"{_OPTIONS[match.group(1)]} {match.group(2)}"
+    return _OPTIONS[match.group(3)]
+
+
+@contextlib.contextmanager
+def cli_words():
+    """Say a service's refusal with this command's options (``--level system``), not the API's
+    parameters (``level=system``)."""
+    try:
+        yield
+    except Invalid as exc:
+        errors = exc.errors
+        if isinstance(errors, dict):
+            errors = {
+                _OPTIONS.get(k, k): [
+                    _API_WORDS.sub(_option, str(m)) for m in (v if isinstance(v, list) else [v])
+                ]
+                for k, v in errors.items()
+            }
+        raise Invalid(_API_WORDS.sub(_option, exc.message), errors) from None
 
 
 @main.group()
@@ -44,9 +82,8 @@ def lineage():
 @click.option(
     "--level",
     type=click.Choice(list(LEVELS)),
-    default="dataset",
-    show_default=True,
-    help="dataset (datasets and jobs) or system (system A → B when A's data feeds B's).",
+    help="dataset (datasets and jobs) or system (system A → B when A's data feeds B's); default: "
+    "system for a --node system:CODE, else dataset.",
 )
 @click.option(
     "--out",
@@ -60,8 +97,10 @@ def export(fmt, as_of, node, direction, depth, level, out_dir):
     the audit chain's head, the query). Exporting the same --as-of twice gives byte-identical files."""
     if (direction != "both" or depth is not None) and not node:
         raise click.UsageError("--direction and --depth need --node")
+    if level is None:
+        level = "system" if node and node.startswith("system:") else "dataset"
     database = get_db()
-    with database.session() as s:
+    with database.session() as s, cli_words():
         made = export_bundle(s, fmt, node=node, direction=direction, depth=depth, level=level, as_of=as_of)
     signed = audited_manifest(database, made, actor=cli_actor(), signer=signer_for(get_config()))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +114,7 @@ def export(fmt, as_of, node, direction, depth, level, out_dir):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def uncatalogued(as_of, as_json):
     """Datasets seen in lineage that no catalog resource describes (a steward's to-do)."""
-    with get_db().session() as s:
+    with get_db().session() as s, cli_words():
         items = queries.uncatalogued(s, as_of=as_of)
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))

@@ -148,10 +148,13 @@ def validate_codes(scheme, file, release, column, as_json):
     else:
         for r in body["results"]:
             if r["valid"]:
-                click.echo(f"{'ok':<11}{r['code']}\t{r['name'] or ''}")
+                click.echo(f"{'ok':<15}{r['code']}\t{r['name'] or ''}")
             else:
+                # the error's type, not the code's status: a code that exists is "active" even when it
+                # is not one an item may carry (not_assignable) or its attributes are wrong
+                label = r["errors"][0]["type"] if r["errors"] else r["status"]
                 why = "; ".join(e["message"] for e in r["errors"])
-                click.echo(f"{r['status']:<10} {r['input']}\t{why}")
+                click.echo(f"{label:<14} {r['input']}\t{why}")
         click.echo(
             f"{body['total']} codes, {body['valid']} valid, {body['invalid']} invalid "
             f"({scheme} release {body['release'] or '(format only)'})",
