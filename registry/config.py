@@ -50,6 +50,9 @@ class Config:
     webhook_lease: float = 60.0
     #: seconds between checks for new changes when no wake-up arrives (YIMA_WEBHOOK_POLL)
     webhook_poll: float = 0.5
+    #: while changes flow, at most this many seconds between two ``audit.checkpoint`` events
+    #: (YIMA_CHECKPOINT_EVENT_SECONDS; docs/audit.md, "Witnessing")
+    checkpoint_event_seconds: float = 300.0
     # --- end webhooks ---------------------------------------------------------------------------
     #: areas (``codes``, ``resources``) whose changes go through change requests only (YIMA_REQUIRE_REVIEW)
     require_review: tuple[str, ...] = ()
@@ -131,6 +134,9 @@ def _webhook_settings(env) -> dict:
         ),
         "webhook_lease": _seconds("YIMA_WEBHOOK_LEASE", env.get("YIMA_WEBHOOK_LEASE"), 60.0),
         "webhook_poll": _seconds("YIMA_WEBHOOK_POLL", env.get("YIMA_WEBHOOK_POLL"), 0.5),
+        "checkpoint_event_seconds": _seconds(
+            "YIMA_CHECKPOINT_EVENT_SECONDS", env.get("YIMA_CHECKPOINT_EVENT_SECONDS"), 300.0
+        ),
     }
 
 

@@ -29,6 +29,7 @@ from web.api import (
     webhooks,
 )
 from web.context import Yima
+from webhooks import checkpoint_events
 
 #: the API's modules, each exposing ``blp`` or a list ``blueprints`` (registered in this order)
 API_MODULES = (
@@ -64,7 +65,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["yima"] = Yima(
         cfg, Database(cfg.database_url, sqlite_busy_timeout=cfg.sqlite_busy_timeout)
     )
-    signer_for(cfg)  # evidence: the checkpoint key, generated on first start; a bad one fails here
+    # evidence: the checkpoint key, generated on first start (a bad one fails here); its checkpoints
+    # reach the webhooks and the feed that ask for audit.checkpoint
+    checkpoint_events.install(app.extensions["yima"].db, signer_for(cfg), cfg.checkpoint_event_seconds)
     formats.configure(cfg.scheme_paths)  # the bundled scheme definitions plus YIMA_SCHEME_PATH
     domains.check()  # every audited entity type is registered, or verify would skip it
 

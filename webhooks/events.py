@@ -8,8 +8,10 @@ never announced; a committed one stays until a cursor passes it, so it is never 
 (``tests/webhooks/test_outbox_order.py`` checks the claim on both databases.)
 
 Events that are not audit entries (the signed checkpoints of the evidence work, type
-``audit.checkpoint``) can join the same stream through ``register_source``: a source places each of
-its events at a ``seq`` (delivered right after that entry), so order and cursors stay as they are.
+``audit.checkpoint``, from ``webhooks.checkpoint_events``) can join the same stream through
+``register_source``: a source places each of its events at a ``seq`` (delivered right after that
+entry), so order and cursors stay as they are. Such a source is asked only by readers whose patterns
+name its type (``audit.*``, ``audit.checkpoint``): ``*`` stays "every change".
 """
 
 from __future__ import annotations
@@ -60,12 +62,14 @@ def from_entry(entry: AuditEntry) -> Event:
 
 #: (session, after_seq, upto_seq) -> events of another kind placed at seqs in (after_seq, upto_seq]
 Source = Callable[[Session, int, int], list[Event]]
-_SOURCES: dict[str, Source] = {}
+#: name -> (the event type the source makes, the source)
+_SOURCES: dict[str, tuple[str, Source]] = {}
 
 
-def register_source(name: str, source: Source) -> None:
-    """Add events that are not audit entries to the stream (e.g. ``audit.checkpoint``); see the module doc."""
-    _SOURCES[name] = source
+def register_source(name: str, source: Source, event_type: str | None = None) -> None:
+    """Add events of ``event_type`` (default ``name``) that are not audit entries to the stream (e.g.
+    ``audit.checkpoint``); asked only by readers whose patterns name that type. See the module doc."""
+    _SOURCES[name] = (event_type or name, source)
 
 
 def unregister_source(name: str) -> None:
@@ -104,7 +108,8 @@ def read(session: Session, after_seq: int, matcher: Matcher, limit: int = 200) -
     rows = list(session.scalars(query))
     scanned_to = rows[-1].seq if len(rows) == limit else head
     found = [from_entry(e) for e in rows if matcher.matches(f"{e.entity_type}.{e.action}")]
-    for source in list(_SOURCES.values()):
-        found.extend(e for e in source(session, after_seq, scanned_to) if matcher.matches(e.type))
+    for event_type, source in list(_SOURCES.values()):
+        if matcher.names(event_type):
+            found.extend(e for e in source(session, after_seq, scanned_to) if matcher.names(e.type))
     found.sort(key=lambda e: (e.seq, e.suffix))
     return Batch(found, scanned_to, head)

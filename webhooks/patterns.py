@@ -57,6 +57,12 @@ class Matcher:
     def matches(self, event_type: str) -> bool:
         return self.everything or self._regex.fullmatch(event_type) is not None
 
+    def names(self, event_type: str) -> bool:
+        """Whether a pattern other than the bare ``*`` matches: how the events that are not audit
+        entries (``audit.checkpoint``) are asked for, so ``*`` keeps meaning "every change"."""
+        named = [p for p in self.patterns if p != "*"]
+        return any(re.fullmatch(".*".join(map(re.escape, p.split("*"))), event_type) for p in named)
+
     def sql(self, expr) -> ColumnElement[bool] | None:
         """A WHERE clause over ``expr`` (the type as SQL text), or None for every type.
 

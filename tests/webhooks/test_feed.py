@@ -92,7 +92,7 @@ def test_events_from_another_source_join_the_stream_at_their_seq(db, org):
             ]
         return []
 
-    events.register_source("test-checkpoints", checkpoints)
+    events.register_source("test-checkpoints", checkpoints, "audit.checkpoint")
     try:
         got = feed.changes(db, after_seq=0, types="audit.checkpoint,organization.*")
         types = [(i["seq"], i["type"]) for i in got["items"]]

@@ -8,7 +8,9 @@ import threading
 
 import click
 
+from registry.signed_note import signer_for
 from web.cli.groups import get_config, get_db, main
+from webhooks import checkpoint_events
 from webhooks.settings import WebhookSettings
 from webhooks.worker import DeliveryLoop
 
@@ -35,7 +37,9 @@ def worker(threads, once):
         signal.signal(signal.SIGINT, _stop)
     _log_lines()
     database = get_db()
-    loop = DeliveryLoop(database, WebhookSettings.from_config(get_config()), threads=threads, name="worker")
+    config = get_config()
+    checkpoint_events.install(database, signer_for(config), config.checkpoint_event_seconds)
+    loop = DeliveryLoop(database, WebhookSettings.from_config(config), threads=threads, name="worker")
     if once:
         click.echo(f"delivered {loop.run_once()} messages")
         return
