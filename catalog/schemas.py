@@ -14,7 +14,7 @@ from catalog.models import (
     SHARE_TYPES,
     UPDATE_CYCLES,
 )
-from registry.paging import PageArgsSchema
+from registry.paging import PageArgsSchema, PageEnvelopeSchema
 
 #: codes other objects refer to: letters, digits and . _ - /, starting with a letter or digit
 CODE = validate.Regexp(
@@ -209,11 +209,8 @@ class ResourceQueryArgsSchema(PageArgsSchema):
     tag = fields.String()
 
 
-class ResourcePageSchema(Schema):
+class ResourcePageSchema(PageEnvelopeSchema):
     items = fields.List(fields.Nested(ResourceSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
     facets = fields.Dict(
         keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer())
     )

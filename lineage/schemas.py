@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from lineage.export.formats import FORMATS
 from lineage.ids import DIRECTIONS, LEVELS
-from registry.paging import PageArgsSchema
+from registry.paging import PageArgsSchema, PageEnvelopeSchema
 
 NODE_HELP = "dataset:{namespace}:{name}, job:{namespace}:{name} or system:{code}"
 
@@ -98,10 +98,7 @@ class EdgeSchema(Schema):
     datasets = fields.Integer()
 
 
-class _LevelPageSchema(Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+class _LevelPageSchema(PageEnvelopeSchema):
     as_of = fields.String()
     level = fields.String()
 

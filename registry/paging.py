@@ -28,6 +28,14 @@ class PageArgsSchema(Schema):
     per_page = fields.Integer(load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
+class PageEnvelopeSchema(Schema):
+    """The list envelope's counts (OpenAPI); a list's schema extends it with ``items`` and any extra."""
+
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
 def clamp(page: Any = 1, per_page: Any = DEFAULT_PER_PAGE) -> tuple[int, int]:
     """``(page, per_page)`` within bounds, from whatever a caller passed (None, strings, huge numbers)."""
     try:

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from registry.paging import PageArgsSchema
+from registry.paging import PageArgsSchema, PageEnvelopeSchema
 from review.models import KINDS, STATUSES
 
 _TEXT = validate.Length(max=4000)
@@ -77,11 +77,8 @@ class RequestSchema(Schema):
     history = fields.List(fields.Nested(HistorySchema))
 
 
-class RequestPageSchema(Schema):
+class RequestPageSchema(PageEnvelopeSchema):
     items = fields.List(fields.Nested(RequestSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class RequestViewSchema(Schema):

@@ -8,7 +8,7 @@ import datetime as dt
 
 from marshmallow import Schema, fields, validate
 
-from registry.paging import PageArgsSchema
+from registry.paging import PageArgsSchema, PageEnvelopeSchema
 from standards.models import CODE_STATUSES, CROSSWALK_RELATIONS
 
 RELEASE_NAME = validate.Regexp(r"^[^/]{1,64}$", error="1–64 characters, no '/'")
@@ -106,11 +106,8 @@ class CodeSchema(Schema):
     crosswalks = fields.List(fields.Nested(CrosswalkRefSchema))
 
 
-class CodePageSchema(Schema):
+class CodePageSchema(PageEnvelopeSchema):
     items = fields.List(fields.Nested(CodeSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
     release = fields.String()
 
 

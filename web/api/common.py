@@ -12,7 +12,7 @@ from marshmallow import Schema, fields
 
 from registry.errors import HeadersTooLarge, Invalid, TooLarge, UnsupportedMediaType, YimaError
 from registry.jsonutil import etag_of
-from registry.paging import PageArgsSchema
+from registry.paging import PageArgsSchema, PageEnvelopeSchema
 from web.errors import error_body
 
 __all__ = ["PageArgsSchema", "page_schema", "with_etag", "accepts", "init_app", "MAX_HEADER_BYTES"]
@@ -24,15 +24,7 @@ MAX_HEADER_BYTES = 8190
 
 def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
     """The list envelope ``{"items", "total", "page", "per_page"}`` for OpenAPI."""
-    return Schema.from_dict(
-        {
-            "items": fields.List(fields.Nested(item_schema)),
-            "total": fields.Integer(),
-            "page": fields.Integer(),
-            "per_page": fields.Integer(),
-        },
-        name=name,
-    )
+    return type(name, (PageEnvelopeSchema,), {"items": fields.List(fields.Nested(item_schema))})
 
 
 def with_etag(representation: dict, status: int = 200):
