@@ -123,63 +123,82 @@ def measure(url: str, workdir: Path, label: str) -> list[Figure]:
     app = create_app(
         Config(database_url=url, secret_key="bench", instance_path=str(workdir / f"instance-{label}"))
     )
-    db, client = app.extensions["yima"].db, app.test_client()
-    rng = random.Random(11)
+    db = app.extensions["yima"].db
     try:
-        new_sizes = []
-
-        def checkpoint_of_a_new_size():
-            _audited_writes(
-                db, f"cp{len(new_sizes)}", 1
-            )  # not timed: the size grows, so each GET signs and stores
-            t = time.perf_counter()
-            assert client.get("/api/v1/audit/checkpoint").status_code == 200
-            new_sizes.append(time.perf_counter() - t)
-
-        for _ in range(21):
-            checkpoint_of_a_new_size()
-        checkpoint_new = statistics.median(new_sizes) * 1000
-        checkpoint_again = _median_ms(lambda: client.get("/api/v1/audit/checkpoint"))
-        size = client.get("/api/v1/audit/checkpoint").get_json()["size"]
-        proof = _median_ms(
-            lambda: client.get(f"/api/v1/audit/proof?seq={rng.randint(1, size)}&size={size}"), 201
-        )
-        consistency = _median_ms(
-            lambda: client.get(f"/api/v1/audit/consistency?from={rng.randint(1, size)}"), 201
-        )
-        with db.session() as s:
-            service_proof = _median_ms(lambda: merkle_store.inclusion(s, rng.randrange(size), size), 201)
-        cost = audited_with_and_without_tree(db, 600, 6, "EV")
-        t = time.perf_counter()
-        with db.session() as s:
-            rec = tree_check.recompute(s)
-        recompute = time.perf_counter() - t
+        t = _timings(db, app.test_client())
     finally:
         db.dispose()
-    n = f"{N:,}"
+    return _figures(label, built, t)
+
+
+def _timings(db, client) -> dict:
+    """Every timed step over the built log (milliseconds; the recompute in seconds)."""
+    rng = random.Random(11)
+    new_sizes = []
+    for i in range(21):
+        _audited_writes(db, f"cp{i}", 1)  # not timed: the size grows, so each GET signs and stores
+        t = time.perf_counter()
+        assert client.get("/api/v1/audit/checkpoint").status_code == 200
+        new_sizes.append(time.perf_counter() - t)
+    size = client.get("/api/v1/audit/checkpoint").get_json()["size"]
+    found = {
+        "size": size,
+        "checkpoint_new": statistics.median(new_sizes) * 1000,
+        "checkpoint_again": _median_ms(lambda: client.get("/api/v1/audit/checkpoint")),
+        "proof": _median_ms(
+            lambda: client.get(f"/api/v1/audit/proof?seq={rng.randint(1, size)}&size={size}"), 201
+        ),
+        "consistency": _median_ms(
+            lambda: client.get(f"/api/v1/audit/consistency?from={rng.randint(1, size)}"), 201
+        ),
+    }
+    with db.session() as s:
+        found["service_proof"] = _median_ms(lambda: merkle_store.inclusion(s, rng.randrange(size), size), 201)
+    found["cost"] = audited_with_and_without_tree(db, 600, 6, "EV")
+    t = time.perf_counter()
+    with db.session() as s:
+        found["rec"] = tree_check.recompute(s)
+    found["recompute"] = time.perf_counter() - t
+    return found
+
+
+def _figures(label: str, built: float, t: dict) -> list[Figure]:
+    n, size, rec = f"{N:,}", t["size"], t["rec"]
     return [
         Figure(f"{label}: bulk-write a log of {n} entries and its tree", built, "s"),
         Figure(
             f"{label}: GET checkpoint, new size (root + sign + history)",
-            checkpoint_new,
+            t["checkpoint_new"],
             "ms",
             "< 50",
-            checkpoint_new < 50,
+            t["checkpoint_new"] < 50,
         ),
         Figure(
             f"{label}: GET checkpoint, size already issued",
-            checkpoint_again,
+            t["checkpoint_again"],
             "ms",
             "< 50",
-            checkpoint_again < 50,
+            t["checkpoint_again"] < 50,
         ),
-        Figure(f"{label}: GET inclusion proof, random seq, size {size:,}", proof, "ms", "< 5", proof < 5),
-        Figure(f"{label}:   of which the stored-tree query and hashing", service_proof, "ms"),
-        Figure(f"{label}: GET consistency proof, random from", consistency, "ms", "< 5", consistency < 5),
-        *tree_figures(f"{label}: ", cost),
+        Figure(
+            f"{label}: GET inclusion proof, random seq, size {size:,}",
+            t["proof"],
+            "ms",
+            "< 5",
+            t["proof"] < 5,
+        ),
+        Figure(f"{label}:   of which the stored-tree query and hashing", t["service_proof"], "ms"),
+        Figure(
+            f"{label}: GET consistency proof, random from",
+            t["consistency"],
+            "ms",
+            "< 5",
+            t["consistency"] < 5,
+        ),
+        *tree_figures(f"{label}: ", t["cost"]),
         Figure(
             f"{label}: recompute the tree from {rec.size:,} entries (verify)",
-            recompute,
+            t["recompute"],
             "s",
             meets=rec.stored_ok,
         ),
