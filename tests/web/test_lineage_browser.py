@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.web.test_ui_browser import browser, no_overlaps, server, shot  # noqa: F401 (fixtures)
+from tests.web.test_ui_browser import browser, no_overlaps, server  # noqa: F401 (fixtures)
 from tests.web.test_ui_browser import page as _page  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -237,7 +237,6 @@ def test_lineage_names_are_whole_and_the_system_graph_fits(narrow, server):
     assert "数字资产交付与竣工移交系统" in names
     assert text_overflows(page) == []
     assert no_overlaps(page) == []
-    shot(page, "lineage")
     for url in ("/lineage?level=dataset", "/lineage?level=dataset&jobs=nodes"):
         page.goto(origin + url)
         page.keyboard.press("1")
