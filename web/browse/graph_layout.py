@@ -166,9 +166,9 @@ def layout(nodes: list[dict], edges: list[dict], sweeps: int = 8) -> Layout:
     chains, adj_up, adj_down = _chains(ids, pairs, dag, back, layer, boxes)
     order, depth = _order_layers(boxes, adj_up, adj_down, sweeps)
     width, height = _place(boxes, order, depth)
-    routes = []
-    for chain, (kind, label), is_back, (s, t) in chains:
-        pts = _points(chain, boxes)
+    routes, ports = [], _ports([c[0] for c in chains], boxes)
+    for i, (chain, (kind, label), is_back, (s, t)) in enumerate(chains):
+        pts = _points(chain, boxes, ports.get((i, 0)), ports.get((i, 1)))
         routes.append(Route(s, t, kind, _path(pts, is_back), is_back, pts, label))
     real = [b for b in boxes.values() if not b.dummy]
     return Layout(real, routes, width, height)
@@ -355,9 +355,28 @@ def _place(boxes, order: dict[int, list[str]], depth: int) -> tuple[float, float
     return (x - H_GAP + MARGIN if depth else 2 * MARGIN), total_h + 2 * MARGIN
 
 
-def _points(chain: list[str], boxes) -> list[tuple[float, float]]:
+def _ports(chains: list[list[str]], boxes) -> dict[tuple[int, int], float]:
+    """Where each edge leaves and enters its boxes: a box's outgoing edges spread down its right side in
+    the order of where they go next, its incoming edges down its left side in the order they come from,
+    so edges sharing a box neither coincide nor cross at it. Keyed (chain index, 0 = start / 1 = end)."""
+    sides: dict[tuple[str, int], list[tuple[float, int]]] = {}
+    for i, chain in enumerate(chains):
+        nxt, prev = boxes[chain[1]], boxes[chain[-2]]
+        sides.setdefault((chain[0], 0), []).append((nxt.y + nxt.h / 2, i))
+        sides.setdefault((chain[-1], 1), []).append((prev.y + prev.h / 2, i))
+    ports = {}
+    for (bid, end), items in sides.items():
+        box = boxes[bid]
+        span = min(box.h - 12, 8 * (len(items) - 1))  # 8 px apart, inside the rounded corners
+        for k, (_, i) in enumerate(sorted(items)):
+            offset = span * (k / (len(items) - 1) - 0.5) if len(items) > 1 else 0
+            ports[(i, end)] = box.y + box.h / 2 + offset
+    return ports
+
+
+def _points(chain: list[str], boxes, start_y=None, end_y=None) -> list[tuple[float, float]]:
     """The polyline of one edge through its chain, left to right: out of the right side of the first
-    box, along each placeholder, into the left side of the last box."""
+    box (at ``start_y``), along each placeholder, into the left side of the last box (at ``end_y``)."""
     pts = []
     for i, bid in enumerate(chain):
         box = boxes[bid]
@@ -365,9 +384,9 @@ def _points(chain: list[str], boxes) -> list[tuple[float, float]]:
         if box.dummy:
             pts += [(box.x, cy), (box.x + box.w, cy)]
         elif i == 0:
-            pts.append((box.x + box.w, cy))
+            pts.append((box.x + box.w, cy if start_y is None else start_y))
         else:
-            pts.append((box.x, cy))
+            pts.append((box.x, cy if end_y is None else end_y))
     return pts
 
 
