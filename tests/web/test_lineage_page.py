@@ -17,18 +17,38 @@ from web.browse.graph_layout import layout, overlaps, text_width, wrap
 CONTRACT = "dataset:szgws.gcjs:contract"
 
 
+def _y_at(segment, x: float) -> float:
+    """The height of a drawn segment at ``x``: the cubic the template draws between two layers
+    (``C mid,y1 mid,y2 x2,y2``), solved for x by bisection."""
+    x1, y1, x2, y2 = segment
+    mid = (x1 + x2) / 2
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        t = (lo + hi) / 2
+        u = 1 - t
+        xt = u**3 * x1 + 3 * u * u * t * mid + 3 * u * t * t * mid + t**3 * x2
+        lo, hi = (t, hi) if xt < x else (lo, t)
+    t = (lo + hi) / 2
+    u = 1 - t
+    return u**3 * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t**3 * y2
+
+
 def coordinate_crossings(drawn) -> int:
-    """Edge crossings read off the drawing's coordinates: two segments between the same pair of layers
-    cross when their ends swap vertical order (segments sharing an end do not cross)."""
+    """Edge crossings read off the drawing's coordinates: two curves between layers whose x ranges
+    overlap cross when their vertical order at the two ends of the overlap differs."""
     segments = []
     for route in drawn.edges:
         for (x1, y1), (x2, y2) in zip(route.points, route.points[1:], strict=False):
-            if abs(x2 - x1) > 1:  # between layers, not along a placeholder
-                segments.append((round(x1), round(x2), y1, y2))
+            if abs(y2 - y1) >= 0.5 or abs(x2 - x1) > 1:
+                segments.append((x1, y1, x2, y2))
     count = 0
     for i, a in enumerate(segments):
         for b in segments[i + 1 :]:
-            if a[:2] == b[:2] and (a[2] - b[2]) * (a[3] - b[3]) < -1e-6:
+            lo, hi = max(a[0], b[0]) + 0.5, min(a[2], b[2]) - 0.5
+            if hi - lo < 1:
+                continue
+            before, after = _y_at(a, lo) - _y_at(b, lo), _y_at(a, hi) - _y_at(b, hi)
+            if before * after < 0 and abs(before) > 0.5 and abs(after) > 0.5:
                 count += 1
     return count
 

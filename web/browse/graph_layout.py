@@ -13,6 +13,7 @@ with the fewest crossings seen is kept. Labels are never shortened: long names w
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ WRAP_PX = 150.0
 _BREAK_AFTER = re.compile(r"[^_.\-:/ ·]*[_.\-:/ ·]?")
 
 
+@functools.lru_cache(maxsize=65536)  # pure: the same text always has the same estimate
 def text_width(text: str, size: float = FONT_PX) -> float:
     """Estimated rendered width, on the generous side so text never overflows its box: CJK and
     full-width characters one em, capitals 0.72 em, other Latin 0.62 em."""
@@ -56,7 +58,17 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=16384)
+def _wrapped(text: str, size: float, limit: float) -> tuple[str, ...]:
+    return tuple(_wrap(text, size, limit))
+
+
 def wrap(text: str, size: float = FONT_PX, limit: float = WRAP_PX) -> list[str]:
+    """``text`` in lines no wider than ``limit`` (see ``_wrap``; memoised, labels repeat on every page)."""
+    return list(_wrapped(text, size, limit))
+
+
+def _wrap(text: str, size: float, limit: float) -> list[str]:
     """``text`` in lines no wider than ``limit``, balanced (数字资产交付与竣工移交系统 wraps 7 + 6, not
     11 + 2); nothing is dropped: ``"".join(wrap(t)) == t`` up to spaces at line ends."""
     lines = _greedy(text, size, limit)
@@ -102,6 +114,9 @@ class Box:
     w: float = 0
     h: float = 0
     dummy: bool = False
+    #: the layer column the box sits in (left edge, width): edges run straight to its edge, then curve
+    col_x: float = 0
+    col_w: float = 0
     lines: list[str] = field(default_factory=list)
     sub_lines: list[str] = field(default_factory=list)
     data: dict = field(default_factory=dict)
@@ -349,7 +364,7 @@ def _place(boxes, order: dict[int, list[str]], depth: int) -> tuple[float, float
                 box.x, box.w = x, widths[lay]
             else:
                 box.x = x + (widths[lay] - box.w) / 2
-            box.y = y
+            box.y, box.col_x, box.col_w = y, x, widths[lay]
             y += box.h + V_GAP
         x += widths.get(lay, 0) + H_GAP
     return (x - H_GAP + MARGIN if depth else 2 * MARGIN), total_h + 2 * MARGIN
@@ -376,7 +391,9 @@ def _ports(chains: list[list[str]], boxes) -> dict[tuple[int, int], float]:
 
 def _points(chain: list[str], boxes, start_y=None, end_y=None) -> list[tuple[float, float]]:
     """The polyline of one edge through its chain, left to right: out of the right side of the first
-    box (at ``start_y``), along each placeholder, into the left side of the last box (at ``end_y``)."""
+    box (at ``start_y``) straight to its column's edge, along each placeholder, and from the last
+    column's edge straight into the left side of the last box (at ``end_y``). Every curve thus spans
+    exactly the gap between two columns, so the drawing crosses where the ordering says it does."""
     pts = []
     for i, bid in enumerate(chain):
         box = boxes[bid]
@@ -384,10 +401,14 @@ def _points(chain: list[str], boxes, start_y=None, end_y=None) -> list[tuple[flo
         if box.dummy:
             pts += [(box.x, cy), (box.x + box.w, cy)]
         elif i == 0:
-            pts.append((box.x + box.w, cy if start_y is None else start_y))
+            y = cy if start_y is None else start_y
+            pts += [(box.x + box.w, y), (box.col_x + box.col_w, y)]
         else:
-            pts.append((box.x, cy if end_y is None else end_y))
-    return pts
+            y = cy if end_y is None else end_y
+            pts += [(box.col_x, y), (box.x, y)]
+    return [
+        p for k, p in enumerate(pts) if k == 0 or abs(p[0] - pts[k - 1][0]) > 0.05 or p[1] != pts[k - 1][1]
+    ]
 
 
 def _path(pts: list[tuple[float, float]], is_back: bool) -> str:
