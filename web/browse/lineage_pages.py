@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from catalog.search import pinyin_full, pinyin_initials
 from lineage import queries, timeline
 from lineage.ids import iso, parse_time
+from registry.cache import VersionedCache
 from registry.errors import Invalid, NotFound
 from web.browse.graph_layout import layout
 from web.browse.pages import bp, twin
@@ -41,6 +42,10 @@ EXPORT_FORMATS = (
     ("dot", "DOT"),
 )
 _BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: the picker's entries and the laid-out drawings, per database and as_of bucket, valid for one audit
+#: head (every write is audited, so a new head is the only thing that changes them)
+_ENTRIES: VersionedCache[list] = VersionedCache(size=32)
+_DRAWINGS: VersionedCache[tuple] = VersionedCache(size=64)
 
 
 def query_graph(s, *, node=None, direction="both", depth=None, level="dataset", as_of=None) -> dict:
@@ -293,10 +298,16 @@ def _pick(c: dict, entries: list[dict]) -> tuple[str | None, list[dict]]:
 def lineage():
     c = _controls(request.args)
     s = session()
-    names, sys_names = resource_names(s), system_names(s)
-    datasets = query_graph(s, level="dataset", as_of=c["as_of"])
-    systems = query_graph(s, level="system", as_of=c["as_of"])
-    entries = picker_entries(datasets["nodes"], systems["nodes"], names, sys_names)
+    tl = timeline.timeline(s)
+    where = (str(s.get_bind().url), tl.bucket(parse_time(c["as_of"])))
+    names = resource_names(s)
+
+    def build_entries():
+        datasets = query_graph(s, level="dataset", as_of=c["as_of"])
+        systems = query_graph(s, level="system", as_of=c["as_of"])
+        return picker_entries(datasets["nodes"], systems["nodes"], names, system_names(s))
+
+    entries = _ENTRIES.get(where, tl.head, build_entries)
     error, matches = _pick(c, entries)
     node, level = c["node"], c["level"]
     graph = {"nodes": [], "edges": []}
@@ -307,14 +318,18 @@ def lineage():
             )
         except (NotFound, Invalid) as exc:  # shown beside the controls, so the steward can fix the choice
             error = explain(exc, node)
-    shown = fold_jobs(graph, keep=node) if c["jobs"] == "fold" else graph
-    return render_template(
-        "lineage.html",
-        **_page_values(c, graph, shown, entries, error, matches, names),
-    )
+
+    def build_drawing():
+        shown = fold_jobs(graph, keep=node) if c["jobs"] == "fold" else graph
+        drawn = drawing(shown, node, names) if len(shown["nodes"]) <= MAX_DRAWN else None
+        return shown, drawn
+
+    key = (*where, node, c["direction"], c["depth"], level, c["jobs"])
+    shown, drawn = _DRAWINGS.get(key, tl.head, build_drawing) if not error else build_drawing()
+    return render_template("lineage.html", **_page_values(c, graph, shown, drawn, entries, error, matches))
 
 
-def _page_values(c, graph, shown, entries, error, matches, names) -> dict:
+def _page_values(c, graph, shown, drawn, entries, error, matches) -> dict:
     node, level, as_of = c["node"], c["level"], c["as_of"]
     #: what every link of the page carries, so a click keeps the date and the job mode
     keep = {"as_of": c["as_of_raw"] or None, "jobs": None if c["jobs"] == "fold" else c["jobs"]}
@@ -328,7 +343,7 @@ def _page_values(c, graph, shown, entries, error, matches, names) -> dict:
     labels = {e["id"]: e["label"] for e in entries}
     return {
         "graph": graph,
-        "drawn": drawing(shown, node, names) if len(shown["nodes"]) <= MAX_DRAWN else None,
+        "drawn": drawn,
         "folded": shown.get("folded", 0),
         "choices": entries,
         "too_big": len(shown["nodes"]) > MAX_DRAWN,
