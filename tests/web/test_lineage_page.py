@@ -79,6 +79,9 @@ def test_lineage_layout_crossing_reduction_on_the_demo_system_graph(demo):  # no
     assert before >= 7  # the issue counted 7 on the drawing the old barycentre pass gave
     assert after < before and after <= 1, (before, after)
     assert overlaps(ordered) == []
+    # no two edges leave or enter a box at the same point (the bundle out of 不良行为记录 was one line)
+    ends = [(r.points[0], "out") for r in ordered.edges] + [(r.points[-1], "in") for r in ordered.edges]
+    assert len(ends) == len(set(ends))
     dataset = graph_of(demo, "dataset")
     assert coordinate_crossings(layout(nodes_of(dataset), dataset["edges"])) <= coordinate_crossings(
         layout(nodes_of(dataset), dataset["edges"], sweeps=0)
