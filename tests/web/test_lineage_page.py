@@ -180,6 +180,10 @@ def test_lineage_page_resolves_names_without_script(demo):  # noqa: F811
     assert 'class="node dataset focus"' in html
     html = client.get("/lineage", query_string={"find": "没有这个", "node": ""}).get_data(as_text=True)
     assert "找不到名称、编号或拼音与“没有这个”相符的节点" in html and "graph-empty" not in html
+    html = client.get("/lineage", query_string={"find": "没有这个", "as_of": "2020-01-01"}).get_data(
+        as_text=True
+    )
+    assert "截至 2020-01-01，找不到" in html  # it may only appear later
     html = client.get("/lineage", query_string={"find": "", "node": CONTRACT}).get_data(as_text=True)
     assert 'class="node dataset focus"' not in html  # an emptied box: the whole view
     html = client.get("/lineage", query_string={"node": "system:GCJS", "level": "dataset"}).get_data(

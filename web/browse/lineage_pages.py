@@ -291,6 +291,8 @@ def _pick(c: dict, entries: list[dict]) -> tuple[str | None, list[dict]]:
     c["node"] = None
     if matches:
         return _("有 %(n)s 个节点与“%(q)s”相符，请选择一个：", n=len(matches), q=text), matches
+    if c["as_of_raw"]:  # it may only appear later
+        return _("截至 %(d)s，找不到名称、编号或拼音与“%(q)s”相符的节点。", d=c["as_of_raw"], q=text), []
     return _("找不到名称、编号或拼音与“%(q)s”相符的节点。", q=text), []
 
 
