@@ -330,7 +330,8 @@ def test_ui_draw_the_lineage_and_go_back_in_time(page, server):
     assert "截至 2025-04-01" in page.locator("#graph-summary").inner_text()
     assert no_overlaps(page) == []
     hrefs = page.locator(".exports a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
-    assert len(hrefs) == 5 and all("as_of=2025-04-01" in h for h in hrefs)
+    # the date is read in Asia/Shanghai: 00:00 there is 16:00 UTC the day before
+    assert len(hrefs) == 5 and all("as_of=2025-03-31T16%3A00%3A00Z" in h for h in hrefs)
     with page.expect_download() as download:
         page.click('.exports a[data-format="csv"]')
     assert download.value.suggested_filename.endswith(".csv")
