@@ -30,6 +30,7 @@ _EVENT_COLUMNS = (
     "body",
     "actor",
     "received_at",
+    "warnings",
 )
 _EDGE_COLUMNS = ("source", "target", "kind", "job", "valid_from", "run_id", "event_id")
 _INSERT_EVENT = (
@@ -41,7 +42,8 @@ _INSERT_EVENT = (
 def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[dict, bool]:
     """Store one OpenLineage event and apply it to the graph, as one audited change; commit.
 
-    Returns (summary, created); an event already stored (same canonical JSON, e.g. a client retry)
+    Returns (summary, created); the summary's ``warnings`` say what was assumed to read the event
+    (kept with it, see ``events.validate_event``). An event already stored (same canonical JSON, e.g. a client retry)
     is not stored twice and gives created False. Raises Invalid for a malformed event, with nothing
     stored. Edges open at the event's time; a COMPLETE run (or a JobEvent) that no longer lists an
     input or output of its job ends that edge at its time.
@@ -69,6 +71,7 @@ def _event_row(parsed: ParsedEvent, digest: str, raw: str, actor: str) -> dict:
         "body": raw,
         "actor": actor,
         "received_at": utcnow(),
+        "warnings": parsed.warnings or None,
     }
 
 
@@ -95,7 +98,8 @@ def _ingest_retrying(session: Session, parsed: ParsedEvent, row: dict, nodes: di
             session.rollback()
             existing = session.scalar(select(LineageEvent.id).where(LineageEvent.sha256 == digest))
             if existing is not None:
-                return {"id": existing, "sha256": digest, "duplicate": True}, False
+                summary = {"id": existing, "sha256": digest, "duplicate": True}
+                return summary | {"warnings": parsed.warnings}, False
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
@@ -115,6 +119,7 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor:
     params = {c: row[c] for c in _EVENT_COLUMNS} | {
         "event_time": at,
         "received_at": raw.time(row["received_at"]),
+        "warnings": raw.json(row["warnings"]),
     }
     event_id = raw.run(_INSERT_EVENT, params).fetchone()[0]
     new_nodes = upsert_nodes(raw, nodes, at)
@@ -132,7 +137,7 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor:
     )
     session.commit()
     raw.close()
-    return {"id": event_id, "sha256": row["sha256"], **after}, True
+    return {"id": event_id, "sha256": row["sha256"], **after, "warnings": row["warnings"] or []}, True
 
 
 def _edge_changes(raw: Raw, parsed: ParsedEvent, jid: str, event_id: int, at, *, job_is_new: bool):

@@ -19,8 +19,9 @@ FLOW_ENTITY = "lineage_flow"
 
 
 def event_after(row: dict, opened: list, closed: list) -> dict:
-    """The audit ``after`` of an ingested event: what intake writes and verify recomputes."""
-    return {
+    """The audit ``after`` of an ingested event: what intake writes and verify recomputes (``warnings``
+    only when something was assumed, so entries written before they existed keep their hashes)."""
+    after = {
         "kind": row["kind"],
         "eventType": row["event_type"],
         "eventTime": iso(row["event_time"]),
@@ -30,6 +31,9 @@ def event_after(row: dict, opened: list, closed: list) -> dict:
         "opened": sorted([list(e) for e in opened]),
         "closed": sorted([list(e) for e in closed]),
     }
+    if row.get("warnings"):
+        after["warnings"] = list(row["warnings"])
+    return after
 
 
 def flow_after(flow: LineageFlow) -> dict:
@@ -65,6 +69,7 @@ def event_snapshots(session: Session, ids: list[int] | None = None) -> dict[str,
         LineageEvent.job_namespace,
         LineageEvent.job_name,
         LineageEvent.body,
+        LineageEvent.warnings,
     )
     if ids is not None:
         query = query.where(LineageEvent.id.in_(ids))
@@ -93,7 +98,7 @@ audit.register_entity(
     _event_snapshot,
     lambda s: (str(i) for i in s.scalars(select(LineageEvent.id))),
     event_snapshots,
-    tables=("lineage_event", "lineage_edge"),
+    tables=("lineage_event", "lineage_edge", "lineage_alias"),
 )
 audit.register_entity(
     FLOW_ENTITY,
