@@ -37,6 +37,8 @@ class ParsedEvent:
     producer: str | None = None
     #: what was assumed to read the event (an old spec, a time without a zone, …): said in the 201 body
     warnings: list[str] = field(default_factory=list)
+    #: the parent job (namespace, name) the ``parent`` run facet names
+    parent: tuple[str, str] | None = None
 
 
 # --- the checks -----------------------------------------------------------------------------
@@ -209,6 +211,23 @@ def _check_run(event: dict, errors: dict) -> tuple[str | None, str | None]:
     return run_id, event_type
 
 
+def _parent_job(event: dict, warnings: list[str]) -> tuple[str, str] | None:
+    """The (namespace, name) of the job the ``parent`` run facet names, if it names one."""
+    run = event.get("run")
+    facet = (run.get("facets") or {}).get("parent") if isinstance(run, dict) else None
+    if not isinstance(facet, dict) or not facet:
+        return None
+    job = facet.get("job")
+    ns, name = (job.get("namespace"), job.get("name")) if isinstance(job, dict) else (None, None)
+    if not (isinstance(ns, str) and ns.strip() and isinstance(name, str) and name.strip()):
+        warnings.append("run.facets.parent names no job (namespace and name): not linked")
+        return None
+    if len(job_id(ns, name)) > NODE_ID:
+        warnings.append(f"run.facets.parent's job is longer than {NODE_ID} characters: not linked")
+        return None
+    return ns, name
+
+
 def validate_event(event) -> ParsedEvent:
     """Check an OpenLineage RunEvent, DatasetEvent or JobEvent against spec 2-0-2; return what intake
     needs, with ``warnings`` naming what was assumed (a 1-x or other 2-x ``schemaURL``, a missing one,
@@ -237,7 +256,10 @@ def validate_event(event) -> ParsedEvent:
     if errors:
         summary = "; ".join(f"{k}: {', '.join(v)}" for k, v in list(errors.items())[:5])
         raise Invalid(f"the OpenLineage {kind} is malformed: {summary}", errors)
-    return ParsedEvent(kind, event_type, when, run_id, job, inputs, outputs, datasets, producer, warnings)
+    parent = _parent_job(event, warnings) if kind == "RunEvent" else None
+    return ParsedEvent(
+        kind, event_type, when, run_id, job, inputs, outputs, datasets, producer, warnings, parent
+    )
 
 
 def load_event_body(body: bytes | str) -> tuple[dict, str]:

@@ -127,3 +127,164 @@ def test_the_real_client_sends_a_time_without_a_zone(live_server, make_token, cl
     assert stored["warnings"] == ["eventTime '2025-05-02T10:00:00' has no time zone: read as UTC"]
     graph = client.get("/api/v1/lineage/graph?as_of=2025-05-02T10:00:00Z").get_json()
     assert {n["id"] for n in graph["nodes"]} >= {"job:szgws.gcjs:naive_job", "dataset:szgws.gcjs:contract"}
+
+
+# --- edges that do not vanish ---------------------------------------------------------------
+
+SPARK = "ol-compat-tests__spark-dataproc-simple-producer-test-complete-events-{}.json"
+T1 = "dataset:hdfs://dataproc-producer-test-m:/user/hive/warehouse/t1"
+T2 = "dataset:hdfs://dataproc-producer-test-m:/user/hive/warehouse/t2"
+APP = "job:default:cl_i_test_application"
+
+
+def _spark_events() -> list[dict]:
+    """The real Spark 1.23 events of one application on Dataproc, in event-time order."""
+    _real_events()
+    events = [json.loads((EVENTS / SPARK.format(n)).read_text()) for n in range(1, 17)]
+    return sorted(events, key=lambda e: e["eventTime"])
+
+
+def _edges(graph: dict) -> set[tuple[str, str]]:
+    return {(e["source"], e["target"]) for e in graph["edges"]}
+
+
+def test_two_runs_of_one_spark_job_name_keep_each_others_edges(client, make_token):
+    """Spark names jobs ``app.action``: two runs of ``…drop_table`` wrote t1 and t2; the later COMPLETE
+    must not end the earlier run's edge. (Sent without their ``lifecycleStateChange`` facet, as Spark
+    integrations before it sent them: with it, a DROP opens no edge at all, see the test below.)"""
+    headers = make_token("contributor")
+    closed = []
+    for event in _spark_events():
+        for ds in event.get("outputs", []):
+            (ds.get("facets") or {}).pop("lifecycleStateChange", None)
+        answer = client.post("/api/v1/lineage", json=event, headers=headers)
+        assert answer.status_code == 201, answer.get_json()
+        closed += answer.get_json()["closed"]
+    assert closed == []  # no run of the application ended what another run established
+    now = _edges(client.get("/api/v1/lineage/graph").get_json())
+    drop = f"{APP}.drop_table"
+    assert {(drop, T1), (drop, T2)} <= now
+    assert (T1, f"{APP}.execute_insert_into_hive_table.warehouse_t2") in now
+    assert (f"{APP}.execute_insert_into_hive_table.warehouse_t2", T2) in now
+    assert client.get("/api/v1/audit/verify").get_json()["ok"] is True
+
+
+def test_a_run_that_rewrites_all_the_jobs_outputs_ends_the_inputs_it_no_longer_reads(client, make_token):
+    """Marquez's apples: ``gather_apples`` later picks crab apples instead of red delicious, writing the
+    same ``apples``: that run speaks for the whole job, and the red delicious input ends then."""
+    headers = make_token("contributor")
+    for name in ("1-pick-apples", "2-apple-filling", "7-pick-different-apples", "8-apple-filling"):
+        event = json.loads((EVENTS / f"marquez__api-test-apples-{name}.json").read_text())
+        answer = client.post("/api/v1/lineage", json=event, headers=headers)
+        assert answer.status_code == 201, answer.get_json()
+    job = "job:grandmas.kitchen:gather_apples"
+    red, crab = "dataset:laurents-orchard:red.delicious", "dataset:backyard:crab.apples"
+    now = _edges(client.get("/api/v1/lineage/graph").get_json())
+    assert (crab, job) in now and (red, job) not in now
+    before = _edges(client.get("/api/v1/lineage/graph?as_of=2020-10-01").get_json())
+    assert (red, job) in before and (crab, job) not in before  # as_of still shows what was
+    # the filling now also takes sugar: added, nothing it still reads is lost
+    filling = "job:grandmas.kitchen:prepare_apple_filling"
+    assert {("dataset:cupboard:sugar", filling), ("dataset:grandmas.kitchen:cinnamon", filling)} <= now
+
+
+def test_a_complete_does_not_end_what_its_own_start_listed(client, make_token):
+    """A producer that lists datasets in START and fewer in COMPLETE (each run) loses nothing."""
+    headers = make_token("contributor")
+    event = json.loads((EVENTS / "marquez__api-test-open-lineage-event-simple.json").read_text())
+
+    def send(run_id, state, when, inputs, outputs=event["outputs"]):
+        body = {**event, "eventType": state, "eventTime": when, "run": {"runId": run_id}}
+        body |= {"inputs": inputs, "outputs": outputs}
+        answer = client.post("/api/v1/lineage", json=body, headers=headers)
+        assert answer.status_code == 201, answer.get_json()
+        return answer.get_json()["closed"]
+
+    inputs = event["inputs"]
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    assert send(first, "START", "2025-01-01T00:00:00Z", inputs) == []
+    assert send(first, "COMPLETE", "2025-01-01T01:00:00Z", inputs[:1]) == []
+    assert send(second, "START", "2025-01-02T00:00:00Z", inputs) == []
+    assert send(second, "COMPLETE", "2025-01-02T01:00:00Z", inputs[:1]) == []
+    assert send(str(uuid.uuid4()), "COMPLETE", "2025-01-03T00:00:00Z", [], []) == []  # lists nothing
+    graph = client.get("/api/v1/lineage/graph").get_json()
+    assert len(graph["edges"]) == 3
+
+
+# --- symlinks, parent, DROP -----------------------------------------------------------------
+
+HIVE_T1 = "dataset:hive://dataproc-producer-test-m:9083:default.t1"
+
+
+def _send_spark(client, headers) -> list[dict]:
+    answers = []
+    for event in _spark_events():
+        answer = client.post("/api/v1/lineage", json=event, headers=headers)
+        assert answer.status_code == 201, answer.get_json()
+        answers.append(answer.get_json())
+    return answers
+
+
+def test_a_drop_opens_no_edge_and_ends_the_datasets_edges(client, make_token):
+    headers = make_token("contributor")
+    _send_spark(client, headers)
+    now = _edges(client.get("/api/v1/lineage/graph").get_json())
+    assert not any(f"{APP}.drop_table" in edge for edge in now)  # dropping is not writing
+    create, insert = (
+        f"{APP}.execute_create_table_command.warehouse_t1",
+        f"{APP}.execute_insert_into_hive_table.warehouse_t1",
+    )
+    assert {(create, T1), (insert, T1), (T1, f"{APP}.execute_insert_into_hive_table.warehouse_t2")} <= now
+    # the next day the application drops t1 again (the real drop event, run again)
+    drop = json.loads((EVENTS / SPARK.format(3)).read_text())
+    drop |= {"eventTime": "2024-10-18T09:00:00Z", "run": {**drop["run"], "runId": str(uuid.uuid4())}}
+    answer = client.post("/api/v1/lineage", json=drop, headers=headers).get_json()
+    assert {(c[0], c[1]) for c in answer["closed"]} == {
+        (create, T1),
+        (insert, T1),
+        (T1, f"{APP}.execute_insert_into_hive_table.warehouse_t2"),
+    }
+    after = _edges(client.get("/api/v1/lineage/graph").get_json())
+    assert (
+        not any(T1 in edge for edge in after)
+        and (f"{APP}.execute_insert_into_hive_table.warehouse_t2", T2) in after
+    )
+    before = _edges(client.get("/api/v1/lineage/graph?as_of=2024-10-18T08:59:59Z").get_json())
+    assert (insert, T1) in before  # as_of before the drop still shows them
+    assert client.get("/api/v1/audit/verify").get_json()["ok"] is True
+
+
+def test_symlinks_make_one_node_of_two_identifiers(client, make_token):
+    headers = make_token("contributor")
+    answers = _send_spark(client, headers)
+    assert ["dataset:hdfs://dataproc-producer-test-m/user/hive/warehouse:default.t1", T1] in answers[1][
+        "aliased"
+    ]
+    # the Hive name of t1 answers for the one node (its file location)
+    node = client.get("/api/v1/lineage/node", query_string={"node": HIVE_T1}).get_json()
+    assert node["id"] == T1 and HIVE_T1 in node["aliases"]
+    graph = client.get("/api/v1/lineage/graph", query_string={"node": HIVE_T1, "direction": "downstream"})
+    assert T2 in {n["id"] for n in graph.get_json()["nodes"]}
+    # a producer that names the table the Hive way adds to the same node, not a second one
+    reader = json.loads((EVENTS / "marquez__api-test-open-lineage-event-simple.json").read_text())
+    reader |= {
+        "eventTime": "2024-10-20T00:00:00Z",
+        "inputs": [{"namespace": "hive://dataproc-producer-test-m:9083", "name": "default.t1"}],
+        "outputs": [{"namespace": "reports", "name": "t1_summary"}],
+    }
+    assert client.post("/api/v1/lineage", json=reader, headers=headers).status_code == 201
+    whole = client.get("/api/v1/lineage/graph").get_json()
+    assert HIVE_T1 not in {n["id"] for n in whole["nodes"]}
+    assert (T1, "job:my-scheduler-namespace:myjob") in _edges(whole)
+    impact = client.get("/api/v1/lineage/impact", query_string={"node": HIVE_T1}).get_json()
+    assert "dataset:reports:t1_summary" in {d["id"] for d in impact["datasets"]}
+    assert client.get("/api/v1/audit/verify").get_json()["ok"] is True
+
+
+def test_the_parent_facet_links_a_run_job_to_its_parent_job(client, make_token):
+    _send_spark(client, make_token("contributor"))
+    nodes = {n["id"]: n for n in client.get("/api/v1/lineage/graph").get_json()["nodes"]}
+    assert nodes[f"{APP}.execute_insert_into_hive_table.warehouse_t2"]["parent"] == APP
+    assert nodes[APP]["parent"] is None and nodes[APP]["type"] == "job"
+    detail = client.get("/api/v1/lineage/node", query_string={"node": f"{APP}.drop_table"}).get_json()
+    assert detail["parent"] == APP
