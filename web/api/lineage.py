@@ -6,11 +6,12 @@ from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from lineage import events, flows, intake, queries
+from lineage import drift, events, flows, intake, queries
 from lineage.export.bundle import audited_manifest, export, zipped
 from lineage.export.formats import FORMATS
 from lineage.schemas import (
     CyclePageSchema,
+    DriftQueryArgsSchema,
     EndFlowQueryArgsSchema,
     EventQueryArgsSchema,
     ExportQueryArgsSchema,
@@ -203,6 +204,17 @@ class NodeDetail(MethodView):
     def get(self, args):
         """One dataset or job: system, catalog resource, latest facets (schema, columnLineage), neighbours."""
         return queries.node_detail(session(), args["node"], as_of=args.get("as_of"))
+
+
+@blp.route("/drift")
+class Drift(MethodView):
+    @blp.arguments(DriftQueryArgsSchema, location="query")
+    @_answers({"200": "the resource's fields beside its dataset's newest schema facet"})
+    def get(self, args):
+        """Schema drift of a catalog resource: fields its dataset's ``schema`` facet reports that the
+        catalog lacks, and the reverse, with their types (``status``: same, drift, no_schema,
+        not_seen, no_lineage)."""
+        return drift.schema_drift(session(), args["resource"])
 
 
 def _header(description: str) -> dict:
