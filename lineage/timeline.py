@@ -109,9 +109,15 @@ class Timeline:
             return {}
         canonical = merge_aliases(pairs, {n: a["first_seen"] for n, a in self.nodes.items()})
         for alias, node in canonical.items():
-            merged = self.nodes.pop(alias, None)
-            if merged and merged["first_seen"] < self.nodes[node]["first_seen"]:
-                self.nodes[node]["first_seen"] = merged["first_seen"]
+            merged, kept = self.nodes.pop(alias, None), self.nodes[node]
+            if merged and merged["first_seen"] < kept["first_seen"]:
+                kept["first_seen"] = merged["first_seen"]
+            # a resource (or system) that names the dataset by its other identifier describes it too
+            namespace, _, name = alias.removeprefix("dataset:").rpartition(":")
+            if kept["resource"] is None and (namespace, name) in self.resources:
+                kept["resource"] = self.resources[(namespace, name)]["code"]
+            if kept["system"] is None:
+                kept["system"] = self.by_namespace.get(namespace)
         return canonical
 
     def _load_edges(self, session: Session) -> set[dt.datetime]:

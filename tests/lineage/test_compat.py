@@ -288,3 +288,45 @@ def test_the_parent_facet_links_a_run_job_to_its_parent_job(client, make_token):
     assert nodes[APP]["parent"] is None and nodes[APP]["type"] == "job"
     detail = client.get("/api/v1/lineage/node", query_string={"node": f"{APP}.drop_table"}).get_json()
     assert detail["parent"] == APP
+
+
+def test_other_assumptions_are_said_too(client, make_token):
+    headers = make_token("contributor")
+    event = json.loads((EVENTS / "marquez__api-test-open-lineage-event-simple.json").read_text())
+    custom = {**event, "schemaURL": "https://example.org/our-lineage.json#/$defs/RunEvent"}
+    answer = client.post("/api/v1/lineage", json=custom, headers=headers)
+    assert answer.status_code == 201
+    assert answer.get_json()["warnings"] == [
+        "schemaURL 'https://example.org/our-lineage.json#/$defs/RunEvent' names no OpenLineage spec version: read as 2-0-2"
+    ]
+    orphan = {
+        **event,
+        "eventTime": "2021-01-01T00:00:00Z",
+        "run": {"runId": str(uuid.uuid4()), "facets": {"parent": {"run": {"runId": str(uuid.uuid4())}}}},
+    }
+    answer = client.post("/api/v1/lineage", json=orphan, headers=headers)
+    assert answer.status_code == 201
+    assert "run.facets.parent names no job (namespace and name): not linked" in answer.get_json()["warnings"]
+
+
+def test_a_dataset_event_that_says_drop_ends_the_datasets_edges(client, make_token):
+    headers = make_token("contributor")
+    simple = json.loads((EVENTS / "marquez__api-test-open-lineage-event-simple.json").read_text())
+    assert client.post("/api/v1/lineage", json=simple, headers=headers).status_code == 201
+    output = simple["outputs"][0]
+    node = f"dataset:{output['namespace']}:{output['name']}"
+    dropped = json.loads((EVENTS / "marquez__api-test-open-lineage-event-dataset-event.json").read_text())
+    dropped["eventTime"] = "2021-06-01T00:00:00Z"
+    dropped["dataset"] = {
+        "namespace": output["namespace"],
+        "name": output["name"],
+        "facets": {"lifecycleStateChange": {"lifecycleStateChange": "DROP"}},
+    }
+    answer = client.post("/api/v1/lineage", json=dropped, headers=headers).get_json()
+    assert answer["closed"] == [["job:my-scheduler-namespace:myjob", node, "output"]]
+    assert not any(
+        node in (e["source"], e["target"]) for e in client.get("/api/v1/lineage/graph").get_json()["edges"]
+    )
+    then = client.get("/api/v1/lineage/graph?as_of=2021-05-31").get_json()
+    assert any(e["target"] == node for e in then["edges"])
+    assert client.get("/api/v1/audit/verify").get_json()["ok"] is True

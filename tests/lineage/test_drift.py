@@ -71,6 +71,10 @@ def test_drift_follows_symlinks_and_answers_clearly_without_data(client, steward
     assert client.post("/api/v1/lineage", json=event, headers=make_token("contributor")).status_code == 201
     drift = client.get("/api/v1/lineage/drift?resource=A0201-001").get_json()
     assert drift["node"] == "dataset:szgws.gcjs:/warehouse/contract" and drift["status"] == "same"
+    # the one node is the resource's, whichever identifier the resource uses
+    [node] = [n for n in client.get("/api/v1/lineage/graph").get_json()["nodes"] if n["type"] == "dataset"]
+    assert node["resource"] == "A0201-001"
+    assert client.get("/api/v1/lineage/uncatalogued").get_json()["total"] == 0
     assert (
         client.post(
             "/api/v1/resources", json=resource("A0201-002", lineage=None), headers=steward
