@@ -65,7 +65,12 @@ class Intake(MethodView):
         requestBody={
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "object", "description": "OpenLineage 2-0-2 event"}}
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "OpenLineage event (2-0-2; 1-x and 2-x read as 2-0-2, with warnings)",
+                    }
+                }
             },
         }
     )
@@ -78,7 +83,9 @@ class Intake(MethodView):
 
         As the ``openlineage-python`` HTTP transport sends it (``url`` = this server, ``endpoint`` =
         ``api/v1/lineage``, ``auth.type: api_key``; gzip compression welcome). 201 with what changed in
-        the graph; 200 for an event already received; 422 naming what is wrong, with nothing stored.
+        the graph and ``warnings`` (what was assumed: a 1-x or other 2-x spec, no ``schemaURL``, an
+        ``eventTime`` without a zone); 200 for an event already received; 422 naming what is wrong
+        (no run id, a run id that is not a UUID, no producer…), with nothing stored.
         """
         with db().writer() as s:
             summary, created = intake.ingest(s, request.get_data(cache=False), actor=actor())
