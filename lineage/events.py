@@ -35,23 +35,47 @@ class ParsedEvent:
     outputs: list[dict] = field(default_factory=list)
     datasets: list[dict] = field(default_factory=list)  # a DatasetEvent's dataset
     producer: str | None = None
+    #: what was assumed to read the event (an old spec, a time without a zone, …): said in the 201 body
+    warnings: list[str] = field(default_factory=list)
+    #: the parent job (namespace, name) the ``parent`` run facet names
+    parent: tuple[str, str] | None = None
 
 
 # --- the checks -----------------------------------------------------------------------------
 
 
-def _kind_of(event: dict, errors: dict) -> str | None:
+#: the spec an event is validated against, whatever 1-x or 2-x version its ``schemaURL`` names
+SPEC = "2-0-2"
+_SPEC_VERSION = re.compile(r"/spec/(\d+)-(\d+)-(\d+)(?:/|$)")
+_NAMED_KIND = re.compile(r"#/(?:\$defs|definitions)/(\w+)$")
+
+
+def _kind_of(event: dict, errors: dict, warnings: list[str]) -> str | None:
+    """The event's kind (from ``schemaURL``'s ``#/$defs/…`` or ``#/definitions/…``, else its shape).
+
+    Compatibility: a ``schemaURL`` naming spec 1-x or 2-x is read as 2-0-2, a missing one is taken
+    for 2-0-2; each assumption is added to ``warnings``. Another major version is refused."""
     url = event.get("schemaURL")
     named = None
-    if isinstance(url, str):
-        match = re.search(r"#/\$defs/(\w+)$", url)
+    if url is None:
+        warnings.append(f"no schemaURL: read as OpenLineage spec {SPEC}")
+    elif not isinstance(url, str) or not url.strip():
+        errors["schemaURL"] = ["must be a non-empty string"]
+    else:
+        match = _NAMED_KIND.search(url)
         if match and match.group(1) in EVENT_KINDS:
             named = match.group(1)
-        version = re.search(r"/spec/(\d+)-(\d+)-(\d+)/", url)
-        if version and version.group(1) != "2":
-            errors["schemaURL"] = [
-                f"OpenLineage spec {version.group(0).strip('/')} is not accepted: send spec 2-0-2"
-            ]
+        version = _SPEC_VERSION.search(url)
+        if version is None:
+            warnings.append(f"schemaURL {url!r} names no OpenLineage spec version: read as {SPEC}")
+        else:
+            spec = "-".join(version.groups())
+            if version.group(1) not in ("1", "2"):
+                errors["schemaURL"] = [
+                    f"OpenLineage spec {spec} is not accepted: send spec 1-x or 2-x (read as {SPEC})"
+                ]
+            elif spec != SPEC:
+                warnings.append(f"schemaURL names OpenLineage spec {spec}: validated as {SPEC}")
     shape = "RunEvent" if "run" in event else "DatasetEvent" if "dataset" in event else "JobEvent"
     if named and named != shape and not (named == "JobEvent" and shape == "JobEvent"):
         if named == "RunEvent":
@@ -130,8 +154,8 @@ def _check_datasets(event: dict, key: str, errors: dict) -> list[dict]:
     return out
 
 
-def _check_event_time(event: dict, errors: dict) -> dt.datetime | None:
-    """``eventTime`` as naive UTC: a date-time with a time zone, nothing less."""
+def _check_event_time(event: dict, errors: dict, warnings: list[str]) -> dt.datetime | None:
+    """``eventTime`` as naive UTC: a date-time; one without a time zone is read as UTC (a warning)."""
     raw_time = event.get("eventTime")
     if raw_time is None:
         errors["eventTime"] = ["required"]
@@ -144,9 +168,12 @@ def _check_event_time(event: dict, errors: dict) -> dt.datetime | None:
     except ValueError:
         errors["eventTime"] = [f"not an ISO 8601 date-time: {raw_time!r}"]
         return None
-    if parsed.tzinfo is None or "T" not in raw_time.upper():
-        errors["eventTime"] = ["must be a date-time with a time zone, e.g. 2025-05-01T08:00:00Z"]
+    if "T" not in raw_time.upper():
+        errors["eventTime"] = ["must be a date-time, e.g. 2025-05-01T08:00:00Z"]
         return None
+    if parsed.tzinfo is None:  # the openlineage-python client lets a user send one
+        warnings.append(f"eventTime {raw_time!r} has no time zone: read as UTC")
+        return parsed
     return parsed.astimezone(dt.UTC).replace(tzinfo=None)
 
 
@@ -184,18 +211,37 @@ def _check_run(event: dict, errors: dict) -> tuple[str | None, str | None]:
     return run_id, event_type
 
 
+def _parent_job(event: dict, warnings: list[str]) -> tuple[str, str] | None:
+    """The (namespace, name) of the job the ``parent`` run facet names, if it names one."""
+    run = event.get("run")
+    facet = (run.get("facets") or {}).get("parent") if isinstance(run, dict) else None
+    if not isinstance(facet, dict) or not facet:
+        return None
+    job = facet.get("job")
+    ns, name = (job.get("namespace"), job.get("name")) if isinstance(job, dict) else (None, None)
+    if not (isinstance(ns, str) and ns.strip() and isinstance(name, str) and name.strip()):
+        warnings.append("run.facets.parent names no job (namespace and name): not linked")
+        return None
+    if len(job_id(ns, name)) > NODE_ID:
+        warnings.append(f"run.facets.parent's job is longer than {NODE_ID} characters: not linked")
+        return None
+    return ns, name
+
+
 def validate_event(event) -> ParsedEvent:
-    """Check an OpenLineage 2-0-2 RunEvent, DatasetEvent or JobEvent; return what intake needs.
+    """Check an OpenLineage RunEvent, DatasetEvent or JobEvent against spec 2-0-2; return what intake
+    needs, with ``warnings`` naming what was assumed (a 1-x or other 2-x ``schemaURL``, a missing one,
+    an ``eventTime`` without a zone).
 
     Raises Invalid naming every problem (``errors`` maps a path such as ``inputs[0].name`` to reasons).
     """
     if not isinstance(event, dict):
         raise Invalid("an OpenLineage event must be a JSON object")
     errors: dict[str, list[str]] = {}
-    kind = _kind_of(event, errors)
+    warnings: list[str] = []
+    kind = _kind_of(event, errors, warnings)
     producer = _check_str(event, "producer", "", errors)
-    _check_str(event, "schemaURL", "", errors)
-    when = _check_event_time(event, errors)
+    when = _check_event_time(event, errors, warnings)
     event_type = run_id = job = None
     inputs = outputs = datasets = []
     if kind in ("RunEvent", "JobEvent"):
@@ -210,7 +256,10 @@ def validate_event(event) -> ParsedEvent:
     if errors:
         summary = "; ".join(f"{k}: {', '.join(v)}" for k, v in list(errors.items())[:5])
         raise Invalid(f"the OpenLineage {kind} is malformed: {summary}", errors)
-    return ParsedEvent(kind, event_type, when, run_id, job, inputs, outputs, datasets, producer)
+    parent = _parent_job(event, warnings) if kind == "RunEvent" else None
+    return ParsedEvent(
+        kind, event_type, when, run_id, job, inputs, outputs, datasets, producer, warnings, parent
+    )
 
 
 def load_event_body(body: bytes | str) -> tuple[dict, str]:
@@ -259,6 +308,7 @@ def event_dict(row: LineageEvent, *, with_body: bool = False) -> dict:
         "sha256": row.sha256,
         "actor": row.actor,
         "received_at": iso(row.received_at),
+        "warnings": list(row.warnings or []),
     }
     if with_body:
         out["event"] = json.loads(row.body)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lineage.events import OPENING_STATES, ParsedEvent, load_event_body, validate_event
-from lineage.ids import job_id
+from lineage.ids import dataset_id, job_id
 from lineage.models import NODE_ID, LineageEvent
 from lineage.snapshots import EVENT_ENTITY, event_after
 from lineage.store import INTEGRITY_ERRORS, Raw, chunks, upsert_nodes, writers_queue
@@ -30,7 +30,9 @@ _EVENT_COLUMNS = (
     "body",
     "actor",
     "received_at",
+    "warnings",
 )
+_ALIAS_COLUMNS = ("alias", "node_id", "type", "event_id")
 _EDGE_COLUMNS = ("source", "target", "kind", "job", "valid_from", "run_id", "event_id")
 _INSERT_EVENT = (
     f"INSERT INTO lineage_event ({', '.join(_EVENT_COLUMNS)}) "
@@ -41,10 +43,10 @@ _INSERT_EVENT = (
 def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[dict, bool]:
     """Store one OpenLineage event and apply it to the graph, as one audited change; commit.
 
-    Returns (summary, created); an event already stored (same canonical JSON, e.g. a client retry)
+    Returns (summary, created); the summary's ``warnings`` say what was assumed to read the event
+    (kept with it, see ``events.validate_event``). An event already stored (same canonical JSON, e.g. a client retry)
     is not stored twice and gives created False. Raises Invalid for a malformed event, with nothing
-    stored. Edges open at the event's time; a COMPLETE run (or a JobEvent) that no longer lists an
-    input or output of its job ends that edge at its time.
+    stored. Edges open at the event's time and end by the edge-ending rule (``_ending``).
     """
     if isinstance(body, dict):
         event, raw = body, json.dumps(body, ensure_ascii=False)
@@ -69,6 +71,7 @@ def _event_row(parsed: ParsedEvent, digest: str, raw: str, actor: str) -> dict:
         "body": raw,
         "actor": actor,
         "received_at": utcnow(),
+        "warnings": parsed.warnings or None,
     }
 
 
@@ -79,8 +82,9 @@ def _nodes_of(parsed: ParsedEvent) -> dict[str, dict]:
         entry = nodes.setdefault(ds["id"], {"type": "dataset", **ds, "facets": None})
         if ds["facets"]:
             entry["facets"] = {**(entry["facets"] or {}), **ds["facets"]}
-    if parsed.job:
-        nodes[job_id(*parsed.job)] = {"type": "job", "namespace": parsed.job[0], "name": parsed.job[1]}
+    for job in (parsed.job, parsed.parent):
+        if job:
+            nodes[job_id(*job)] = {"type": "job", "namespace": job[0], "name": job[1]}
     return nodes
 
 
@@ -95,7 +99,8 @@ def _ingest_retrying(session: Session, parsed: ParsedEvent, row: dict, nodes: di
             session.rollback()
             existing = session.scalar(select(LineageEvent.id).where(LineageEvent.sha256 == digest))
             if existing is not None:
-                return {"id": existing, "sha256": digest, "duplicate": True}, False
+                summary = {"id": existing, "sha256": digest, "duplicate": True}
+                return summary | {"warnings": parsed.warnings}, False
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
@@ -115,13 +120,25 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor:
     params = {c: row[c] for c in _EVENT_COLUMNS} | {
         "event_time": at,
         "received_at": raw.time(row["received_at"]),
+        "warnings": raw.json(row["warnings"]),
     }
     event_id = raw.run(_INSERT_EVENT, params).fetchone()[0]
     new_nodes = upsert_nodes(raw, nodes, at)
     opened, closed = [], []
-    if jid and (parsed.kind == "JobEvent" or parsed.event_type in OPENING_STATES):
+    applies = parsed.kind != "RunEvent" or parsed.event_type in OPENING_STATES
+    if jid and applies:
         opened, closed = _edge_changes(raw, parsed, jid, event_id, at, job_is_new=jid in new_nodes)
-    after = event_after(row, opened, closed)
+    gone = _dropped(parsed) if applies else set()
+    if gone:  # lifecycleStateChange DROP: the dataset's edges end now
+        closed = sorted(set(closed) | _drop(raw, gone, event_id, at))
+    aliased = _record_aliases(raw, parsed, event_id)
+    if jid and parsed.parent:
+        raw.run(
+            "UPDATE lineage_node SET parent = :parent WHERE node_id = :job "
+            "AND (parent IS NULL OR parent <> :parent)",
+            {"parent": job_id(*parsed.parent), "job": jid},
+        )
+    after = event_after(row, opened, closed, aliased)
     raw.audit(
         actor=actor,
         action="ingest",
@@ -132,14 +149,15 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor:
     )
     session.commit()
     raw.close()
-    return {"id": event_id, "sha256": row["sha256"], **after}, True
+    return {"id": event_id, "sha256": row["sha256"], **after, "warnings": row["warnings"] or []}, True
 
 
 def _edge_changes(raw: Raw, parsed: ParsedEvent, jid: str, event_id: int, at, *, job_is_new: bool):
-    """Open the job's edges this event lists that are not open yet; a COMPLETE run (or a JobEvent) ends
-    the open ones it no longer lists. Returns (opened, closed) as sorted (source, target, kind)."""
-    wanted = {(ds["id"], jid, "input") for ds in parsed.inputs}
-    wanted |= {(jid, ds["id"], "output") for ds in parsed.outputs}
+    """Open the job's edges this event lists that are not open yet, and end those the edge-ending rule
+    ends (see ``_ending``). Returns (opened, closed) as sorted (source, target, kind)."""
+    gone = _dropped(parsed)  # a dropped dataset gets no new edge
+    wanted = {(ds["id"], jid, "input") for ds in parsed.inputs if ds["id"] not in gone}
+    wanted |= {(jid, ds["id"], "output") for ds in parsed.outputs if ds["id"] not in gone}
     current = {} if job_is_new else _open_edges(raw, jid)  # a new job has no edges yet: no need to look
     opened = sorted(wanted - set(current))
     for part in chunks(opened):
@@ -147,16 +165,61 @@ def _edge_changes(raw: Raw, parsed: ParsedEvent, jid: str, event_id: int, at, *,
             _EDGE_COLUMNS, [(s, t, k, jid, at, parsed.run_id, event_id) for s, t, k in part]
         )
         raw.run(f"INSERT INTO lineage_edge ({', '.join(_EDGE_COLUMNS)}) VALUES {groups}", values)
-    closed = []
-    if parsed.kind == "JobEvent" or parsed.event_type == "COMPLETE":
-        ending = [
-            r
-            for key, r in current.items()
-            if key not in wanted and r[4] < at and (r[5] is None or r[5] != parsed.run_id)
-        ]
-        _end_edges(raw, ending, event_id, at)
-        closed = sorted((r[1], r[2], r[3]) for r in ending)
-    return opened, closed
+    ending = _ending(raw, parsed, jid, current, wanted, at)
+    _end_edges(raw, ending, event_id, at)
+    return opened, sorted((r[1], r[2], r[3]) for r in ending)
+
+
+def _ending(raw: Raw, parsed: ParsedEvent, jid: str, current: dict, wanted: set, at) -> list[tuple]:
+    """The edge-ending rule (docs/lineage.md): what this event ends of the job's open edges.
+
+    - A JobEvent declares the job's lineage: it ends every open edge of the job it no longer lists.
+    - A COMPLETE run ends an input edge it does not list only when it speaks for the whole job: it
+      writes every output the job has open (another run of the same job name that wrote something
+      else — Spark names jobs ``app.action`` — ends nothing). So a run never ends an output edge, nor
+      what its own earlier events (START, RUNNING) listed; a COMPLETE listing no dataset ends nothing.
+    - Nothing ends an edge opened at or after the event's time, nor one this run opened.
+    """
+    if parsed.kind == "JobEvent":
+        return [r for key, r in current.items() if key not in wanted and r[4] < at]
+    if parsed.event_type != "COMPLETE" or not wanted:
+        return []
+    candidates = [
+        r
+        for key, r in current.items()
+        if key not in wanted and r[4] < at and (r[5] is None or r[5] != parsed.run_id)
+    ]
+    if not candidates:
+        return []
+    open_outputs = {key[1] for key in current if key[2] == "output"}
+    listed = wanted | _listed_earlier(raw, parsed, jid)
+    if not open_outputs <= {t for _, t, k in listed if k == "output"}:
+        return []  # the run wrote part of what the job writes: it speaks for its part, ends nothing
+    return [r for r in candidates if (r[1], r[2], r[3]) not in listed]
+
+
+def _listed_earlier(raw: Raw, parsed: ParsedEvent, jid: str) -> set[tuple]:
+    """The edges the run's earlier stored events (its START, RUNNING…) listed (only read when the
+    rule would end something)."""
+    listed = set()
+    if parsed.run_id is None:
+        return listed
+    cur = raw.run(
+        "SELECT body FROM lineage_event WHERE run_id = :run AND job_namespace = :ns AND job_name = :name",
+        {"run": parsed.run_id, "ns": parsed.job[0], "name": parsed.job[1]},
+    )
+    for (body,) in cur.fetchall():
+        event = json.loads(body)
+        for key, kind in (("inputs", "input"), ("outputs", "output")):
+            for ds in event.get(key) or []:
+                if (
+                    isinstance(ds, dict)
+                    and isinstance(ds.get("namespace"), str)
+                    and isinstance(ds.get("name"), str)
+                ):
+                    node = dataset_id(ds["namespace"], ds["name"])
+                    listed.add((node, jid, kind) if kind == "input" else (jid, node, kind))
+    return listed
 
 
 def _open_edges(raw: Raw, jid: str) -> dict[tuple, tuple]:
@@ -177,3 +240,66 @@ def _end_edges(raw: Raw, ending: list[tuple], event_id: int, at) -> None:
             f"WHERE id IN ({', '.join(':' + k for k in ids)})",
             {"when": at, "event": event_id, **ids},
         )
+
+
+# --- what the events say: DROP, symlinks ----------------------------------------------------
+
+
+def _dropped(parsed: ParsedEvent) -> set[str]:
+    """The datasets the event says are dropped (``lifecycleStateChange: DROP``)."""
+    gone = set()
+    for ds in [*parsed.inputs, *parsed.outputs, *parsed.datasets]:
+        change = (ds["facets"] or {}).get("lifecycleStateChange")
+        if isinstance(change, dict) and change.get("lifecycleStateChange") == "DROP":
+            gone.add(ds["id"])
+    return gone
+
+
+def _drop(raw: Raw, gone: set[str], event_id: int, at) -> set[tuple]:
+    """End every open event edge into or out of the dropped datasets at ``at`` (declared flows are
+    ended by hand). Returns the edges ended."""
+    ending = []
+    for node in sorted(gone):
+        cur = raw.run(
+            "SELECT id, source, target, kind, valid_from, run_id FROM lineage_edge "
+            "WHERE (source = :node OR target = :node) AND valid_to IS NULL AND flow_id IS NULL "
+            "AND valid_from < :at",
+            {"node": node, "at": at},
+        )
+        ending += cur.fetchall()
+    _end_edges(raw, ending, event_id, at)
+    return {(r[1], r[2], r[3]) for r in ending}
+
+
+def _aliases(parsed: ParsedEvent) -> list[tuple[str, str, str | None]]:
+    """(alias, dataset, identifier type) from every ``symlinks`` facet of the event."""
+    out = []
+    for ds in [*parsed.inputs, *parsed.outputs, *parsed.datasets]:
+        facet = (ds["facets"] or {}).get("symlinks")
+        identifiers = facet.get("identifiers") if isinstance(facet, dict) else None
+        for ident in identifiers if isinstance(identifiers, list) else []:
+            if not isinstance(ident, dict):
+                continue
+            ns, name, kind = ident.get("namespace"), ident.get("name"), ident.get("type")
+            if not (isinstance(ns, str) and ns and isinstance(name, str) and name):
+                continue
+            alias = dataset_id(ns, name)
+            if alias != ds["id"] and len(alias) <= NODE_ID:
+                out.append((alias, ds["id"], kind[:100] if isinstance(kind, str) else None))
+    return sorted(set(out))
+
+
+def _record_aliases(raw: Raw, parsed: ParsedEvent, event_id: int) -> list[tuple[str, str]]:
+    """Store the aliases not known yet; returns those this event added as sorted (alias, dataset)."""
+    rows = _aliases(parsed)
+    added = []
+    for part in chunks(rows):
+        groups, values = raw.values(
+            _ALIAS_COLUMNS, [(alias, node, kind, event_id) for alias, node, kind in part]
+        )
+        sql = (
+            f"INSERT INTO lineage_alias ({', '.join(_ALIAS_COLUMNS)}) VALUES {groups} "
+            "ON CONFLICT (alias, node_id) DO NOTHING RETURNING alias, node_id"
+        )
+        added += [(r[0], r[1]) for r in raw.run(sql, values).fetchall()]
+    return sorted(added)

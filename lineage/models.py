@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db import Base, utcnow
@@ -31,6 +31,8 @@ class LineageEvent(Base):
     body: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: what intake assumed to read the event (an old spec, no schemaURL, a time without a zone)
+    warnings: Mapped[list | None] = mapped_column(JSON)
 
 
 class LineageNode(Base):
@@ -45,6 +47,23 @@ class LineageNode(Base):
     name: Mapped[str] = mapped_column(String(NODE_ID))
     facets: Mapped[dict | None] = mapped_column(JSON)
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: a job's parent job (``job:{namespace}:{name}``), from the newest ``parent`` run facet
+    parent: Mapped[str | None] = mapped_column(String(NODE_ID))
+
+
+class LineageAlias(Base):
+    """Another identifier of a dataset node, from its ``symlinks`` facet (a Hive table and its file
+    location): queries take either, the graph holds one node."""
+
+    __tablename__ = "lineage_alias"
+    __table_args__ = (UniqueConstraint("alias", "node_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alias: Mapped[str] = mapped_column(String(NODE_ID))  # dataset:{namespace}:{name} of the identifier
+    node_id: Mapped[str] = mapped_column(String(NODE_ID))  # the dataset whose facet named it
+    type: Mapped[str | None] = mapped_column(String(100))  # the identifier's type, e.g. TABLE
+    #: the event that first named it
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_event.id"))
 
 
 class LineageFlow(Base):

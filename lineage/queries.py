@@ -25,6 +25,7 @@ def _resolve(graph: Graph, node: str, *, what: str = "node") -> str | None:
     when it exists but not at this date. Raises Invalid (malformed) or NotFound (never seen)."""
     kind, namespace, name = split_node_id(node, what=what)
     tl = graph.timeline
+    node = tl.aliases.get(node, node)  # another identifier of a dataset (symlinks): its one node
     if kind == "system":
         if name not in tl.systems and node not in graph.g:
             raise NotFound(f"no system with code {name!r}")
@@ -290,6 +291,8 @@ def node_detail(session: Session, node: str, *, as_of=None) -> dict:
     direct neighbours as of a date. Raises Invalid, NotFound."""
     moment = parse_time(as_of)
     split_node_id(node, types=("dataset", "job"))
+    tl = timeline(session)
+    node = tl.aliases.get(node, node)  # another identifier of a dataset (symlinks): its one node
     row = session.execute(select(LineageNode).where(LineageNode.node_id == node)).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no lineage node {node!r} has been seen")
@@ -307,6 +310,8 @@ def node_detail(session: Session, node: str, *, as_of=None) -> dict:
         "resource": resource["code"] if resource else None,
         "resource_name": resource["name"] if resource else None,
         "first_seen": iso(row.first_seen),
+        "aliases": sorted(a for a, n in tl.aliases.items() if n == node),
+        "parent": row.parent,
         "facets": row.facets or {},
         "as_of": iso(moment),
         "upstream": sorted(graph.g.predecessors(node)) if present else [],

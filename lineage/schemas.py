@@ -117,3 +117,7 @@ class GraphSchema(Schema):
     audit_head = fields.String(allow_none=True)
     nodes = fields.List(fields.Nested(NodeSchema))
     edges = fields.List(fields.Nested(EdgeSchema))
+
+
+class DriftQueryArgsSchema(Schema):
+    resource = fields.String(required=True, metadata={"description": "a catalog resource's code"})

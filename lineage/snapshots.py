@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lineage.ids import iso, job_id
-from lineage.models import LineageEdge, LineageEvent, LineageFlow
+from lineage.models import LineageAlias, LineageEdge, LineageEvent, LineageFlow
 from registry import audit
 from registry.jsonutil import canonical, sha256_hex
 
@@ -18,9 +18,10 @@ EVENT_ENTITY = "lineage_event"
 FLOW_ENTITY = "lineage_flow"
 
 
-def event_after(row: dict, opened: list, closed: list) -> dict:
-    """The audit ``after`` of an ingested event: what intake writes and verify recomputes."""
-    return {
+def event_after(row: dict, opened: list, closed: list, aliased: list = ()) -> dict:
+    """The audit ``after`` of an ingested event: what intake writes and verify recomputes (``warnings``
+    only when something was assumed, so entries written before they existed keep their hashes)."""
+    after = {
         "kind": row["kind"],
         "eventType": row["event_type"],
         "eventTime": iso(row["event_time"]),
@@ -30,6 +31,11 @@ def event_after(row: dict, opened: list, closed: list) -> dict:
         "opened": sorted([list(e) for e in opened]),
         "closed": sorted([list(e) for e in closed]),
     }
+    if row.get("warnings"):
+        after["warnings"] = list(row["warnings"])
+    if aliased:  # the symlinks this event was the first to name
+        after["aliased"] = sorted([list(a) for a in aliased])
+    return after
 
 
 def flow_after(flow: LineageFlow) -> dict:
@@ -65,17 +71,28 @@ def event_snapshots(session: Session, ids: list[int] | None = None) -> dict[str,
         LineageEvent.job_namespace,
         LineageEvent.job_name,
         LineageEvent.body,
+        LineageEvent.warnings,
     )
     if ids is not None:
         query = query.where(LineageEvent.id.in_(ids))
     opened, closed = _edges_by_event(session, ids)
+    aliases = select(LineageAlias.alias, LineageAlias.node_id, LineageAlias.event_id).where(
+        LineageAlias.event_id.is_not(None)
+    )
+    if ids is not None:
+        aliases = aliases.where(LineageAlias.event_id.in_(ids))
+    aliased = collections.defaultdict(list)
+    for alias, node, ev in session.execute(aliases):
+        aliased[ev].append((alias, node))
     out = {}
     for r in session.execute(query).mappings():
         try:
             digest = sha256_hex(canonical(json.loads(r["body"])))
         except ValueError:
             digest = "(body is not JSON)"
-        out[str(r["id"])] = event_after({**r, "sha256": digest}, opened[r["id"]], closed[r["id"]])
+        out[str(r["id"])] = event_after(
+            {**r, "sha256": digest}, opened[r["id"]], closed[r["id"]], aliased[r["id"]]
+        )
     return out
 
 
@@ -93,7 +110,7 @@ audit.register_entity(
     _event_snapshot,
     lambda s: (str(i) for i in s.scalars(select(LineageEvent.id))),
     event_snapshots,
-    tables=("lineage_event", "lineage_edge"),
+    tables=("lineage_event", "lineage_edge", "lineage_alias"),
 )
 audit.register_entity(
     FLOW_ENTITY,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from catalog.models import DataResource, System
 from lineage.ids import check_level, iso, parse_time
-from lineage.models import LineageEdge, LineageNode
+from lineage.models import LineageAlias, LineageEdge, LineageNode
 from registry import audit
 from registry.cache import VersionedCache
 
@@ -67,19 +67,23 @@ class Timeline:
         self.systems, self.by_namespace, self.resources = _catalog(session)
         self.nodes: dict[str, dict] = {}
         self.edges: list[tuple] = []
-        times = self._load_nodes(session) | self._load_edges(session)
+        times = self._load_nodes(session)
+        #: another identifier of a dataset (``symlinks``) → the one node that stands for both
+        self.aliases = self._load_aliases(session)
+        times |= self._load_edges(session)
         self.boundaries = sorted(times)
         self._graphs: VersionedCache[Graph] = VersionedCache(size=self.MAX_GRAPHS)
 
     def _load_nodes(self, session: Session) -> set[dt.datetime]:
         times = set()
-        for node, kind, ns, name, first_seen in session.execute(
+        for node, kind, ns, name, first_seen, parent in session.execute(
             select(
                 LineageNode.node_id,
                 LineageNode.type,
                 LineageNode.namespace,
                 LineageNode.name,
                 LineageNode.first_seen,
+                LineageNode.parent,
             )
         ):
             resource = self.resources.get((ns, name)) if kind == "dataset" else None
@@ -92,11 +96,33 @@ class Timeline:
                 "resource": resource["code"] if resource else None,
                 "first_seen": first_seen,
             }
+            if kind == "job":
+                self.nodes[node]["parent"] = parent
             times.add(first_seen)
         return times
 
+    def _load_aliases(self, session: Session) -> dict[str, str]:
+        """Merge each group of identifiers linked by ``symlinks`` into one node: the one seen first
+        (ties: the smallest id). Returns alias → that node; the aliases leave ``nodes``."""
+        pairs = session.execute(select(LineageAlias.alias, LineageAlias.node_id)).all()
+        if not pairs:
+            return {}
+        canonical = merge_aliases(pairs, {n: a["first_seen"] for n, a in self.nodes.items()})
+        for alias, node in canonical.items():
+            merged, kept = self.nodes.pop(alias, None), self.nodes[node]
+            if merged and merged["first_seen"] < kept["first_seen"]:
+                kept["first_seen"] = merged["first_seen"]
+            # a resource (or system) that names the dataset by its other identifier describes it too
+            namespace, _, name = alias.removeprefix("dataset:").rpartition(":")
+            if kept["resource"] is None and (namespace, name) in self.resources:
+                kept["resource"] = self.resources[(namespace, name)]["code"]
+            if kept["system"] is None:
+                kept["system"] = self.by_namespace.get(namespace)
+        return canonical
+
     def _load_edges(self, session: Session) -> set[dt.datetime]:
         times = set()
+        aliases = self.aliases
         for s, t, k, vf, vt in session.execute(
             select(
                 LineageEdge.source,
@@ -106,6 +132,10 @@ class Timeline:
                 LineageEdge.valid_to,
             )
         ):
+            if aliases:
+                s, t = aliases.get(s, s), aliases.get(t, t)
+                if s == t:
+                    continue
             self.edges.append((s, t, k, vf, vt))
             times.add(vf)
             if vt is not None:
@@ -154,6 +184,34 @@ class Timeline:
         for (a, b), count in _system_feeds(g0).items():
             g.add_edge(f"system:{a}", f"system:{b}", kind="feeds", datasets=count)
         return Graph(g, "system", self)
+
+
+def merge_aliases(pairs, first_seen: dict) -> dict[str, str]:
+    """Union the (alias, node) pairs into groups; each member but one maps to the group's node: the
+    known node seen first (ties, or none known: the smallest id)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[str]] = collections.defaultdict(list)
+    for member in {m for pair in pairs for m in pair}:
+        groups[find(member)].append(member)
+    out = {}
+    never = dt.datetime.max
+    for members in groups.values():
+        head = min(members, key=lambda m: (m not in first_seen, first_seen.get(m, never), m))
+        out.update((m, head) for m in members if m != head)
+    return out
 
 
 def _system_feeds(g0: nx.DiGraph) -> collections.Counter:
@@ -221,6 +279,8 @@ class Graph:
         }
         if a["type"] != "system":
             out["namespace"] = a["namespace"]
+        if a["type"] == "job":
+            out["parent"] = a.get("parent")  # the parent job (the ``parent`` run facet), or None
         return out
 
     def edge_dict(self, s: str, t: str) -> dict:

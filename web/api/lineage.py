@@ -6,11 +6,12 @@ from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from lineage import events, flows, intake, queries
+from lineage import drift, events, flows, intake, queries
 from lineage.export.bundle import audited_manifest, export, zipped
 from lineage.export.formats import FORMATS
 from lineage.schemas import (
     CyclePageSchema,
+    DriftQueryArgsSchema,
     EndFlowQueryArgsSchema,
     EventQueryArgsSchema,
     ExportQueryArgsSchema,
@@ -64,7 +65,12 @@ class Intake(MethodView):
         requestBody={
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "object", "description": "OpenLineage 2-0-2 event"}}
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "OpenLineage event (2-0-2; 1-x and 2-x read as 2-0-2, with warnings)",
+                    }
+                }
             },
         }
     )
@@ -77,7 +83,9 @@ class Intake(MethodView):
 
         As the ``openlineage-python`` HTTP transport sends it (``url`` = this server, ``endpoint`` =
         ``api/v1/lineage``, ``auth.type: api_key``; gzip compression welcome). 201 with what changed in
-        the graph; 200 for an event already received; 422 naming what is wrong, with nothing stored.
+        the graph and ``warnings`` (what was assumed: a 1-x or other 2-x spec, no ``schemaURL``, an
+        ``eventTime`` without a zone); 200 for an event already received; 422 naming what is wrong
+        (no run id, a run id that is not a UUID, no producer…), with nothing stored.
         """
         with db().writer() as s:
             summary, created = intake.ingest(s, request.get_data(cache=False), actor=actor())
@@ -203,6 +211,17 @@ class NodeDetail(MethodView):
     def get(self, args):
         """One dataset or job: system, catalog resource, latest facets (schema, columnLineage), neighbours."""
         return queries.node_detail(session(), args["node"], as_of=args.get("as_of"))
+
+
+@blp.route("/drift")
+class Drift(MethodView):
+    @blp.arguments(DriftQueryArgsSchema, location="query")
+    @_answers({"200": "the resource's fields beside its dataset's newest schema facet"})
+    def get(self, args):
+        """Schema drift of a catalog resource: fields its dataset's ``schema`` facet reports that the
+        catalog lacks, and the reverse, with their types (``status``: same, drift, no_schema,
+        not_seen, no_lineage)."""
+        return drift.schema_drift(session(), args["resource"])
 
 
 def _header(description: str) -> dict:

@@ -16,6 +16,7 @@ from catalog.revisions import list_revisions, show_revision
 from catalog.schemas import ResourceSchema, ResourceUpdateSchema
 from catalog.search import search_resources
 from catalog.systems import list_systems
+from lineage.drift import schema_drift
 from registry.errors import Conflict, Invalid, NotFound, Stale
 from registry.jsonutil import etag_of
 from web.browse import codes, labels, lineage_pages
@@ -92,6 +93,7 @@ def resource(code):
     node, drawn = _lineage_drawing(s, res)
     return render_template(
         "resource.html",
+        drift=schema_drift(s, code),
         r=res,
         names=_names(s),
         revisions=changes,
