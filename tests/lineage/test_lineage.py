@@ -543,7 +543,8 @@ def test_system_level_of_the_demo_inside_a_write_transaction(db):
 
 
 def test_as_of_a_bare_date_is_the_start_of_that_day_for_the_api_and_the_page(client, make_token):
-    """One rule for ``as_of=YYYY-MM-DD`` (00:00 UTC that day) in the API and on the /lineage page."""
+    """``as_of=YYYY-MM-DD`` is 00:00 that day: in UTC for the API (the contract), in the display zone
+    (YIMA_TIMEZONE, Asia/Shanghai) on the /lineage page, whose links carry the instant it meant."""
     event = run_event("load", ["raw"], ["staged"], "2025-04-01T08:00:00Z")
     assert client.post("/api/v1/lineage", json=event, headers=make_token("contributor")).status_code == 201
     that_day = client.get("/api/v1/lineage/graph?as_of=2025-04-01").get_json()
@@ -554,6 +555,6 @@ def test_as_of_a_bare_date_is_the_start_of_that_day_for_the_api_and_the_page(cli
         "dataset:ns:staged",
     }
     page = client.get("/lineage?level=dataset&as_of=2025-04-01").get_data(as_text=True)
-    assert page.count('class="node ') == 0 and "as_of=2025-04-01T00%3A00%3A00Z" in page
-    next_day = client.get("/lineage?level=dataset&as_of=2025-04-02").get_data(as_text=True)
-    assert next_day.count('class="node ') == 3
+    assert page.count('class="node ') == 0 and "as_of=2025-03-31T16%3A00%3A00Z" in page
+    next_day = client.get("/lineage?level=dataset&as_of=2025-04-02&jobs=nodes").get_data(as_text=True)
+    assert next_day.count('class="node ') == 3  # 08:00Z on 1 April is before 00:00 on 2 April in Shenzhen
