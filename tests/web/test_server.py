@@ -38,7 +38,8 @@ def server(tmp_path_factory):
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(150):
+        deadline = time.monotonic() + 90  # a loaded CI machine starts gunicorn slowly
+        while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2):
                     break
@@ -47,7 +48,7 @@ def server(tmp_path_factory):
         yield port
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(60)
 
 
 def _raw(port: int, request: bytes) -> tuple[int, dict, bytes]:
