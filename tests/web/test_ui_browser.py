@@ -370,7 +370,7 @@ def test_ui_log_in_edit_a_resource_and_see_the_audit_entry(page, server):
     assert "已保存" in page.locator(".flash").inner_text()
     page.goto(origin + "/audit?entity_type=resource&entity_key=A0101-001")
     first = page.locator("tr.entry").first
-    assert "王工" in first.inner_text() and "update" in first.inner_text()
+    assert "王工" in first.inner_text() and first.locator("td[data-action]").inner_text() == "修改"
     assert "招标公告（浏览器修订）" in first.locator("table.diff").inner_text()
     page.click("#verify-chain")
     assert page.locator("#verify-result").inner_text().startswith("审计链完整")

@@ -223,7 +223,7 @@ def _save(values: dict, *, code: str | None, etag: str | None):
     except Invalid as exc:
         return None, labels.field_errors(exc.errors), None
     except Conflict as exc:
-        return None, {"code": [labels.field_message(exc.message)]}, None
+        return None, {"code": [labels.message(exc.message)]}, None
     except Stale:
         return None, {}, _("保存前此资源已被他人修改：下面是最新内容，请重新修改后保存。")
 

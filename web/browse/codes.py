@@ -193,9 +193,9 @@ def _save_code(scheme: str, values: dict, *, code: str | None, release: str | No
             return code_service.update_code(s, scheme, code, values, actor=actor(), release=release), None
     except Invalid as exc:
         errors = labels.field_errors(exc.errors) if exc.errors else {}
-        return None, errors or {"code" if code is None else "name": [labels.field_message(exc.message)]}
+        return None, errors or {"code" if code is None else "name": [labels.message(exc.message)]}
     except Conflict as exc:
-        return None, {"code": [labels.field_message(exc.message)]}
+        return None, {"code": [labels.message(exc.message)]}
 
 
 @bp.route("/codes/<scheme>/new", methods=["GET", "POST"])

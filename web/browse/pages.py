@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext
 from markupsafe import Markup
 
 from registry.paging import clamp
+from web.browse import labels, zone
 from web.browse.access import can
 from web.context import principal
 
@@ -98,6 +99,16 @@ def init_app(app: Flask) -> None:
         url_with=url_with, lang_url=lang_url, diff=diff, role_label=lambda r: ROLE_LABELS.get(r, r)
     )
     app.jinja_env.filters["show"] = show
+    app.jinja_env.filters["localtime"] = zone.localtime
+    app.jinja_env.filters["localtext"] = zone.local_text
+    app.jinja_env.filters["tr"] = labels.message
+    app.jinja_env.filters["constraints"] = labels.constraints_text
+    app.jinja_env.globals.update(
+        audit_action=labels.action_label,
+        entity_label=labels.entity_label,
+        key_label=labels.key_label,
+        value_label=labels.value_label,
+    )
     app.jinja_env.filters["zip_self"] = lambda values: [(v, v) for v in values]
     app.jinja_env.filters["pretty"] = lambda v: Markup.escape(json.dumps(v, ensure_ascii=False, indent=2))
 

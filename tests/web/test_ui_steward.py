@@ -1,0 +1,93 @@
+"""A steward's day (issue 14) in a real browser: Chinese everywhere a person reads, local times, the
+validation box, the forms, readable audit diffs, the code tree, the phone layout, axe-core, search.
+
+Same set-up as ``test_ui_browser.py`` (its fixtures: one demo server and one Chromium per module,
+locale zh-CN, every page watched for console errors and requests leaving the server).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from tests.web import test_ui_browser as ui
+from tests.web.test_ui_browser import get_json, login
+
+# the fixtures of test_ui_browser.py, shared (a server and a browser of this module's own)
+server, browser, page = ui.server, ui.browser, ui.page
+
+pytestmark = pytest.mark.browser
+
+LATIN_WORDS = re.compile(r"\b(?:is|not|expected|levels|found|duplicate|field|name|must|create|update)\b")
+
+
+# --- 1. Chinese everywhere, local times ------------------------------------------------------------
+
+
+def test_validation_errors_read_in_chinese(page, server):
+    origin, _ = server
+    page.goto(origin + "/codes/szgws-me")
+    page.fill("#validate-codes", "40-1\n30-99.99.99\n40-10.10.90")
+    page.click("#validate-submit")
+    page.wait_for_selector("#validate-results")
+    text = page.locator("#validate-results").inner_text()
+    assert "“40-1”不是 szgws-me 编码：表代码后应有 3–4 级，实际为 1 级" in text
+    assert "30-99.99.99 不在 szgws-me 的" in text
+    assert "40-10.10.90 已废止，请改用 40-10.10.20" in text
+    assert not LATIN_WORDS.search(text), text
+    # the API's words stay as they are
+    api = get_json(origin, "/api/v1/validate/codes?scheme=szgws-me&code=40-1")
+    assert "is not a szgws-me code: expected 3–4 levels" in api["errors"][0]["message"]
+
+
+def test_form_errors_read_in_chinese(page, server):
+    origin, secret = server
+    login(page, origin, secret)
+    page.watch.expected_statuses.add(422)
+    page.goto(origin + "/catalog/A0101-001/edit")
+    page.locator("#fields-edit input[name=field_name]").nth(1).fill("tender_no")
+    page.click("#save")
+    page.wait_for_selector("#form-error")
+    form = page.locator("#resource-form").inner_text()
+    assert "字段名“tender_no”重复" in form
+    assert "duplicate" not in form
+
+
+def test_audit_actions_keys_and_times_in_chinese(page, server):
+    origin, _ = server
+    page.goto(origin + "/audit?entity_type=resource")
+    first = page.locator("tr.entry").first
+    action = first.locator("td[data-action]")
+    assert action.get_attribute("data-action") == "create" and action.inner_text() == "新建"
+    assert "数据资源" in first.inner_text()
+    keys = first.locator("table.diff tr[data-key] td:first-child").all_inner_texts()
+    assert "信息资源摘要" in keys and "summary" not in keys
+    # the time in Asia/Shanghai with the offset shown, the UTC instant kept in the element
+    shown = first.locator("time")
+    utc = dt.datetime.fromisoformat(shown.get_attribute("datetime").replace("Z", "+00:00"))
+    local = utc.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    assert shown.inner_text() == local.strftime("%Y-%m-%d %H:%M:%S") + " +08:00"
+    assert shown.get_attribute("title") == "Asia/Shanghai"
+    options = page.locator("select[name=entity_type] option").all_inner_texts()
+    assert "数据资源" in options and "resource" not in options
+
+
+def test_constraints_and_revision_values_in_words(page, server):
+    origin, secret = server
+    page.goto(origin + "/catalog/A0101-001")
+    row = page.locator("#fields tbody tr", has_text="tender_no")
+    assert row.locator("td.constraints").inner_text() == "最多 40 个字符"
+    assert "max_length" not in page.locator("#fields").inner_text()
+    login(page, origin, secret)
+    page.goto(origin + "/catalog/A0101-001/edit")
+    page.select_option("#f-security_grade", "important")
+    page.click("#save")
+    page.wait_for_url(origin + "/catalog/A0101-001")
+    latest = page.locator("#revisions details").first
+    changed = latest.locator('tr[data-key="security_grade"]')
+    assert changed.locator("td").nth(0).inner_text() == "数据分级"
+    assert changed.locator("td.new").inner_text() == "重要数据"
+    assert "important" not in latest.inner_text()
+    assert "修改" in latest.locator("summary").inner_text()
