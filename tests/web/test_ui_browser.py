@@ -302,9 +302,9 @@ def test_ui_validate_pasted_codes(page, server):
     statuses = page.locator("#validate-results tbody tr").evaluate_all(
         "rows => rows.map(r => r.dataset.status)"
     )
-    assert statuses == ["active", "active", "deprecated", "unknown", "malformed"]
+    assert statuses == ["deprecated", "unknown", "malformed", "active", "active"]  # invalid first
     assert "共 5 个：2 个有效，3 个无效" in page.locator("#validate-summary").inner_text()
-    assert "40-10.10.20" in page.locator("#validate-results tbody tr").nth(2).inner_text()  # the successor
+    assert "40-10.10.20" in page.locator("#validate-results tbody tr").nth(0).inner_text()  # the successor
     shot(page, "validate")
 
 

@@ -91,3 +91,77 @@ def test_constraints_and_revision_values_in_words(page, server):
     assert changed.locator("td.new").inner_text() == "重要数据"
     assert "important" not in latest.inner_text()
     assert "修改" in latest.locator("summary").inner_text()
+
+
+# --- 2. the validation box -----------------------------------------------------------------------
+
+
+def _paste(page, origin, text):
+    page.goto(origin + "/codes/szgws-me")
+    page.locator("#validate-codes").evaluate("(area, text) => { area.value = text; }", text)
+    page.click("#validate-submit")
+    page.wait_for_selector("#validate-results")
+
+
+def _rows(page):
+    return page.locator("#validate-results tbody tr").evaluate_all(
+        "rows => rows.map(r => [Number(r.dataset.line), r.dataset.status])"
+    )
+
+
+def test_validation_invalid_first_with_original_line_numbers_counts_and_filter(page, server):
+    origin, _ = server
+    _paste(page, origin, "30-10.10.10\n\n40-1\n30-10.10.20\n\n\nabc\n30-99.99.99")
+    # invalid rows first, numbered as in the pasted text (blank lines count)
+    assert _rows(page) == [[3, "malformed"], [7, "malformed"], [8, "unknown"], [1, "active"], [4, "active"]]
+    counts = page.locator("#error-counts button[data-type]")
+    assert counts.evaluate_all("bs => bs.map(b => [b.dataset.type, b.querySelector('.n').textContent])") == [
+        ["malformed", "2"],
+        ["unknown", "1"],
+    ]
+    assert page.evaluate("document.activeElement.id") == "validate-summary"
+    page.check("#only-invalid")  # submits the form again
+    page.wait_for_function("document.querySelectorAll('#validate-results tbody tr').length === 3")
+    assert [s for _, s in _rows(page)] == ["malformed", "malformed", "unknown"]
+    page.locator('#error-counts button[data-type="unknown"]').click()
+    page.wait_for_function("document.querySelectorAll('#validate-results tbody tr').length === 1")
+    assert _rows(page) == [[8, "unknown"]]
+    assert page.locator("#validate-codes").input_value().count("\n") == 7  # the text kept as pasted
+
+
+def test_validation_exports_the_invalid_rows(page, server):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    origin, _ = server
+    _paste(page, origin, "30-10.10.10\n\n40-1\n30-10.10.20\n\n\nabc\n40-10.10.90")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    assert download.value.suggested_filename == "invalid-szgws-me.csv"
+    rows = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8-sig").read())))
+    assert rows[0][:3] == ["行号", "输入", "规范化编码"]
+    assert [(r[0], r[1]) for r in rows[1:]] == [("3", "40-1"), ("7", "abc"), ("8", "40-10.10.90")]
+    assert "“40-1”不是 szgws-me 编码" in rows[1][5] and rows[3][6] == "40-10.10.20"
+    with page.expect_download() as download:
+        page.click("#export-xlsx")
+    assert download.value.suggested_filename == "invalid-szgws-me.xlsx"
+    sheet = load_workbook(io.BytesIO(open(download.value.path(), "rb").read())).active
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert [v[:2] for v in values[1:]] == [[3, "40-1"], [7, "abc"], [8, "40-10.10.90"]]
+
+
+def test_validation_of_5000_codes_is_paged(page, server):
+    origin, _ = server
+    lines = ["30-10.10.10", "30-10.10.20", "３０－１０．１０．１０"] * 1667
+    lines = lines[:5000]
+    lines[4321] = "40-1"
+    _paste(page, origin, "\n".join(lines))
+    assert "共 5000 个：4999 个有效，1 个无效" in page.locator("#validate-summary").inner_text()
+    assert _rows(page)[0] == [4322, "malformed"]
+    assert page.locator("#validate-results tbody tr").count() == 100
+    assert page.evaluate("document.getElementsByTagName('*').length") < 2000  # was 45,000
+    page.click("#next-page")
+    page.wait_for_selector("#validate-pager >> text=第 2 / 50 页")
+    assert page.locator("#validate-results tbody tr").first.get_attribute("data-line") == "100"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+import csv
+import io
+
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
@@ -122,8 +125,92 @@ def code(scheme, code):
     )
 
 
+#: rows of results shown per page (a 5,000-code batch is read a page at a time; the export has them all)
+RESULTS_PER_PAGE = 100
+
+
+def numbered_lines(text: str) -> list[tuple[int, str]]:
+    """``(line number, text)`` of each non-blank line, numbered as in the pasted text (blank lines
+    count), so a row number matches the spreadsheet the codes came from."""
+    return [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _validation(s, scheme_id: str, text: str, release: str | None) -> tuple[list[dict], str | None]:
+    numbered = numbered_lines(text)
+    if not numbered:
+        return [], _("请粘贴要校验的编码，每行一个。")
+    if len(numbered) > MAX_PASTED:
+        return [], _("一次最多校验 %(n)s 个编码。", n=MAX_PASTED)
+    results = validate(s, scheme_id, [line for _, line in numbered], release)
+    for result, (n, _line) in zip(results, numbered, strict=True):
+        result["line"] = n
+    return results, None
+
+
+def error_counts(results: list[dict]) -> dict[str, int]:
+    """Invalid rows by error type (a row counts once per type it shows), most frequent first."""
+    counts: dict[str, int] = {}
+    for r in results:
+        if not r["valid"]:
+            for etype in dict.fromkeys(e["type"] for e in r["errors"] or [{"type": r["status"]}]):
+                counts[etype] = counts.get(etype, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _export(results: list[dict], fmt: str, scheme_id: str):
+    """The invalid rows as CSV (UTF-8 with BOM, for Excel) or XLSX, with their original line numbers."""
+    header = [_("行号"), _("输入"), _("规范化编码"), _("结论"), _("错误类型"), _("说明"), _("替代编码")]
+    rows = [
+        [
+            r["line"],
+            r["input"] if isinstance(r["input"], str) else str(r["input"]),
+            r["code"] or "",
+            str(VERDICTS.get(r["status"], r["status"])),
+            "、".join(str(ERROR_TYPES.get(e["type"], e["type"])) for e in r["errors"]),
+            "；".join(labels.message(e["message"]) for e in r["errors"]),
+            r["successor"] or "",
+        ]
+        for r in results
+        if not r["valid"]
+    ]
+    name = f"invalid-{scheme_id}"
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet(_("无效编码"))
+        sheet.append(header)
+        for row in rows:
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return Response(
+            out.getvalue(),
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def _form_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(request.form.get(name, default)))
+    except (TypeError, ValueError):
+        return default
+
+
 @bp.route("/codes/validate", methods=["GET", "POST"])
 def validate_codes():
+    """Verdicts of pasted codes: counts by error type, invalid rows first, "只看无效", one error type,
+    paging (the form re-posts the same text), and the invalid rows as CSV or XLSX."""
     s = session()
     all_schemes = list_schemes(s)
     if request.method == "GET":
@@ -131,17 +218,27 @@ def validate_codes():
     scheme_id = request.form.get("scheme", "")
     release = request.form.get("release") or None
     text = request.form.get("codes", "")
-    lines = [line for line in text.splitlines() if line.strip()]
-    error = None
-    results = None
+    only_invalid = request.form.get("only_invalid") == "1"
+    etype = (request.form.getlist("etype") or [""])[-1]  # a type button after the kept one wins
+    results, error = [], None
     if scheme_id not in {sc["id"] for sc in all_schemes}:
         error = _("请选择编码体系。")
-    elif not lines:
-        error = _("请粘贴要校验的编码，每行一个。")
-    elif len(lines) > MAX_PASTED:
-        error = _("一次最多校验 %(n)s 个编码。", n=MAX_PASTED)
     else:
-        results = validate(s, scheme_id, lines, release)
+        results, error = _validation(s, scheme_id, text, release)
+    export = request.form.get("export")
+    if not error and export in ("csv", "xlsx"):
+        return _export(results, export, scheme_id)
+    valid = sum(1 for r in results if r["valid"])
+    counts = error_counts(results)
+    if etype not in counts:
+        etype = ""
+    shown = [r for r in results if not r["valid"]] + (
+        [] if only_invalid or etype else [r for r in results if r["valid"]]
+    )
+    if etype:
+        shown = [r for r in shown if etype in {e["type"] for e in r["errors"]} or r["status"] == etype]
+    last = max(1, -(-len(shown) // RESULTS_PER_PAGE))
+    page = min(_form_int("page", 1), last)
     return render_template(
         "validate.html",
         schemes=all_schemes,
@@ -149,8 +246,16 @@ def validate_codes():
         release=release,
         text=text,
         error=error,
-        results=results,
-        valid=sum(1 for r in results or [] if r["valid"]),
+        results=None if error else results,
+        rows=shown[(page - 1) * RESULTS_PER_PAGE : page * RESULTS_PER_PAGE],
+        shown_total=len(shown),
+        first_row=(page - 1) * RESULTS_PER_PAGE + 1,
+        page=page,
+        last_page=last,
+        only_invalid=only_invalid,
+        etype=etype,
+        counts=counts,
+        valid=valid,
         verdicts=VERDICTS,
         error_types=ERROR_TYPES,
         json_twin=None,

@@ -73,6 +73,15 @@
     form.addEventListener("change", function () { form.submit(); });
   });
 
+  // a control outside its form (form="…") that submits it when changed
+  document.querySelectorAll("input[data-autosubmit][form]").forEach(function (input) {
+    input.addEventListener("change", function () { if (input.form) input.form.requestSubmit(); });
+  });
+
+  // after a validation, the summary takes the focus (a screen reader hears the verdict first)
+  var summary = document.getElementById("validate-summary");
+  if (summary) summary.focus();
+
   // copy a signed note exactly as shown; the Clipboard API needs a secure context (an intranet http
   // address is not one), so fall back to a hidden textarea and execCommand there
   function copyText(text) {
