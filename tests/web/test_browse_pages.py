@@ -289,7 +289,9 @@ def test_browse_code_forms_add_and_edit_through_the_service(demo):
     r = steward.post("/codes/szgws-me/new", data={"csrf_token": token, "code": "30-10.77.99", "name": "孤儿"})
     assert r.status_code == 422 and "上级编码不存在" in r.get_data(as_text=True)
     r = steward.post("/codes/szgws-me/30-10.10.99/edit", data={"csrf_token": token, "name": "", "unit": "樘"})
-    assert r.status_code == 422 and 'data-for="name">必填项<' in r.get_data(as_text=True)
+    assert r.status_code == 422 and 'data-for="name">长度应为 1–500 个字符<' in r.get_data(
+        as_text=True
+    )  # the API's rule
     r = steward.post(
         "/codes/szgws-me/30-10.10.99/edit", data={"csrf_token": token, "name": "测试门（改）", "unit": "樘"}
     )

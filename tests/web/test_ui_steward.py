@@ -49,7 +49,7 @@ def test_form_errors_read_in_chinese(page, server):
     page.goto(origin + "/catalog/A0101-001/edit")
     page.locator("#fields-edit input[name=field_name]").nth(1).fill("tender_no")
     page.click("#save")
-    page.wait_for_selector("#form-error")
+    page.wait_for_selector("#error-summary")
     form = page.locator("#resource-form").inner_text()
     assert "字段名“tender_no”重复" in form
     assert "duplicate" not in form
@@ -165,3 +165,80 @@ def test_validation_of_5000_codes_is_paged(page, server):
     page.click("#next-page")
     page.wait_for_selector("#validate-pager >> text=第 2 / 50 页")
     assert page.locator("#validate-results tbody tr").first.get_attribute("data-line") == "100"
+
+
+# --- 3. forms ----------------------------------------------------------------------------------
+
+
+def test_code_form_applies_the_apis_rules_and_shows_every_error_at_once(page, server):
+    origin, secret = server
+    login(page, origin, secret)
+    page.watch.expected_statuses.add(422)
+    page.goto(origin + "/codes/szgws-me/new")
+    hint = page.locator("#hint-code").inner_text()
+    assert re.search(r"例如 \S+", hint), hint  # an example, not an empty "例如"
+    page.fill("#f-code", "30-10.10.99")
+    page.fill("#f-name", "")
+    page.fill("#f-unit", "米" * 40)  # the API answers 422 above 32
+    page.click("#save-code")
+    summary = page.locator("#error-summary")
+    summary.wait_for()
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    links = summary.locator("a").evaluate_all("as => as.map(a => [a.getAttribute('href'), a.textContent])")
+    assert [h for h, _ in links] == ["#f-name", "#f-unit"]  # both at once, in page order
+    assert "最多 32 个字符" in links[1][1]
+    unit = page.locator("#f-unit")
+    assert unit.get_attribute("aria-invalid") == "true"
+    described = unit.get_attribute("aria-describedby").split()
+    assert "hint-unit" in described
+    assert any(page.locator(f"#{d}").inner_text() == "最多 32 个字符" for d in described)
+    assert unit.input_value() == "米" * 40  # the typing kept
+    summary.locator('a[href="#f-unit"]').click()
+    assert page.evaluate("document.activeElement.id") == "f-unit"
+    assert get_json(origin, "/api/v1/schemes/szgws-me/codes?q=30-10.10.99")["total"] == 0
+
+
+def test_code_form_edits_attributes_and_deprecates_with_a_successor(page, server):
+    origin, secret = server
+    login(page, origin, secret)
+    page.goto(origin + "/codes/szgws-me/30-10.10.30/edit")
+    row = page.locator("#attributes-edit tbody tr").last
+    row.locator("input[name=attr_name]").fill("耐火极限")
+    row.locator("select[name=attr_type]").select_option("number")
+    row.locator("input[name=attr_unit]").fill("h")
+    row.locator("input[name=attr_minimum]").fill("0.5")
+    page.check("#f-deprecated")
+    page.fill("#f-successor", "30-10.10.10")
+    page.click("#save-code")
+    page.wait_for_selector("#code-meta")
+    doc = get_json(origin, "/api/v1/schemes/szgws-me/codes/30-10.10.30")
+    assert doc["status"] == "deprecated" and doc["successor"] == "30-10.10.10"
+    mine = [a for a in doc["own_attributes"] if a["name"] == "耐火极限"]
+    assert mine and mine[0]["type"] == "number" and mine[0]["unit"] == "h" and mine[0]["minimum"] == 0.5
+    assert page.locator("#successor").inner_text() == "30-10.10.10"
+
+
+def test_resource_form_keeps_the_typing_after_a_conflict(page, server, browser):
+    origin, secret = server
+    login(page, origin, secret)
+    page.watch.expected_statuses.add(409)
+    page.goto(origin + "/catalog/A0302-002/edit")
+    # another steward saves in between, in a browser of their own
+    other = browser.new_context(locale="zh-CN")
+    tab = other.new_page()
+    login(tab, origin, secret)
+    tab.goto(origin + "/catalog/A0302-002/edit")
+    tab.fill("#f-name", "另一位管理员改的名称")
+    tab.click("#save")
+    tab.wait_for_url(origin + "/catalog/A0302-002")
+    other.close()
+    page.fill("#f-summary", "我刚写好的摘要，不能丢。")
+    page.click("#save")
+    conflict = page.locator("#conflict")
+    conflict.wait_for()
+    assert page.evaluate("document.activeElement.id") == "conflict"
+    assert page.locator("#f-summary").input_value() == "我刚写好的摘要，不能丢。"
+    assert "另一位管理员改的名称" in conflict.locator('li[data-key="name"]').inner_text()
+    page.click("#save")  # now a deliberate save over the latest version
+    page.wait_for_url(origin + "/catalog/A0302-002")
+    assert page.locator("#resource-summary").inner_text() == "我刚写好的摘要，不能丢。"

@@ -182,15 +182,20 @@ def _normalise_keys(errors: dict) -> dict:
     return {re.sub(r"\[(\d+)\]", r".\1", k): v for k, v in errors.items()}
 
 
-def form_context(res: dict, errors: dict | None = None, *, new: bool, etag: str | None = None) -> dict:
+def form_context(
+    res: dict, errors: dict | None = None, *, new: bool, etag: str | None = None, conflict: dict | None = None
+) -> dict:
     """``render_template`` keywords of the resource form (the change request pages reuse it for proposals)."""
     s = session()
+    errors = _normalise_keys(errors or {})
     return {
         "template_name_or_list": "resource_form.html",
         "r": res,
         "new": new,
         "etag": etag,
-        "errors": _normalise_keys(errors or {}),
+        "errors": errors,
+        "error_list": list(errors.items()),
+        "conflict": conflict,
         "names": _names(s),
         "formats": FORMATS,
         "share_methods": SHARE_METHODS,
@@ -200,8 +205,16 @@ def form_context(res: dict, errors: dict | None = None, *, new: bool, etag: str 
     }
 
 
-def _form(res: dict, errors: dict | None = None, *, new: bool, etag: str | None = None, status: int = 200):
-    return render_template(**form_context(res, errors, new=new, etag=etag)), status
+def _form(
+    res: dict,
+    errors: dict | None = None,
+    *,
+    new: bool,
+    etag: str | None = None,
+    status: int = 200,
+    conflict: dict | None = None,
+):
+    return render_template(**form_context(res, errors, new=new, etag=etag, conflict=conflict)), status
 
 
 def _save(values: dict, *, code: str | None, etag: str | None):
@@ -255,8 +268,12 @@ def resource_edit(code):
         flash(_("已保存数据资源 %(code)s。", code=code))
         return redirect(url_for("browse.resource", code=code))
     if stale:
+        # the steward's typing is kept: their values over the latest version, the latest's ETag (so the
+        # next save is a deliberate overwrite), and what the other steward saved where the two differ
         session().expire_all()
         latest = get_resource(session(), code).to_dict()
-        flash(stale)
-        return _form(latest, {}, new=False, etag=etag_of(latest), status=409)
+        typed = form_values(request.form)
+        differs = [k for k in typed if k in latest and latest[k] != typed[k]]
+        conflict = {"latest": latest, "fields": differs}
+        return _form({**latest, **typed}, {}, new=False, etag=etag_of(latest), status=409, conflict=conflict)
     return _form({**current, **values}, errors, new=False, etag=request.form.get("etag"), status=422)

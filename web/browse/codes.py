@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -12,6 +13,7 @@ from flask_babel import lazy_gettext
 from registry.errors import Conflict, Invalid
 from standards import codes as code_service
 from standards import releases
+from standards.schemas import CodeCreateSchema, CodeUpdateSchema
 from standards.validation import get_validator
 from web.browse import labels
 from web.browse.access import steward_required
@@ -264,19 +266,96 @@ def validate_codes():
 
 # --- editing codes (steward) -----------------------------------------------------------------------
 
+ATTRIBUTE_TYPES = {
+    "string": lazy_gettext("文本"),
+    "number": lazy_gettext("数值"),
+    "integer": lazy_gettext("整数"),
+    "enum": lazy_gettext("枚举"),
+}
+#: the code form's fields in page order (the error summary lists errors in this order)
+CODE_FIELDS = ("code", "name", "name_en", "unit", "description", "attributes", "successor")
+
 
 def _code_form(
-    sc: dict, values: dict, errors: dict | None, *, new: bool, release: str | None, status: int = 200
+    sc: dict,
+    values: dict,
+    errors: dict | None,
+    *,
+    new: bool,
+    release: str | None,
+    status: int = 200,
+    conflict: str | None = None,
 ):
+    errors = errors or {}
+    order = {k: i for i, k in enumerate(CODE_FIELDS)}
     return render_template(
         "code_form.html",
         sc=sc,
         c=values,
         new=new,
         release=release,
-        errors=errors or {},
+        errors=errors,
+        error_list=sorted(errors.items(), key=lambda kv: (order.get(kv[0].split(".")[0], 99), kv[0])),
+        field_labels=FIELD_LABELS,
+        attribute_types=ATTRIBUTE_TYPES,
+        example=((sc.get("examples") or {}).get("valid") or [None])[0]
+        if isinstance(sc.get("examples"), dict)
+        else None,
+        attributes_bad=any(k.startswith("attributes") for k in errors),
+        conflict=conflict,
         json_twin=None,
     ), status
+
+
+FIELD_LABELS = {
+    "code": lazy_gettext("编码"),
+    "name": lazy_gettext("名称"),
+    "name_en": lazy_gettext("英文名称"),
+    "unit": lazy_gettext("计量单位"),
+    "description": lazy_gettext("说明"),
+    "attributes": lazy_gettext("属性模板"),
+    "successor": lazy_gettext("替代编码"),
+    "_": lazy_gettext("编码"),
+}
+
+
+def _number(text: str):
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text) if any(ch in text for ch in ".eE") else int(text)
+    except ValueError:
+        return text  # the schema says what is wrong with it
+
+
+def _attribute_rows(form) -> list[dict]:
+    """The attribute template table (one row per non-empty name), as the API's ``attributes`` list."""
+    rows = zip(
+        form.getlist("attr_name"),
+        form.getlist("attr_type"),
+        form.getlist("attr_unit"),
+        form.getlist("attr_values"),
+        form.getlist("attr_minimum"),
+        form.getlist("attr_maximum"),
+        strict=False,
+    )
+    required = set(form.getlist("attr_required"))
+    out = []
+    for i, (name, kind, unit, values, lo, hi) in enumerate(rows):
+        if not name.strip():
+            continue
+        attr = {"name": name.strip(), "type": kind or "string", "required": str(i) in required}
+        if unit.strip():
+            attr["unit"] = unit.strip()
+        if kind == "enum":
+            attr["values"] = [v for v in re.split(r"[,，、;；]\s*", values.strip()) if v]
+        for key, raw in (("minimum", lo), ("maximum", hi)):
+            number = _number(raw)
+            if number is not None:
+                attr[key] = number
+        out.append(attr)
+    return out
 
 
 def _code_values(form, *, new: bool) -> dict:
@@ -284,23 +363,74 @@ def _code_values(form, *, new: bool) -> dict:
         key: (form.get(key) or "").strip() or None for key in ("name", "name_en", "unit", "description")
     }
     values["name"] = values["name"] or ""
+    values["attributes"] = _attribute_rows(form) or None
     if new:
         values["code"] = (form.get("code") or "").strip()
     return values
 
 
-def _save_code(scheme: str, values: dict, *, code: str | None, release: str | None):
-    """Call the same service as the API; returns (saved code document, field errors)."""
+def _schema_errors(values: dict, *, new: bool) -> dict:
+    """Every field error of the API's own schema at once (``CodeCreateSchema``/``CodeUpdateSchema``)."""
+    schema = CodeCreateSchema() if new else CodeUpdateSchema()
+    return labels.field_errors(schema.validate(values))
+
+
+def _collect(errors: dict, check, *, fallback: str) -> None:
+    """Run one of the service's checks (they write nothing) and add what it finds to ``errors``."""
     try:
-        with db().writer() as s:
-            if code is None:
-                return code_service.add_code(s, scheme, values, actor=actor(), release=release), None
-            return code_service.update_code(s, scheme, code, values, actor=actor(), release=release), None
+        check()
     except Invalid as exc:
-        errors = labels.field_errors(exc.errors) if exc.errors else {}
-        return None, errors or {"code" if code is None else "name": [labels.message(exc.message)]}
+        found = (labels.field_errors(exc.errors) if exc.errors else {}) or {
+            fallback: [labels.message(exc.message)]
+        }
+        for key, messages in found.items():
+            errors.setdefault(key, []).extend(m for m in messages if m not in errors.get(key, []))
     except Conflict as exc:
-        return None, {"code": [labels.message(exc.message)]}
+        errors.setdefault(fallback, []).append(labels.message(exc.message))
+
+
+def _save_code(
+    scheme: str,
+    values: dict,
+    *,
+    code: str | None,
+    release: str | None,
+    deprecate: bool = False,
+    successor: str | None = None,
+):
+    """The API's schema and the services' own checks, every error at once; then the same services in
+    one transaction (an edit and a deprecation together). Returns (saved key, field errors)."""
+    errors = _schema_errors(values, new=code is None)
+    with db().writer() as s:
+        if code is None:
+            _collect(errors, lambda: code_service.check_add_code(s, scheme, values, release), fallback="code")
+        else:
+            checked = {k: v for k, v in values.items() if k not in errors}
+            _collect(
+                errors,
+                lambda: code_service.check_update_code(s, scheme, code, checked, release),
+                fallback="name",
+            )
+            if deprecate:
+                _collect(
+                    errors,
+                    lambda: code_service.check_deprecate_code(s, scheme, code, successor, release),
+                    fallback="successor",
+                )
+        if errors:
+            return None, errors
+        if code is None:
+            saved = code_service.add_code(s, scheme, values, actor=actor(), release=release, commit=False)
+        else:
+            saved = code_service.update_code(
+                s, scheme, code, values, actor=actor(), release=release, commit=False
+            )
+            if deprecate:
+                code_service.deprecate_code(
+                    s, scheme, code, actor=actor(), successor=successor, release=release, commit=False
+                )
+        s.commit()
+        return saved, None
 
 
 @bp.route("/codes/<scheme>/new", methods=["GET", "POST"])
@@ -315,7 +445,9 @@ def code_new(scheme):
     if saved:
         flash(_("已新增编码 %(code)s。", code=saved["code"]))
         return redirect(url_for("browse.code", scheme=scheme, code=saved["code"], release=release))
-    return _code_form(sc, values, errors, new=True, release=release, status=422)
+    return _code_form(
+        sc, {**values, "own_attributes": values["attributes"]}, errors, new=True, release=release, status=422
+    )
 
 
 @bp.route("/codes/<scheme>/<code>/edit", methods=["GET", "POST"])
@@ -328,8 +460,29 @@ def code_edit(scheme, code):
     if request.method == "GET":
         return _code_form(sc, current, None, new=False, release=release)
     values = _code_values(request.form, new=False)
-    saved, errors = _save_code(scheme, values, code=current["code"], release=release)
+    deprecate = request.form.get("deprecated") == "1"
+    successor = (request.form.get("successor") or "").strip() or None
+    if not deprecate and current["status"] == "deprecated":
+        successor = current.get("successor")
+    unchanged_deprecation = current["status"] == "deprecated" and (successor or None) == current.get(
+        "successor"
+    )
+    saved, errors = _save_code(
+        scheme,
+        values,
+        code=current["code"],
+        release=release,
+        deprecate=deprecate and not unchanged_deprecation,
+        successor=successor,
+    )
     if saved:
         flash(_("已保存编码 %(code)s。", code=saved["code"]))
         return redirect(url_for("browse.code", scheme=scheme, code=saved["code"], release=release))
-    return _code_form(sc, {**current, **values}, errors, new=False, release=release, status=422)
+    shown = {
+        **current,
+        **values,
+        "own_attributes": values["attributes"],
+        "status": "deprecated" if deprecate else current["status"],
+        "successor": successor,
+    }
+    return _code_form(sc, shown, errors, new=False, release=release, status=422)

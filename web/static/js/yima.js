@@ -78,6 +78,10 @@
     input.addEventListener("change", function () { if (input.form) input.form.requestSubmit(); });
   });
 
+  // a form sent back with errors: focus its error summary (each entry links to its field)
+  var errorSummary = document.querySelector("#conflict, #error-summary");
+  if (errorSummary) errorSummary.focus();
+
   // after a validation, the summary takes the focus (a screen reader hears the verdict first)
   var summary = document.getElementById("validate-summary");
   if (summary) summary.focus();
