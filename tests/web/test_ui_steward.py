@@ -242,3 +242,29 @@ def test_resource_form_keeps_the_typing_after_a_conflict(page, server, browser):
     page.click("#save")  # now a deliberate save over the latest version
     page.wait_for_url(origin + "/catalog/A0302-002")
     assert page.locator("#resource-summary").inner_text() == "我刚写好的摘要，不能丢。"
+
+
+# --- 4. readable audit diffs -----------------------------------------------------------------------
+
+
+def test_a_code_edit_is_audited_field_by_field(page, server):
+    origin, secret = server
+    login(page, origin, secret)
+    page.goto(origin + "/codes/szgws-me/30-10.10.20/edit")
+    before = page.locator("#f-unit").input_value()
+    page.fill("#f-unit", "扇")
+    page.click("#save-code")
+    page.wait_for_selector("#code-meta")
+    page.goto(origin + "/audit?entity_type=release")
+    first = page.locator("tr.entry").first
+    assert first.locator("td[data-action]").inner_text() == "修改编码"
+    assert first.locator("code.subject").inner_text() == "30-10.10.20"
+    rows = first.locator("table.diff tr[data-key]")
+    assert rows.count() == 1  # only the unit changed: one row, no release summary, no digest
+    assert rows.first.get_attribute("data-key") == "unit"
+    assert rows.first.locator("td").all_inner_texts() == ["计量单位", before or "—", "扇"]
+    assert "digest" not in first.inner_text()
+    first.locator("td a").first.click()
+    page.wait_for_selector("#entry-diff")
+    assert page.locator("#entry-diff tr[data-key]").count() == 1
+    assert page.locator("h2 code.subject").inner_text() == "30-10.10.20"
