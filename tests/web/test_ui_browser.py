@@ -274,9 +274,9 @@ def test_ui_expand_the_code_tree(page, server):
     origin, _ = server
     page.goto(origin + "/codes/szgws-me")
     door = page.locator('#code-tree > li[data-code="30-10.00.00"]')
-    door.locator("> button.toggle").click()
+    door.locator("> .toggle").click()
     page.wait_for_selector('#code-tree li[data-code="30-10.10.00"]')
-    page.locator('#code-tree li[data-code="30-10.10.00"] > button.toggle').click()
+    page.locator('#code-tree li[data-code="30-10.10.00"] > .toggle').click()
     page.wait_for_selector('#code-tree li[data-code="30-10.10.10"]')
     assert "钢质防火门" in page.locator('#code-tree li[data-code="30-10.10.10"]').inner_text()
     shot(page, "codes")
@@ -288,7 +288,7 @@ def test_ui_expand_the_code_tree(page, server):
 def test_ui_big_code_tree_stays_fast(page, server):
     origin, _ = server
     page.goto(origin + "/codes/uniclass2015")
-    page.locator('#code-tree > li[data-code="Pr"] > button.toggle').click()
+    page.locator('#code-tree > li[data-code="Pr"] > .toggle').click()
     page.wait_for_selector('#code-tree li[data-code="Pr_20"]')
     assert page.locator("#code-tree li").count() < 100  # only what was opened is in the page
 

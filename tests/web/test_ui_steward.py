@@ -268,3 +268,68 @@ def test_a_code_edit_is_audited_field_by_field(page, server):
     page.wait_for_selector("#entry-diff")
     assert page.locator("#entry-diff tr[data-key]").count() == 1
     assert page.locator("h2 code.subject").inner_text() == "30-10.10.20"
+
+
+# --- 5. the code tree ---------------------------------------------------------------------------
+
+
+def test_code_tree_is_kept_on_back(page, server):
+    origin, _ = server
+    page.goto(origin + "/codes/szgws-me")
+    page.locator('#code-tree > li[data-code="30-10.00.00"] > .toggle').click()
+    page.wait_for_selector('#code-tree li[data-code="30-10.10.00"]')
+    page.locator('#code-tree li[data-code="30-10.10.00"] > .toggle').click()
+    page.locator('#code-tree li[data-code="30-10.10.10"] > a').click()
+    page.wait_for_selector("#code-meta")
+    page.go_back()
+    page.wait_for_selector('#code-tree li[data-code="30-10.10.10"]')  # opened again, two levels down
+    assert page.locator('#code-tree li[data-code="30-10.10.00"]').get_attribute("aria-expanded") == "true"
+
+
+def test_code_search_tells_the_true_total_pages_and_locates_in_the_tree(page, server):
+    origin, _ = server
+    api = get_json(origin, "/api/v1/schemes/szgws-me/codes?q=%E9%97%A8&per_page=1")  # 门
+    assert api["total"] > 5
+    page.goto(origin + "/codes/szgws-me?q=门&per_page=5")
+    assert page.locator("#hits-total").inner_text() == f"共 {api['total']} 个"
+    assert page.locator("#code-hits > li").count() == 5
+    assert page.locator("nav.pager").count() == 1
+    hit = page.locator("#code-hits > li").filter(has=page.locator(".path")).first
+    code = hit.get_attribute("data-code")
+    assert "›" in hit.locator(".path").inner_text() or hit.locator(".path").inner_text()
+    hit.locator("a.locate").click()
+    target = page.locator(f'#code-tree li[data-code="{code}"]')
+    target.wait_for()
+    page.wait_for_function(
+        "code => document.activeElement && document.activeElement.dataset.code === code", arg=code
+    )
+    assert "revealed" in target.get_attribute("class")
+
+
+def test_code_tree_follows_the_wai_aria_tree_pattern(page, server):
+    origin, _ = server
+    page.goto(origin + "/codes/szgws-me")
+    tree = page.locator("#code-tree")
+    assert tree.get_attribute("role") == "tree"
+    first = tree.locator("> li").first
+    assert first.get_attribute("role") == "treeitem" and first.get_attribute("tabindex") == "0"
+    assert tree.locator("li[tabindex='0']").count() == 1  # one tab stop for the whole tree
+    first.focus()
+    page.keyboard.press("ArrowDown")
+    second = tree.locator("> li").nth(1)
+    assert page.evaluate("document.activeElement.dataset.code") == second.get_attribute("data-code")
+    door = tree.locator('> li[data-code="30-10.00.00"]')
+    door.focus()
+    page.keyboard.press("ArrowRight")  # expands
+    page.wait_for_selector('#code-tree li[data-code="30-10.10.00"]')
+    assert door.get_attribute("aria-expanded") == "true"
+    assert door.locator("> ul").get_attribute("role") == "group"
+    page.keyboard.press("ArrowRight")  # into the first child
+    assert page.evaluate("document.activeElement.dataset.code") == "30-10.10.00"
+    page.keyboard.press("ArrowLeft")  # back to the parent
+    assert page.evaluate("document.activeElement.dataset.code") == "30-10.00.00"
+    page.keyboard.press("ArrowLeft")  # collapses
+    assert door.get_attribute("aria-expanded") == "false"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#code-meta")
+    assert "/codes/szgws-me/30-10.00.00" in page.url

@@ -10,14 +10,14 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from registry.errors import Conflict, Invalid
+from registry.errors import Conflict, Invalid, NotFound
 from standards import codes as code_service
 from standards import releases
 from standards.schemas import CodeCreateSchema, CodeUpdateSchema
 from standards.validation import get_validator
 from web.browse import labels
 from web.browse.access import steward_required
-from web.browse.pages import bp, twin
+from web.browse.pages import bp, page_args, twin
 from web.context import actor, db, session
 
 VERDICTS = {
@@ -61,8 +61,18 @@ def child_codes(s, scheme: str, code: str, release: str | None) -> list[dict]:
     return code_service.children(s, scheme, code, release)
 
 
-def search_codes(s, scheme: str, q: str, release: str | None) -> list[dict]:
-    return code_service.list_codes(s, scheme, q=q, release=release, per_page=50).items
+def search_codes(s, scheme: str, q: str, release: str | None, page: int = 1, per_page: int = 50):
+    """A page of matching codes (``.items``, ``.total``: every match, not only the page)."""
+    return code_service.list_codes(s, scheme, q=q, release=release, page=page, per_page=per_page)
+
+
+def reveal_path(s, scheme: str, code: str, release: str | None) -> list[str]:
+    """The codes to open, root first, to show ``code`` in the tree (empty for an unknown code)."""
+    try:
+        doc = code_document(s, scheme, code, release)
+    except (NotFound, Invalid):
+        return []
+    return [a["code"] for a in doc.get("ancestors") or []] + [doc["code"]]
 
 
 def validate(s, scheme: str, codes: list[str], release: str | None) -> list[dict]:
@@ -98,13 +108,20 @@ def scheme(scheme):
     sc = scheme_info(s, scheme)
     release = request.args.get("release") or sc.get("current_release")
     q = (request.args.get("q") or "").strip()
+    page, per_page = page_args(50, 200)
+    found = search_codes(s, scheme, q, release, page, per_page) if q and release else None
+    reveal = (request.args.get("reveal") or "").strip()
     return render_template(
         "scheme.html",
         sc=sc,
         release=release,
         roots=root_codes(s, scheme, release) if release else [],
         q=q,
-        hits=search_codes(s, scheme, q, release) if q and release else None,
+        hits=found.items if found else None,
+        total=found.total if found else 0,
+        page=page,
+        per_page=per_page,
+        reveal=reveal_path(s, scheme, reveal, release) if reveal and release else [],
         json_twin=twin(f"/api/v1/schemes/{scheme}/codes", release=release, q=q or None)
         if release
         else f"/api/v1/schemes/{scheme}",
