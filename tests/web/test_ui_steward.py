@@ -333,3 +333,87 @@ def test_code_tree_follows_the_wai_aria_tree_pattern(page, server):
     page.keyboard.press("Enter")
     page.wait_for_selector("#code-meta")
     assert "/codes/szgws-me/30-10.00.00" in page.url
+
+
+# --- 6. a phone, 390 px ------------------------------------------------------------------------
+
+PHONE_PAGES = [
+    "/",
+    "/catalog",
+    "/catalog?q=%E5%90%88%E5%90%8C",
+    "/catalog/A0101-001",
+    "/catalog/A0101-001/edit",
+    "/catalog/new",
+    "/codes",
+    "/codes/szgws-me",
+    "/codes/szgws-me?q=%E9%97%A8",
+    "/codes/szgws-me/30-10.10.10",
+    "/codes/szgws-me/30-10.10.10/edit",
+    "/codes/uniclass2015",
+    "/audit",
+    "/audit?entity_type=resource",
+    "/audit/1",
+    "/requests",
+    "/lineage",
+    "/login",
+]
+
+
+def _overflow(page) -> dict:
+    return page.evaluate(
+        """() => {
+        const d = document.documentElement;
+        const wide = [...document.querySelectorAll('body *')].filter(e => {
+          const r = e.getBoundingClientRect();
+          return r.right > d.clientWidth + 1 && getComputedStyle(e).position !== 'fixed'
+                 && !e.closest('.table-scroll, .graph, pre, .scroll-x');
+        }).slice(0, 5).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className);
+        return {scroll: d.scrollWidth, client: d.clientWidth, wide};
+      }"""
+    )
+
+
+@pytest.fixture
+def phone(browser, server):
+    origin, _ = server
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    pg.watch = ui.Watch(pg, origin)
+    yield pg
+    pg.watch.check()
+    context.close()
+
+
+def test_no_page_scrolls_sideways_on_a_phone(phone, server):
+    origin, secret = server
+    login(phone, origin, secret)
+    bad = {}
+    for path in PHONE_PAGES:
+        phone.goto(origin + path)
+        found = _overflow(phone)
+        if found["scroll"] > found["client"]:
+            bad[path] = found
+    # the validation results, 5 codes with long messages
+    phone.goto(origin + "/codes/szgws-me")
+    phone.fill("#validate-codes", "40-1\n30-10.10.10\n30-99.99.99.99\nabc\n40-10.10.90")
+    phone.click("#validate-submit")
+    phone.wait_for_selector("#validate-results")
+    found = _overflow(phone)
+    if found["scroll"] > found["client"]:
+        bad["validation"] = found
+    assert bad == {}, "\n".join(f"{k}: {v}" for k, v in bad.items())
+
+
+def test_the_header_is_compact_on_a_phone(phone, server):
+    origin, _ = server
+    phone.goto(origin + "/catalog")
+    assert phone.locator("header.top").bounding_box()["height"] <= 100  # was 172 px
+    assert phone.locator("header.top nav a").count() >= 5  # every link still there
+
+
+def test_the_fields_table_reads_on_a_phone(phone, server):
+    origin, _ = server
+    phone.goto(origin + "/catalog/A0101-001")
+    name = phone.locator("#fields tbody tr").first.locator("td").first
+    assert name.bounding_box()["width"] >= 60  # not one character per line
