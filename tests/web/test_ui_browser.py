@@ -251,11 +251,11 @@ def test_ui_search_the_catalog_in_chinese_and_open_a_resource(page, server):
     page.click("#search")
     page.wait_for_url("**/catalog?q=*")
     assert "共 0 个" not in page.locator("#result-count").inner_text()
-    titles = page.locator("#results .hit h3 a").all_inner_texts()
+    titles = page.locator("#results .hit h2 a").all_inner_texts()
     assert titles and all("招标" in t or True for t in titles)
     assert any("招标" in t for t in titles)
     shot(page, "catalog")
-    page.locator("#results .hit h3 a").first.click()
+    page.locator("#results .hit h2 a").first.click()
     page.wait_for_selector("#resource-meta")
     assert "招标" in page.locator("#resource-name").inner_text()
     assert page.locator("#fields tbody tr").count() >= 2

@@ -8,7 +8,11 @@ locale zh-CN, every page watched for console errors and requests leaving the ser
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -417,3 +421,105 @@ def test_the_fields_table_reads_on_a_phone(phone, server):
     phone.goto(origin + "/catalog/A0101-001")
     name = phone.locator("#fields tbody tr").first.locator("td").first
     assert name.bounding_box()["width"] >= 60  # not one character per line
+
+
+# --- 7. accessibility: axe-core over every page ---------------------------------------------------
+
+#: axe-core from the npm registry, installed into a cache at test time (never served by the app)
+AXE_CACHE = Path.home() / ".cache" / "yima-test-axe"
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    script = AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if not npm:
+            pytest.skip("npm is not installed (apt-get install npm): axe-core cannot be fetched")
+        AXE_CACHE.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [
+                npm,
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(AXE_CACHE),
+                "axe-core@4",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0 or not script.exists():
+            pytest.skip(f"npm could not install axe-core: {done.stderr[-300:]}")
+    return script.read_text("utf-8")
+
+
+def axe(page, source: str) -> list[dict]:
+    """Serious and critical axe-core violations, and heading-order at any impact. The lineage drawing
+    (``.graph``) is left to the lineage page's own tests."""
+    page.add_script_tag(content=source)
+    found = json.loads(
+        page.evaluate("async () => JSON.stringify((await axe.run({exclude: [['.graph']]})).violations)")
+    )
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"][:3]]}
+        for v in found
+        if v["impact"] in ("serious", "critical") or v["id"] == "heading-order"
+    ]
+
+
+@pytest.fixture
+def axe_page(browser, server):
+    """A page whose CSP lets the test inject axe-core (the app's own pages run no inline script)."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    yield pg
+    context.close()
+
+
+def test_axe_finds_nothing_serious_on_any_page(axe_page, server, axe_source):
+    origin, secret = server
+    page = axe_page
+    found = {}
+    page.goto(origin + "/login")
+    found["/login"] = axe(page, axe_source)
+    login(page, origin, secret)
+    for path in PHONE_PAGES:
+        if path == "/login":
+            continue
+        page.goto(origin + path)
+        found[path] = axe(page, axe_source)
+    # page states: validation results, a form sent back with errors, the tree opened
+    page.goto(origin + "/codes/szgws-me")
+    page.fill("#validate-codes", "40-1\n30-10.10.10\nabc")
+    page.click("#validate-submit")
+    page.wait_for_selector("#validate-results")
+    found["validation"] = axe(page, axe_source)
+    page.goto(origin + "/codes/szgws-me/new")
+    page.fill("#f-unit", "米" * 40)
+    page.click("#save-code")
+    page.wait_for_selector("#error-summary")
+    found["code form with errors"] = axe(page, axe_source)
+    page.goto(origin + "/codes/szgws-me")
+    page.locator('#code-tree > li[data-code="30-10.00.00"] > .toggle').click()
+    page.wait_for_selector('#code-tree li[data-code="30-10.10.00"]')
+    found["tree opened"] = axe(page, axe_source)
+    bad = {k: v for k, v in found.items() if v}
+    assert bad == {}, "\n".join(f"{k}: {v}" for k, v in bad.items())
+
+
+def test_a_skip_link_leads_to_the_content(page, server):
+    origin, _ = server
+    page.goto(origin + "/codes/szgws-me")
+    page.keyboard.press("Tab")
+    skip = page.locator("a.skip")
+    assert page.evaluate("document.activeElement.className") == "skip" and skip.inner_text() == "跳到正文"
+    assert skip.is_visible()  # shown when focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")  # the next stop is inside the content, not the header
+    assert page.evaluate("!!document.activeElement.closest('main')")
