@@ -523,3 +523,45 @@ def test_a_skip_link_leads_to_the_content(page, server):
     assert page.evaluate("document.activeElement.id") == "main"
     page.keyboard.press("Tab")  # the next stop is inside the content, not the header
     assert page.evaluate("!!document.activeElement.closest('main')")
+
+
+# --- 8. catalog search -------------------------------------------------------------------------
+
+
+def test_search_says_why_a_resource_matched(page, server):
+    origin, _ = server
+    page.goto(origin + "/catalog?q=" + "%E6%8B%9B%E6%A0%87")  # 招标
+    hit = page.locator("#results .hit").first
+    assert hit.locator("h2 mark").first.inner_text() == "招标"
+    assert "名称" in hit.locator(".why").inner_text()
+    page.goto(origin + "/catalog?q=zb")  # pinyin initials
+    hit = page.locator("#results .hit").first
+    assert "拼音" in hit.locator(".why").inner_text() or "标签" in hit.locator(".why").inner_text()
+    page.goto(origin + "/catalog?q=tender_no")  # a field's name
+    assert "信息项" in page.locator("#results .hit .why").first.inner_text()
+
+
+def test_search_category_facet_has_more_and_results_sort(page, server):
+    origin, _ = server
+    page.goto(origin + "/catalog")
+    shown = page.locator('aside ul[data-facet="category"]').first.locator("li")
+    assert shown.count() == 8
+    more = page.locator('details[data-facet-more="category"]')
+    assert more.count() == 1 and not more.get_attribute("open")
+    more.locator("summary").click()
+    assert more.locator("li").count() >= 1
+    page.click('#sorts a[data-sort="code"]')
+    page.wait_for_url("**sort=code**")
+    codes = page.locator("#results .hit h2 small code").all_inner_texts()
+    assert codes == sorted(codes) and page.locator('#sorts [aria-current="true"]').inner_text() == "代码"
+
+
+def test_search_suggests_the_word_meant(page, server):
+    origin, _ = server
+    page.goto(origin + "/catalog?q=" + "%E5%90%88%E9%80%9A")  # 合通
+    assert "共 0 个" in page.locator("#result-count").inner_text()
+    suggestion = page.locator("#suggestion a")
+    assert suggestion.inner_text() == "合同"
+    suggestion.click()
+    page.wait_for_selector("#results .hit")
+    assert "共 0 个" not in page.locator("#result-count").inner_text()
