@@ -46,6 +46,13 @@ def test_validation_errors_read_in_chinese(page, server):
     assert "is not a szgws-me code: expected 3–4 levels" in api["errors"][0]["message"]
 
 
+def test_lineage_errors_read_in_chinese(page, server):
+    origin, _ = server
+    page.goto(origin + "/lineage?level=dataset&node=dataset:nowhere:nothing")
+    alert = page.locator("main [role=alert]").first
+    assert alert.inner_text() == "血缘中尚未出现节点“dataset:nowhere:nothing”"
+
+
 def test_form_errors_read_in_chinese(page, server):
     origin, secret = server
     login(page, origin, secret)

@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, request
 from flask_babel import lazy_gettext
 from markupsafe import Markup
 
+from registry.messages import Msg
 from registry.paging import clamp
 from web.browse import labels, zone
 from web.browse.access import can
@@ -133,6 +134,8 @@ def init_app(app: Flask) -> None:
         role_label=lambda r: ROLE_LABELS.get(r, r),
     )
     app.jinja_env.filters["show"] = show
+    # a service message printed as it is ({{ error }}) still reads in the page's language
+    app.jinja_env.finalize = lambda value: labels.message(value) if isinstance(value, Msg) else value
     app.jinja_env.filters["localtime"] = zone.localtime
     app.jinja_env.filters["localtext"] = zone.local_text
     app.jinja_env.filters["tr"] = labels.message
