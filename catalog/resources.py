@@ -30,6 +30,7 @@ from catalog.models import (
 from registry import audit
 from registry.errors import Conflict, Invalid, NotFound
 from registry.jsonutil import check_if_match, jsonable
+from registry.messages import msg as message
 from standards.formats import get_scheme
 
 ENTITY = "resource"
@@ -136,20 +137,29 @@ def _type_problems(f: dict, ftype: str) -> list[str]:
         problems.append(f"type must be one of {', '.join(FIELD_TYPES)}")
     scheme = f.get("code_scheme")
     if scheme and not scheme_exists(scheme):
-        problems.append(f"code_scheme: no code scheme {scheme!r}")
+        problems.append(message("field.no_scheme", "code_scheme: no code scheme {scheme!r}", scheme=scheme))
     if scheme and ftype != "string":
-        problems.append("a code-valued field (code_scheme) must have type string")
+        problems.append(
+            message("field.code_string", "a code-valued field (code_scheme) must have type string")
+        )
     return problems
 
 
 def _length_and_bound_problems(c: dict, ftype: str) -> list[str]:
     problems = []
     if ("min_length" in c or "max_length" in c) and ftype != "string":
-        problems.append("min_length/max_length apply to string fields")
+        problems.append(message("field.length_string", "min_length/max_length apply to string fields"))
     for key in ("min_length", "max_length"):
         v = c.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_LENGTH):
-            problems.append(f"{key} must be a whole number from 0 to {MAX_LENGTH}")
+            problems.append(
+                message(
+                    "field.length_range",
+                    "{key} must be a whole number from 0 to {max}",
+                    key=key,
+                    max=MAX_LENGTH,
+                )
+            )
     for key in ("minimum", "maximum"):
         v = c.get(key)
         if v is None:
@@ -166,7 +176,7 @@ def _length_and_bound_problems(c: dict, ftype: str) -> list[str]:
             problems.append(f"{key} applies to integer, number, date and datetime fields")
     lo, hi = c.get("minimum"), c.get("maximum")
     if lo is not None and hi is not None and type(lo) is type(hi) and lo > hi:
-        problems.append("minimum is greater than maximum")
+        problems.append(message("field.min_max", "minimum is greater than maximum"))
     return problems
 
 
@@ -181,7 +191,7 @@ def _constraint_problems(c: dict, ftype: str) -> list[str]:
         if msg:
             problems.append(f"pattern: {msg}")
     if "enum" in c and c["enum"] is not None and (not isinstance(c["enum"], list) or not c["enum"]):
-        problems.append("enum must be a non-empty list")
+        problems.append(message("field.enum_empty", "enum must be a non-empty list"))
     elif c.get("enum") and ftype in ("integer", "number"):
         if not all(isinstance(v, str) or isinstance(v, bool) or _in_range(v) for v in c["enum"]):
             problems.append(f"enum values must be finite numbers within ±{INT64_MAX} (a 64-bit integer)")
@@ -203,7 +213,7 @@ def _check_fields(fields: list[dict]) -> dict:
         problems = []
         name = f.get("name")
         if name in seen:
-            problems.append(f"duplicate field name {name!r}")
+            problems.append(message("field.duplicate", "duplicate field name {name!r}", name=name))
         seen.add(name)
         ftype = f.get("type") or "string"
         problems += _type_problems(f, ftype)
@@ -216,9 +226,9 @@ def _check_fields(fields: list[dict]) -> dict:
 def _related_problems(session: Session, related: list[str], code: str) -> list[str]:
     problems = []
     if code in related:
-        problems.append("a resource cannot be related to itself")
+        problems.append(message("related.self", "a resource cannot be related to itself"))
     if len(set(related)) != len(related):
-        problems.append("each related resource may be listed once")
+        problems.append(message("related.once", "each related resource may be listed once"))
     known = set(session.scalars(select(DataResource.code).where(DataResource.code.in_(related))))
     missing = [r for r in related if r not in known and r != code]
     if missing:
@@ -264,7 +274,13 @@ def _check_resource(session: Session, values: dict, code: str) -> None:
     if lineage:
         clash = _lineage_clash(session, lineage, code)
         if clash:
-            errors["lineage"] = [f"resource {clash!r} already has this lineage identity"]
+            errors["lineage"] = [
+                message(
+                    "lineage.identity_taken",
+                    "resource {code!r} already has this lineage identity",
+                    code=clash,
+                )
+            ]
     errors.update(_check_fields(values.get("fields") or []))
     if errors:
         raise Invalid("the data resource has invalid values", errors)

@@ -184,6 +184,15 @@ def _search_conditions(session: Session, args: dict) -> tuple[list, bool]:
     return conds, textual
 
 
+#: the orders a search can come back in (``args["sort"]``; default relevance: name matches first)
+SORTS = ("relevance", "code", "name")
+_ORDER = {
+    "relevance": lambda c: (c.rank, c.code),
+    "code": lambda c: (c.code,),
+    "name": lambda c: (c.name, c.code),
+}
+
+
 def _matched_and_page(session: Session, args: dict, page: int, per_page: int):
     """One statement: the match is evaluated once into a materialized CTE; the facet counts and the
     page's ids come back together (a few dozen rows, whatever the number of matches)."""
@@ -194,10 +203,12 @@ def _matched_and_page(session: Session, args: dict, page: int, per_page: int):
     rank = (
         case((ResourceSearch.name.like(f"%{_like_escape(q)}%", escape="\\"), 0), else_=1) if q else literal(1)
     )
+    sort = args.get("sort") if args.get("sort") in SORTS else "relevance"
     matched = (
         select(
             key.label("id"),
             source.code.label("code"),
+            source.name.label("name"),
             rank.label("rank"),
             *(getattr(source, f) for f in FACETS),
         )
@@ -213,7 +224,7 @@ def _matched_and_page(session: Session, args: dict, page: int, per_page: int):
     ]
     ranked = (
         select(matched.c.id, matched.c.rank)
-        .order_by(matched.c.rank, matched.c.code)
+        .order_by(*_ORDER[sort](matched.c))
         .offset((page - 1) * per_page)
         .limit(per_page)
         .subquery()
@@ -245,6 +256,36 @@ def search_resources(session: Session, args: dict) -> Page:
         facets[f] = dict(sorted(facets[f].items(), key=lambda kv: (-kv[1], kv[0])))
     items = []
     if page_ids:
+        order = {rid: i for i, rid in enumerate(page_ids)}  # the statement's order (rank, or the sort asked)
         items = list(session.scalars(select(DataResource).where(DataResource.id.in_(list(page_ids)))))
-        items.sort(key=lambda r: (page_ids[r.id], r.code))
+        items.sort(key=lambda r: order[r.id])
     return Page(items, total, page, per_page, extra={"facets": facets})
+
+
+def suggest_query(session: Session, q: str | None) -> str | None:
+    """A likely intended search for a ``q`` that found nothing (合通 → 合同): among the words of the
+    indexed names, tags and field titles as long as ``q``, one that sounds the same (toneless pinyin)
+    or differs by one character; the most frequent wins. None when nothing is close."""
+    text = normalise_query(q)
+    if not 2 <= len(text) <= 6 or not _HAN.search(text):
+        return None
+    sound = pinyin_full(text)
+    n = len(text)
+    counts: dict[str, int] = {}
+    for name, tags in session.execute(select(ResourceSearch.name, ResourceSearch.tags)):
+        for source in (name or "", *(tags or "").split("|")):
+            for i in range(len(source) - n + 1):
+                gram = source[i : i + n]
+                if _HAN.fullmatch(gram[0]) and gram != text:
+                    counts[gram] = counts.get(gram, 0) + 1
+    best = None
+    for gram, count in counts.items():
+        if pinyin_full(gram) == sound and sound:
+            score = (0, -count)
+        elif sum(a != b for a, b in zip(gram, text, strict=True)) == 1:
+            score = (1, -count)
+        else:
+            continue
+        if best is None or score < best[0]:
+            best = (score, gram)
+    return best[1] if best else None

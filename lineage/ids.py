@@ -9,6 +9,7 @@ from lineage.models import NODE_ID
 from registry.db import utcnow
 from registry.errors import Invalid
 from registry.jsonutil import jsonable
+from registry.messages import msg
 
 NODE_TYPES = ("dataset", "job", "system")
 LEVELS = ("dataset", "system")
@@ -48,7 +49,12 @@ def parse_time(value: str | dt.datetime | None, *, what: str = "as_of", default_
                 moment = dt.datetime.fromisoformat(raw.replace("z", "Z"))
         except ValueError:
             raise Invalid(
-                f"{what} must be an ISO 8601 date or date-time, e.g. 2025-06-30T00:00:00Z (got {raw!r})",
+                msg(
+                    "lineage.not_date",
+                    "{what} must be an ISO 8601 date or date-time, e.g. 2025-06-30T00:00:00Z (got {raw!r})",
+                    what=what,
+                    raw=raw,
+                ),
                 {what: ["not an ISO 8601 date-time"]},
             ) from None
     if moment.tzinfo is not None:
@@ -81,8 +87,13 @@ def split_node_id(node: str, *, what: str = "node", types=NODE_TYPES) -> tuple[s
     kind, sep, rest = (node or "").partition(":")
     if not sep or kind not in NODE_TYPES or not rest:
         raise Invalid(
-            f"{what} must be a node id: dataset:{{namespace}}:{{name}}, job:{{namespace}}:{{name}} or "
-            f"system:{{code}} (got {node!r})",
+            msg(
+                "lineage.not_node_id",
+                "{what} must be a node id: dataset:{{namespace}}:{{name}}, job:{{namespace}}:{{name}} or "
+                "system:{{code}} (got {node!r})",
+                what=what,
+                node=node,
+            ),
             {what: ["not a node id"]},
         )
     if kind not in types:

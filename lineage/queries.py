@@ -14,6 +14,7 @@ from lineage.ids import check_direction, iso, parse_time, split_node_id
 from lineage.models import LineageNode
 from lineage.timeline import Graph, graph_at, timeline
 from registry.errors import Invalid, NotFound
+from registry.messages import msg as message
 from registry.paging import DEFAULT_PER_PAGE, Page, page_of
 
 #: ``cycles`` lists at most this many (a tangled graph has exponentially many)
@@ -36,7 +37,7 @@ def _resolve(graph: Graph, node: str, *, what: str = "node") -> str | None:
             )
         return node if node in graph.g else None
     if node not in tl.nodes:
-        raise NotFound(f"no lineage node {node!r} has been seen")
+        raise NotFound(message("lineage.unseen", "no lineage node {node!r} has been seen", node=node))
     if graph.level == "system":
         code = tl.nodes[node]["system"]
         if code is None:
@@ -295,7 +296,7 @@ def node_detail(session: Session, node: str, *, as_of=None) -> dict:
     node = tl.aliases.get(node, node)  # another identifier of a dataset (symlinks): its one node
     row = session.execute(select(LineageNode).where(LineageNode.node_id == node)).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"no lineage node {node!r} has been seen")
+        raise NotFound(message("lineage.unseen", "no lineage node {node!r} has been seen", node=node))
     graph = graph_at(session, moment)
     tl = graph.timeline
     attrs = tl.nodes.get(node) or {}

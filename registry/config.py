@@ -56,6 +56,8 @@ class Config:
     # --- end webhooks ---------------------------------------------------------------------------
     #: areas (``codes``, ``resources``) whose changes go through change requests only (YIMA_REQUIRE_REVIEW)
     require_review: tuple[str, ...] = ()
+    #: the zone the browse UI shows times in and reads ``as_of`` dates in (YIMA_TIMEZONE, an IANA name)
+    timezone: str = "Asia/Shanghai"
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> Config:
@@ -74,6 +76,7 @@ class Config:
             log_origin=env.get("YIMA_LOG_ORIGIN") or None,
             **_webhook_settings(env),
             require_review=_areas(env.get("YIMA_REQUIRE_REVIEW", "")),
+            timezone=_timezone(env.get("YIMA_TIMEZONE", "").strip() or "Asia/Shanghai"),
         )
         return replace(cfg, **overrides) if overrides else cfg
 
@@ -177,3 +180,16 @@ def _int(env, name: str, default: int) -> int:
     if value <= 0:
         raise SystemExit(f"{name} must be positive, not {value}")
     return value
+
+
+def _timezone(name: str) -> str:
+    """An IANA zone name the system knows (``Asia/Shanghai``, ``UTC``), else a one-line exit."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SystemExit(
+            f"YIMA_TIMEZONE {name!r} is not a time zone; use an IANA name such as Asia/Shanghai"
+        ) from None
+    return name

@@ -274,6 +274,8 @@ def update_code(
     if not changes:
         return get_code(session, scheme.id, canonical, rel.release, crosswalks=False)
     before = release_summary(session, rel, scheme.id)
+    changed = sorted(k for k in changes if k != "pinyin")
+    was = {k: getattr(row, k) for k in changed}
     session.execute(update(Code).where(Code.id == row.id).values(**changes))
     session.expire(row)
     audit_release(
@@ -286,7 +288,10 @@ def update_code(
         change={
             "action": "update_code",
             "code": canonical,
-            "fields": sorted(k for k in changes if k != "pinyin"),
+            "fields": changed,
+            # what changed, field by field (what a person reads in the audit history)
+            "before": was,
+            "after": {k: changes[k] for k in changed},
         },
     )
     return _done(session, scheme.id, canonical, rel.release, commit)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry.errors import Invalid, NotFound
+from registry.messages import msg
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "schemes"
 
@@ -99,7 +100,7 @@ class Scheme:
     def parse(self, text: str) -> Parsed:
         """Parse already-normalised text into its canonical code. Raises Malformed with the reason."""
         if not text:
-            raise Malformed("the code is empty")
+            raise Malformed(msg("code.empty", "the code is empty"))
         if self.kind == "segmented":
             return self._parse_segmented(text)
         return self._parse_digits(text)
@@ -108,10 +109,17 @@ class Scheme:
         if self.tables:
             table = self._tables_ci.get(token.upper())
             if table is None:
-                raise Malformed(f"{token!r} is not one of this scheme's tables ({', '.join(self.tables)})")
+                raise Malformed(
+                    msg(
+                        "code.table_unknown",
+                        "{token!r} is not one of this scheme's tables ({tables})",
+                        token=token,
+                        tables=", ".join(self.tables),
+                    )
+                )
             return table
         if not self._table_re.fullmatch(token):
-            raise Malformed(f"{token!r} is not a table code")
+            raise Malformed(msg("code.not_table", "{token!r} is not a table code", token=token))
         return token
 
     def _parse_segmented(self, text: str) -> Parsed:
@@ -122,16 +130,29 @@ class Scheme:
             return Parsed(table, table, 0, None)
         if not self.seg_min <= len(segs) <= self.seg_max:
             raise Malformed(
-                f"expected {self.seg_min}–{self.seg_max} levels after the table code, found {len(segs)}"
+                msg(
+                    "code.levels_range",
+                    "expected {a}–{b} levels after the table code, found {n}",
+                    a=self.seg_min,
+                    b=self.seg_max,
+                    n=len(segs),
+                )
                 if self.seg_min != self.seg_max
-                else f"expected {self.seg_min} levels after the table code, found {len(segs)}"
+                else msg(
+                    "code.levels",
+                    "expected {a} levels after the table code, found {n}",
+                    a=self.seg_min,
+                    n=len(segs),
+                )
             )
         for seg in segs:
             if self._two_digits and len(seg) == 2 and seg.isdigit() and seg.isascii():
                 continue
             if not self._seg_re.fullmatch(seg):
                 raise Malformed(
-                    f"level {seg!r} is not two digits" if seg else "an empty level (two separators)"
+                    msg("code.level_digits", "level {seg!r} is not two digits", seg=seg)
+                    if seg
+                    else msg("code.level_empty", "an empty level (two separators)")
                 )
         canonical = table + self.tsep + self.ssep.join(segs)
         if not self.zero_padded:
@@ -148,11 +169,22 @@ class Scheme:
                 break
             level = i + 1
         if level == 0:
-            raise Malformed("the first level must not be 00")
+            raise Malformed(msg("code.first_zero", "the first level must not be 00"))
         if any(seg != zero for seg in segs[level:]):
-            raise Malformed("a level follows a 00 level (once a level is 00, every later level is 00)")
+            raise Malformed(
+                msg(
+                    "code.after_zero",
+                    "a level follows a 00 level (once a level is 00, every later level is 00)",
+                )
+            )
         if len(segs) > self.seg_min and level < len(segs):
-            raise Malformed(f"a level after level {self.seg_min} is only present when it is not 00")
+            raise Malformed(
+                msg(
+                    "code.optional_zero",
+                    "a level after level {n} is only present when it is not 00",
+                    n=self.seg_min,
+                )
+            )
         if len(segs) > self.seg_min:
             parent_segs = segs[:-1]
         elif level == 1:
@@ -167,18 +199,37 @@ class Scheme:
         if self._strip is not None:
             text = text.translate(self._strip)
         if not (text.isascii() and text.isdigit()):
-            raise Malformed("only digits are allowed")
+            raise Malformed(msg("code.digits_only", "only digits are allowed"))
         n = len(text)
         if n not in self.lengths:
-            raise Malformed(f"expected {' or '.join(map(str, self.lengths))} digits, found {n}")
+            raise Malformed(
+                msg(
+                    "code.digit_count",
+                    "expected {lengths} digits, found {n}",
+                    lengths=" or ".join(map(str, self.lengths)),
+                    n=n,
+                )
+            )
         table = None
         if self.tables:
             table = text[:2]
             if table not in self.tables:
-                raise Malformed(f"{table!r} is not one of this scheme's tables ({', '.join(self.tables)})")
+                raise Malformed(
+                    msg(
+                        "code.table_unknown",
+                        "{token!r} is not one of this scheme's tables ({tables})",
+                        token=table,
+                        tables=", ".join(self.tables),
+                    )
+                )
         if self.check_digit == "gs1-mod10" and gs1_check_digit(text[:-1]) != int(text[-1]):
             raise CheckDigitError(
-                f"the check digit is {text[-1]}, but the digits before it give {gs1_check_digit(text[:-1])}"
+                msg(
+                    "code.check_digit",
+                    "the check digit is {got}, but the digits before it give {want}",
+                    got=text[-1],
+                    want=gs1_check_digit(text[:-1]),
+                )
             )
         if self.widths:
             level = self.lengths.index(n) + 1
@@ -276,7 +327,17 @@ def parse_code(scheme: Scheme, text: str, field_name: str = "code") -> Parsed:
     try:
         return scheme.parse(scheme.normalise(text or ""))
     except Malformed as exc:
-        raise Invalid(f"{text!r} is not a {scheme.id} code: {exc}", {field_name: [str(exc)]}) from None
+        reason = exc.args[0] if exc.args else str(exc)
+        raise Invalid(
+            msg(
+                "code.malformed",
+                "{text!r} is not a {scheme} code: {reason}",
+                text=text,
+                scheme=scheme.id,
+                reason=reason,
+            ),
+            {field_name: [reason]},
+        ) from None
 
 
 def canonical(scheme: Scheme, code: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from registry.cache import VersionedCache
 from registry.errors import NotFound
+from registry.messages import msg as message
 from standards.formats import Scheme, get_scheme
 from standards.models import Code, CodeScheme, Release
 
@@ -116,7 +117,16 @@ class ReleaseIndex:
 
 def _fragment(scheme: Scheme, code: str, e: Entry) -> dict:
     if e.status == "deprecated":
-        msg = f"{code} is deprecated" + (f"; use {e.successor} instead" if e.successor else "")
+        msg = (
+            message(
+                "code.deprecated_use",
+                "{code} is deprecated; use {successor} instead",
+                code=code,
+                successor=e.successor,
+            )
+            if e.successor
+            else message("code.deprecated", "{code} is deprecated", code=code)
+        )
         return {
             "code": code,
             "valid": False,
@@ -136,7 +146,14 @@ def _fragment(scheme: Scheme, code: str, e: Entry) -> dict:
             "errors": [
                 {
                     "type": "not_assignable",
-                    "message": f"{code} ({e.name}) is a level-{e.level} category; items carry codes of level {levels}",
+                    "message": message(
+                        "code.not_assignable_named",
+                        "{code} ({name}) is a level-{level} category; items carry codes of level {levels}",
+                        code=code,
+                        name=e.name,
+                        level=e.level,
+                        levels=levels,
+                    ),
                 }
             ],
         }

@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from registry.errors import Invalid, TooLarge
+from registry.messages import msg
 from standards.formats import CheckDigitError, Malformed
 from standards.index import ReleaseIndex, release_index
 
@@ -125,14 +126,29 @@ class Validator:
         """The result (without ``index`` and ``input``) for input the precomputed fragments do not cover."""
         scheme = self._scheme
         if not isinstance(raw, str):
-            return _result(None, "malformed", "malformed", "a code must be a string")
+            return _result(None, "malformed", "malformed", msg("code.not_string", "a code must be a string"))
         s = scheme.normalise(raw)
         try:
             parsed = scheme.parse(s)
         except CheckDigitError as exc:
-            return _result(s, "malformed", "check_digit", f"{s}: {exc}")
+            reason = exc.args[0] if exc.args else str(exc)
+            return _result(
+                s, "malformed", "check_digit", msg("code.reason", "{code}: {reason}", code=s, reason=reason)
+            )
         except Malformed as exc:
-            return _result(s, "malformed", "malformed", f"{s!r} is not a {scheme.id} code: {exc}")
+            reason = exc.args[0] if exc.args else str(exc)
+            return _result(
+                s,
+                "malformed",
+                "malformed",
+                msg(
+                    "code.malformed",
+                    "{text!r} is not a {scheme} code: {reason}",
+                    text=s,
+                    scheme=scheme.id,
+                    reason=reason,
+                ),
+            )
         frag = self.index.fragments.get(parsed.code)
         if frag is not None:
             return frag
@@ -147,7 +163,16 @@ class Validator:
             ):
                 return self._format_ok(code, parsed.level, parent.name)
             return _result(
-                code, "unknown", "unknown", f"{code} is not in {scheme.id} release {self.index.release}"
+                code,
+                "unknown",
+                "unknown",
+                msg(
+                    "code.unknown",
+                    "{code} is not in {scheme} release {release}",
+                    code=code,
+                    scheme=scheme.id,
+                    release=self.index.release,
+                ),
             )
         return self._format_ok(code, parsed.level, None)
 
@@ -160,7 +185,13 @@ class Validator:
                     code,
                     "active",
                     "not_assignable",
-                    f"{code} is a level-{level} category; items carry codes of level {levels}",
+                    msg(
+                        "code.not_assignable",
+                        "{code} is a level-{level} category; items carry codes of level {levels}",
+                        code=code,
+                        level=level,
+                        levels=levels,
+                    ),
                 ),
                 "name": name,
             }
@@ -207,36 +238,76 @@ def check_attributes(template: list | None, values: dict) -> list[str]:
     for name, attr in spec.items():
         if name not in values or values[name] in (None, ""):
             if attr.get("required"):
-                problems.append(f"{name} is required" + (f" ({attr['unit']})" if attr.get("unit") else ""))
+                if attr.get("unit"):
+                    problems.append(
+                        msg("attr.required_unit", "{name} is required ({unit})", name=name, unit=attr["unit"])
+                    )
+                else:
+                    problems.append(msg("attr.required", "{name} is required", name=name))
             continue
         value = values[name]
         kind = attr.get("type", "string")
         if kind == "enum":
             allowed = attr.get("values") or []
             if value not in allowed:
-                problems.append(f"{name} {value!r} is not one of {', '.join(map(str, allowed))}")
+                problems.append(
+                    msg(
+                        "attr.enum",
+                        "{name} {value!r} is not one of {allowed}",
+                        name=name,
+                        value=value,
+                        allowed=", ".join(map(str, allowed)),
+                    )
+                )
         elif kind in ("number", "integer"):
             if isinstance(value, str):
                 try:
                     value = float(unicodedata.normalize("NFKC", value).strip())
                 except ValueError:
-                    problems.append(f"{name} must be a number, not {values[name]!r}")
+                    problems.append(
+                        msg(
+                            "attr.number_not",
+                            "{name} must be a number, not {value!r}",
+                            name=name,
+                            value=values[name],
+                        )
+                    )
                     continue
             if isinstance(value, bool) or not isinstance(value, int | float):
-                problems.append(f"{name} must be a number")
+                problems.append(msg("attr.number", "{name} must be a number", name=name))
                 continue
             if kind == "integer" and value != int(value):
-                problems.append(f"{name} must be a whole number")
+                problems.append(msg("attr.integer", "{name} must be a whole number", name=name))
             unit = f" {attr['unit']}" if attr.get("unit") else ""
             if attr.get("minimum") is not None and value < attr["minimum"]:
-                problems.append(f"{name} {value:g}{unit} is below the minimum {attr['minimum']}{unit}")
+                problems.append(
+                    msg(
+                        "attr.below",
+                        "{name} {value:g}{unit} is below the minimum {limit}{unit}",
+                        name=name,
+                        value=value,
+                        unit=unit,
+                        limit=attr["minimum"],
+                    )
+                )
             if attr.get("maximum") is not None and value > attr["maximum"]:
-                problems.append(f"{name} {value:g}{unit} is above the maximum {attr['maximum']}{unit}")
+                problems.append(
+                    msg(
+                        "attr.above",
+                        "{name} {value:g}{unit} is above the maximum {limit}{unit}",
+                        name=name,
+                        value=value,
+                        unit=unit,
+                        limit=attr["maximum"],
+                    )
+                )
         elif not isinstance(value, str):
-            problems.append(f"{name} must be text")
+            problems.append(msg("attr.text", "{name} must be text", name=name))
     for name in values:
         if name not in spec:
-            problems.append(f"{name} is not an attribute of this code's template")
+            problems.append(
+                msg("attr.unknown", "{name} is not an attribute of this code's template", name=name)
+            )
     return problems
 
 

@@ -55,7 +55,7 @@ def test_browse_overview_shows_the_signed_checkpoint_and_key_fingerprint(client,
     fingerprint = hashlib.sha256(base64.b64decode(api["key"].split("+", 2)[2])).hexdigest()
     assert text_of(page, "key-fingerprint") == fingerprint
     assert text_of(page, "checkpoint-note") == api["note"]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text_of(page, "checkpoint-time"))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00", text_of(page, "checkpoint-time"))
     download = client.get("/audit/checkpoints/4.txt")
     assert download.status_code == 200 and download.data == api["note"].encode()
     assert (

@@ -119,7 +119,7 @@ def test_browse_code_tree_renders_only_the_top_level(demo):
     assert 'data-code="30-10.00.00"' in tree and 'data-code="30-10.10.00"' not in tree
 
 
-def test_browse_validation_box_gives_each_verdict_in_order(demo):
+def test_browse_validation_box_gives_each_verdict_invalid_first(demo):
     client = demo.test_client()
     token = csrf_of(client.get("/codes").get_data(as_text=True))
     r = client.post(
@@ -131,7 +131,7 @@ def test_browse_validation_box_gives_each_verdict_in_order(demo):
         },
     )
     html = r.get_data(as_text=True)
-    assert re.findall(r'data-status="(\w+)"', html) == ["deprecated", "active", "malformed"]
+    assert re.findall(r'data-status="(\w+)"', html) == ["deprecated", "malformed", "active"]  # invalid first
     assert "共 3 个：1 个有效，2 个无效" in html
     assert client.post("/codes/validate", data={"scheme": "szgws-me", "codes": "x"}).status_code == 400
 
@@ -289,7 +289,9 @@ def test_browse_code_forms_add_and_edit_through_the_service(demo):
     r = steward.post("/codes/szgws-me/new", data={"csrf_token": token, "code": "30-10.77.99", "name": "孤儿"})
     assert r.status_code == 422 and "上级编码不存在" in r.get_data(as_text=True)
     r = steward.post("/codes/szgws-me/30-10.10.99/edit", data={"csrf_token": token, "name": "", "unit": "樘"})
-    assert r.status_code == 422 and 'data-for="name">必填项<' in r.get_data(as_text=True)
+    assert r.status_code == 422 and 'data-for="name">长度应为 1–500 个字符<' in r.get_data(
+        as_text=True
+    )  # the API's rule
     r = steward.post(
         "/codes/szgws-me/30-10.10.99/edit", data={"csrf_token": token, "name": "测试门（改）", "unit": "樘"}
     )

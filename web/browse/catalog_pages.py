@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as L
+from markupsafe import Markup
 from marshmallow import ValidationError
 
 from catalog import categories, organizations
@@ -14,7 +17,7 @@ from catalog.models import FORMATS, SHARE_METHODS
 from catalog.resources import create_resource, get_resource, update_resource
 from catalog.revisions import list_revisions, show_revision
 from catalog.schemas import ResourceSchema, ResourceUpdateSchema
-from catalog.search import search_resources
+from catalog.search import normalise_query, pinyin_initials, search_resources, suggest_query
 from catalog.systems import list_systems
 from lineage.drift import schema_drift
 from registry.errors import Conflict, Invalid, NotFound, Stale
@@ -47,25 +50,149 @@ def _names(s) -> dict[str, dict[str, str]]:
     }
 
 
+SORT_LABELS = {"relevance": L("相关度"), "code": L("代码"), "name": L("名称")}
+#: facet values shown before "更多"
+FACET_SHOWN = 8
+
+
+def _mark(text: str, spans: list[tuple[int, int]]) -> Markup:
+    """``text`` with ``<mark>`` around each span (spans may overlap; escaped everywhere)."""
+    if not spans:
+        return Markup.escape(text)
+    covered = [False] * len(text)
+    for a, b in spans:
+        for i in range(a, min(b, len(text))):
+            covered[i] = True
+    out, i = [], 0
+    while i < len(text):
+        j = i
+        while j < len(text) and covered[j] == covered[i]:
+            j += 1
+        piece = Markup.escape(text[i:j])
+        out.append(Markup("<mark>%s</mark>") % piece if covered[i] else piece)
+        i = j
+    return Markup("").join(out)
+
+
+def _find(text: str, term: str) -> list[tuple[int, int]]:
+    low = unicodedata.normalize("NFKC", text or "").lower()
+    if len(low) != len(text or ""):
+        return []  # NFKC changed the length: no safe mapping back, no highlight
+    return [(m.start(), m.end()) for m in re.finditer(re.escape(term), low)]
+
+
+def _pinyin_spans(text: str, term: str) -> list[tuple[int, int]]:
+    """Where ``term`` (letters) matches the pinyin initials of ``text``'s Chinese characters."""
+    if not term.isascii() or not term.isalpha():
+        return []
+    han = [i for i, ch in enumerate(text or "") if pinyin_initials(ch)]
+    initials = "".join(pinyin_initials(text[i]) for i in han)
+    spans = []
+    for m in re.finditer(re.escape(term), initials):
+        spans += [(han[k], han[k] + 1) for k in range(m.start(), m.end())]
+    return spans
+
+
+def why_matched(r: dict, q: str, system_name: str | None) -> dict:
+    """What made a resource match ``q``: the labels of the matching items (名称, 摘要, 字段 contract_no, 标签,
+    拼音首字母…) and its name and summary with the matches marked."""
+    terms = normalise_query(q).split()
+    reasons: list[str] = []
+    name_spans, summary_spans = [], []
+
+    def add(reason: str) -> None:
+        if reason not in reasons:
+            reasons.append(reason)
+
+    for term in terms:
+        hit = _find(r["name"], term)
+        if hit:
+            name_spans += hit
+            add(_("名称"))
+        pin = [] if hit else _pinyin_spans(r["name"], term)
+        if pin:
+            name_spans += pin
+            add(_("名称拼音首字母"))
+        found = _find(r.get("summary") or "", term)
+        if found:
+            summary_spans += found
+            add(_("摘要"))
+        if term in (r["code"] or "").lower():
+            add(_("代码"))
+        for tag in r.get("tags") or []:
+            if term in unicodedata.normalize("NFKC", tag).lower() or term in pinyin_initials(tag):
+                add(_("标签“%(t)s”", t=tag))
+        for f in r.get("fields") or []:
+            title = f.get("title") or ""
+            if (
+                term in (f.get("name") or "").lower()
+                or term in title.lower()
+                or (title and term in pinyin_initials(title))
+            ):
+                add(_("信息项“%(f)s”", f=title or f.get("name")))
+        if system_name and (term in system_name.lower() or term in pinyin_initials(system_name)):
+            add(_("业务系统“%(s)s”", s=system_name))
+    return {
+        "reasons": reasons,
+        "name": _mark(r["name"], name_spans),
+        "summary": _mark(
+            _short(r.get("summary") or "", summary_spans), _shift(summary_spans, r.get("summary") or "")
+        ),
+    }
+
+
+def _short(text: str, spans) -> str:
+    start = _start(text, spans)
+    out = text[start : start + 160]
+    return out + ("…" if start + 160 < len(text) else "")
+
+
+def _start(text: str, spans) -> int:
+    """Where the shown part of a long summary starts: a little before its first match."""
+    first = min((a for a, _ in spans), default=0)
+    return 0 if first < 120 else first - 40
+
+
+def _shift(spans, text: str):
+    start = _start(text, spans)
+    return [(a - start, b - start) for a, b in spans if a >= start]
+
+
 @bp.route("/catalog", endpoint="catalog")
 def catalog_search():
     s = session()
     page, per_page = page_args(20)
-    args = {k: request.args.get(k, "").strip() for k in ("q", "tag", *FACET_KEYS)}
+    args = {k: request.args.get(k, "").strip() for k in ("q", "tag", "sort", *FACET_KEYS)}
     args = {k: v for k, v in args.items() if v}
+    if args.get("sort") not in SORT_LABELS or args.get("sort") == "relevance":
+        args.pop("sort", None)
     found = search_resources(s, {**args, "page": page, "per_page": per_page})
+    names = _names(s)
+    q = args.get("q", "")
+    items = [r.to_dict() for r in found.items]
+    if q:
+        for r in items:
+            r["why"] = why_matched(r, q, names["system"].get(r.get("system")))
     return render_template(
         "catalog.html",
         found=found.envelope(),
-        items=[r.to_dict() for r in found.items],
+        items=items,
         args=args,
-        q=args.get("q", ""),
-        names=_names(s),
+        q=q,
+        names=names,
         facet_titles=labels.FACET_TITLES,
+        facet_shown=FACET_SHOWN,
+        sort=args.get("sort", "relevance"),
+        sorts=SORT_LABELS,
+        suggestion=suggest_query(s, q) if q and not found.total else None,
         total=found.total,
         page=page,
         per_page=per_page,
-        json_twin=twin("/api/v1/resources", **args, page=page if page > 1 else None),
+        json_twin=twin(
+            "/api/v1/resources",
+            **{k: v for k, v in args.items() if k != "sort"},
+            page=page if page > 1 else None,
+        ),
     )
 
 
@@ -184,15 +311,20 @@ def _normalise_keys(errors: dict) -> dict:
     return {re.sub(r"\[(\d+)\]", r".\1", k): v for k, v in errors.items()}
 
 
-def form_context(res: dict, errors: dict | None = None, *, new: bool, etag: str | None = None) -> dict:
+def form_context(
+    res: dict, errors: dict | None = None, *, new: bool, etag: str | None = None, conflict: dict | None = None
+) -> dict:
     """``render_template`` keywords of the resource form (the change request pages reuse it for proposals)."""
     s = session()
+    errors = _normalise_keys(errors or {})
     return {
         "template_name_or_list": "resource_form.html",
         "r": res,
         "new": new,
         "etag": etag,
-        "errors": _normalise_keys(errors or {}),
+        "errors": errors,
+        "error_list": list(errors.items()),
+        "conflict": conflict,
         "names": _names(s),
         "formats": FORMATS,
         "share_methods": SHARE_METHODS,
@@ -202,8 +334,16 @@ def form_context(res: dict, errors: dict | None = None, *, new: bool, etag: str 
     }
 
 
-def _form(res: dict, errors: dict | None = None, *, new: bool, etag: str | None = None, status: int = 200):
-    return render_template(**form_context(res, errors, new=new, etag=etag)), status
+def _form(
+    res: dict,
+    errors: dict | None = None,
+    *,
+    new: bool,
+    etag: str | None = None,
+    status: int = 200,
+    conflict: dict | None = None,
+):
+    return render_template(**form_context(res, errors, new=new, etag=etag, conflict=conflict)), status
 
 
 def _save(values: dict, *, code: str | None, etag: str | None):
@@ -225,7 +365,7 @@ def _save(values: dict, *, code: str | None, etag: str | None):
     except Invalid as exc:
         return None, labels.field_errors(exc.errors), None
     except Conflict as exc:
-        return None, {"code": [labels.field_message(exc.message)]}, None
+        return None, {"code": [labels.message(exc.message)]}, None
     except Stale:
         return None, {}, _("保存前此资源已被他人修改：下面是最新内容，请重新修改后保存。")
 
@@ -257,8 +397,12 @@ def resource_edit(code):
         flash(_("已保存数据资源 %(code)s。", code=code))
         return redirect(url_for("browse.resource", code=code))
     if stale:
+        # the steward's typing is kept: their values over the latest version, the latest's ETag (so the
+        # next save is a deliberate overwrite), and what the other steward saved where the two differ
         session().expire_all()
         latest = get_resource(session(), code).to_dict()
-        flash(stale)
-        return _form(latest, {}, new=False, etag=etag_of(latest), status=409)
+        typed = form_values(request.form)
+        differs = [k for k in typed if k in latest and latest[k] != typed[k]]
+        conflict = {"latest": latest, "fields": differs}
+        return _form({**latest, **typed}, {}, new=False, etag=etag_of(latest), status=409, conflict=conflict)
     return _form({**current, **values}, errors, new=False, etag=request.form.get("etag"), status=422)

@@ -7,12 +7,11 @@ See docs/lineage.md "The lineage page" for what a steward sees and why.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import unicodedata
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from flask import current_app, render_template, request
+from flask import render_template, request
 from flask_babel import gettext as _
 
 from catalog.search import pinyin_full, pinyin_initials
@@ -20,6 +19,7 @@ from lineage import queries, timeline
 from lineage.ids import iso, parse_time
 from registry.cache import VersionedCache
 from registry.errors import Invalid, NotFound
+from web.browse import zone
 from web.browse.graph_layout import layout
 from web.browse.pages import bp, twin
 from web.context import session
@@ -33,7 +33,6 @@ MAX_DRAWN = 400
 MAX_CHOICES = 2000
 #: how many matches a name that is not unique lists for the steward to choose from
 MAX_MATCHES = 20
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 EXPORT_FORMATS = (
     ("graphml", "GraphML"),
     ("json", "JSON"),
@@ -59,14 +58,8 @@ def uncatalogued(s) -> list:
 
 
 def display_zone() -> ZoneInfo:
-    """The zone a date on the page is read in: the app's ``timezone`` setting when it has one, else
-    ``YIMA_TIMEZONE``, else Asia/Shanghai (an unknown name falls back to Asia/Shanghai too)."""
-    config = getattr(current_app.extensions.get("yima"), "config", None)
-    name = getattr(config, "timezone", None) or os.environ.get("YIMA_TIMEZONE") or DEFAULT_TIMEZONE
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIMEZONE)
+    """The zone a date on the page is read in: ``YIMA_TIMEZONE`` (``web.browse.zone``, default Asia/Shanghai)."""
+    return zone.zone()
 
 
 def parse_as_of(value: str | None, zone: dt.tzinfo | None = None) -> dt.datetime | None:

@@ -9,7 +9,9 @@ from flask import Blueprint, Flask, request
 from flask_babel import lazy_gettext
 from markupsafe import Markup
 
+from registry.messages import Msg
 from registry.paging import clamp
+from web.browse import labels, zone
 from web.browse.access import can
 from web.context import principal
 
@@ -80,6 +82,36 @@ def diff(before, after) -> list[dict]:
     return rows
 
 
+def audit_changes(entry: dict) -> dict:
+    """What an audit entry changed, as a person reads it: ``{"subject", "rows"}``.
+
+    A code's edit is audited on its release (the release's digest is what the chain protects); the
+    change it records names the code and, field by field, what it was and what it became: those rows
+    are shown, not the release's summary with its hashes. Anything else: ``diff(before, after)``.
+    """
+    after = entry.get("after") if isinstance(entry.get("after"), dict) else {}
+    change = after.get("change") if entry.get("entity_type") == "release" else None
+    action = change.get("action") if isinstance(change, dict) else None
+    if action == "update_code" and isinstance(change.get("after"), dict):
+        old = change.get("before") or {}
+        rows = [
+            {"key": k, "before": old.get(k), "after": change["after"].get(k), "kind": "changed"}
+            for k in change.get("fields") or sorted(change["after"])
+        ]
+        return {"subject": change.get("code"), "rows": rows}
+    if action == "deprecate":
+        rows = [{"key": "status", "before": "active", "after": "deprecated", "kind": "changed"}]
+        if change.get("successor"):
+            rows.append({"key": "successor", "before": None, "after": change["successor"], "kind": "added"})
+        return {"subject": change.get("code"), "rows": rows}
+    if action == "add_code":
+        return {
+            "subject": change.get("code"),
+            "rows": [{"key": "code", "before": None, "after": change.get("code"), "kind": "added"}],
+        }
+    return {"subject": None, "rows": diff(entry.get("before"), entry.get("after"))}
+
+
 def show(value) -> str:
     """A value as a steward reads it: text as is, lists joined, objects as compact JSON."""
     if value is None or value == "" or value == [] or value == {}:
@@ -95,9 +127,25 @@ def show(value) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
-        url_with=url_with, lang_url=lang_url, diff=diff, role_label=lambda r: ROLE_LABELS.get(r, r)
+        url_with=url_with,
+        lang_url=lang_url,
+        diff=diff,
+        audit_changes=audit_changes,
+        role_label=lambda r: ROLE_LABELS.get(r, r),
     )
     app.jinja_env.filters["show"] = show
+    # a service message printed as it is ({{ error }}) still reads in the page's language
+    app.jinja_env.finalize = lambda value: labels.message(value) if isinstance(value, Msg) else value
+    app.jinja_env.filters["localtime"] = zone.localtime
+    app.jinja_env.filters["localtext"] = zone.local_text
+    app.jinja_env.filters["tr"] = labels.message
+    app.jinja_env.filters["constraints"] = labels.constraints_text
+    app.jinja_env.globals.update(
+        audit_action=labels.action_label,
+        entity_label=labels.entity_label,
+        key_label=labels.key_label,
+        value_label=labels.value_label,
+    )
     app.jinja_env.filters["zip_self"] = lambda values: [(v, v) for v in values]
     app.jinja_env.filters["pretty"] = lambda v: Markup.escape(json.dumps(v, ensure_ascii=False, indent=2))
 

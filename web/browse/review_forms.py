@@ -23,7 +23,7 @@ def _errors(exc) -> dict[str, list[str]]:
     """A service's errors as the form's field keys (``payload.name`` → ``name``; rows kept by number)."""
     found = labels.field_errors(exc.errors) if isinstance(exc.errors, dict) else {}
     out = {key.removeprefix("payload."): msgs for key, msgs in found.items()}
-    return out or {"_": [labels.field_message(exc.message)]}
+    return out or {"_": [labels.message(exc.message)]}
 
 
 def _send(draft: dict, amend: int | None):
