@@ -50,7 +50,7 @@ def test_lineage_errors_read_in_chinese(page, server):
     origin, _ = server
     page.goto(origin + "/lineage?level=dataset&node=dataset:nowhere:nothing")
     alert = page.locator("main [role=alert]").first
-    assert alert.inner_text() == "血缘中尚未出现节点“dataset:nowhere:nothing”"
+    assert alert.inner_text() == "血缘中没有节点“dataset:nowhere:nothing”。"
 
 
 def test_form_errors_read_in_chinese(page, server):
