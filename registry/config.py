@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -53,6 +54,9 @@ class Config:
     # --- end webhooks ---------------------------------------------------------------------------
     #: areas (``codes``, ``resources``) whose changes go through change requests only (YIMA_REQUIRE_REVIEW)
     require_review: tuple[str, ...] = ()
+    #: traceability: the host (and prefix) of the Digital Links on QR labels (YIMA_DIGITAL_LINK_BASE; None:
+    #: this server's own URL)
+    digital_link_base: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> Config:
@@ -71,6 +75,7 @@ class Config:
             log_origin=env.get("YIMA_LOG_ORIGIN") or None,
             **_webhook_settings(env),
             require_review=_areas(env.get("YIMA_REQUIRE_REVIEW", "")),
+            digital_link_base=_link_base(env.get("YIMA_DIGITAL_LINK_BASE", "")),
         )
         return replace(cfg, **overrides) if overrides else cfg
 
@@ -158,6 +163,17 @@ def _areas(raw: str) -> tuple[str, ...]:
             f"YIMA_REQUIRE_REVIEW names {', '.join(unknown)}; use a list of: {', '.join(REVIEW_AREAS)}"
         )
     return areas
+
+
+def _link_base(raw: str) -> str | None:
+    """YIMA_DIGITAL_LINK_BASE: ``https://host[/prefix]`` without a trailing slash, or None when unset."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    split = urlsplit(raw)
+    if split.scheme not in ("http", "https") or not split.hostname or split.query or split.fragment:
+        raise SystemExit(f"YIMA_DIGITAL_LINK_BASE must be https://host[/prefix], not {raw!r}")
+    return raw.rstrip("/")
 
 
 def _int(env, name: str, default: int) -> int:
