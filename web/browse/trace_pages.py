@@ -39,9 +39,9 @@ def _labels() -> dict:
     return {"status_label": STATUS_LABELS, "event_label": EVENT_LABELS, "result_label": RESULT_LABELS}
 
 
-def _qr_markup(key: str, scale: int = 3) -> Markup:
+def _qr_markup(key: str, scale: int = 3, *, omitsize: bool = False) -> Markup:
     """The item's QR code as inline SVG (segno writes no script, and every text it writes is escaped)."""
-    return Markup(qr.svg(digital_link(key), scale=scale).decode())
+    return Markup(qr.svg(digital_link(key), scale=scale, omitsize=omitsize).decode())
 
 
 # --- the resolver --------------------------------------------------------------------------------
@@ -205,7 +205,10 @@ def trace_labels(reference):
     delivery = deliveries.get(s, reference)
     page, per_page = page_args(LABELS_PER_SHEET * 4, LABELS_PER_SHEET * 20)
     found = items.list_(s, delivery=reference, page=page, per_page=per_page)
-    labels = [{**i, "link": digital_link(i["key"]), "qr": _qr_markup(i["key"], 2)} for i in found.items]
+    labels = [
+        {**i, "link": digital_link(i["key"]), "qr": _qr_markup(i["key"], 1, omitsize=True)}
+        for i in found.items
+    ]
     sheets = [labels[n : n + LABELS_PER_SHEET] for n in range(0, len(labels), LABELS_PER_SHEET)]
     return render_template(
         "trace_labels.html",
