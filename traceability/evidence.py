@@ -15,8 +15,9 @@ from registry import checkpoints, merkle, merkle_store
 from registry.audit import AuditEntry
 from registry.jsonutil import jsonable
 from registry.signed_note import Signer, b64, unb64
-from traceability import events
-from traceability.models import Item
+from traceability import events, gs1, items
+from traceability.errors import not_found
+from traceability.models import Delivery, Event, Item, Product
 
 
 def _proofs(session: Session, seqs: list[int], size: int) -> dict[int, dict]:
@@ -34,29 +35,42 @@ def _proofs(session: Session, seqs: list[int], size: int) -> dict[int, dict]:
     }
 
 
-def item_evidence(session: Session, item: Item, signer: Signer) -> tuple[dict, checkpoints.Issued]:
-    """(the item as ``GET /api/v1/trace/items/{key}`` shows it, the checkpoint its proofs are against).
+def item_evidence(session: Session, key: str, signer: Signer) -> tuple[dict, checkpoints.Issued]:
+    """(the item ``key`` as ``GET /api/v1/trace/items/{key}`` shows it, the checkpoint its proofs are against).
 
     ``events[i]`` carries ``hash`` (its audit entry's) and ``proof`` ({"leaf_index", "tree_size", "path"}, or
     None for an entry not yet in the tree); ``registration`` is the same for the entry that registered the item
-    (its own, or its delivery's); ``checkpoint`` is ``{"size", "root", "note", "key"}``.
+    (its own, or its delivery's); ``checkpoint`` is ``{"size", "root", "note", "key"}``. Six queries whatever
+    the log's size: the item with its product, delivery and registration entry; its events with their
+    entries' hashes; the checkpoint (size, root, the stored note); every proof at once.
+    Raises GS1Invalid (not a key), NotFound.
     """
-    found = events.detail(session, item)
-    issued = checkpoints.current(session, signer)
-    seqs = [e["seq"] for e in found["events"]] + [item.seq]
-    rows = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash, AuditEntry.entity_type).where(AuditEntry.seq.in_(seqs))
+    canonical = gs1.parse_key(key).key
+    row = session.execute(
+        select(Item, Product, Delivery.reference, AuditEntry.hash, AuditEntry.entity_type)
+        .join(Product, Product.id == Item.product_id)
+        .outerjoin(Delivery, Delivery.id == Item.delivery_id)
+        .outerjoin(AuditEntry, AuditEntry.seq == Item.seq)
+        .where(Item.key == canonical)
+    ).first()
+    if row is None:
+        raise not_found("key", "trace.item_unknown", key=canonical)
+    item, product, delivery, reg_hash, reg_kind = row
+    trail = session.execute(
+        select(Event, AuditEntry.hash)
+        .outerjoin(AuditEntry, AuditEntry.seq == Event.seq)
+        .where(Event.item_id == item.id)
+        .order_by(Event.n)
     ).all()
-    hashes = {seq: (h, kind) for seq, h, kind in rows}
-    proofs = _proofs(session, seqs, issued.size)
-    for event in found["events"]:
-        event["hash"] = hashes.get(event["seq"], (None, None))[0]
-        event["proof"] = proofs.get(event["seq"])
-    entry_hash, kind = hashes.get(item.seq, (None, None))
+    issued = checkpoints.current(session, signer)
+    proofs = _proofs(session, [e.seq for e, _ in trail] + [item.seq], issued.size)
+    last = trail[-1][0] if trail else None
+    found = items.summary(item, product, (last.type, last.result) if last else None, delivery)
+    found["events"] = [{**events.to_dict(e), "hash": h, "proof": proofs.get(e.seq)} for e, h in trail]
     found["registration"] = {
         "seq": item.seq,
-        "entity_type": kind,
-        "hash": entry_hash,
+        "entity_type": reg_kind,
+        "hash": reg_hash,
         "proof": proofs.get(item.seq),
     }
     found["checkpoint"] = {

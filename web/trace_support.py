@@ -52,9 +52,9 @@ def digital_link(key: str) -> str:
     return gs1.parse_key(key).uri(link_base())
 
 
-def item_evidence(session, item) -> dict:
+def item_evidence(session, key: str) -> dict:
     """The item with its events, their proofs and the checkpoint; a checkpoint of a new size is kept."""
-    found, issued = evidence.item_evidence(session, item, signer_for(config()))
+    found, issued = evidence.item_evidence(session, key, signer_for(config()))
     checkpoints.keep(db(), issued)
     found["link"] = digital_link(found["key"])
     return found

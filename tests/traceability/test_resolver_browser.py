@@ -214,7 +214,7 @@ def test_the_item_page_fits_a_phone_shows_the_proved_trail_and_its_qr_decodes(ph
     page.locator("#how-to-verify summary").click()
     assert "yima_verify.py item item.json --key" in page.locator("#how-to-verify").inner_text()
     no_sideways_scroll(page)
-    shot = page.locator("#item-qr svg").screenshot()
+    shot = page.locator("#item-qr img").screenshot()
     assert decode_png(shot) == [f"{server}/{KEY}"]
 
 

@@ -153,9 +153,7 @@ class ItemView(MethodView):
     def get(self, key):
         """The item with every event, each with its audit entry ``hash`` and RFC 9162 inclusion ``proof``
         against ``checkpoint`` (the current signed one): check them with ``yima_verify.py item``."""
-        s = session()
-        item = items.get(s, key_between(ITEMS))
-        return item_evidence(s, item)
+        return item_evidence(session(), key_between(ITEMS))
 
 
 @blp.route("/items/<path:key>/events")

@@ -3,6 +3,9 @@ HTML or JSON), products, items, deliveries with their items' status, and a deliv
 
 from __future__ import annotations
 
+import functools
+
+import segno
 from flask import jsonify, redirect, render_template, request
 from flask_babel import lazy_gettext
 from markupsafe import Markup
@@ -44,6 +47,18 @@ def _qr_markup(key: str, scale: int = 3, *, omitsize: bool = False) -> Markup:
     return Markup(qr.svg(digital_link(key), scale=scale, omitsize=omitsize).decode())
 
 
+def qr_size(uri: str) -> int:
+    """The pixel size of the item's QR (``qr.svg``'s), so the page reserves its place before the image loads.
+
+    The symbol's version depends only on the URI's length: cached per length, it costs nothing per page."""
+    return _qr_size_for_length(len(uri.encode()))
+
+
+@functools.lru_cache(maxsize=256)
+def _qr_size_for_length(n: int) -> int:
+    return segno.make("h" * n, error="m").symbol_size(scale=qr.SCALE)[0]
+
+
 # --- the resolver --------------------------------------------------------------------------------
 
 
@@ -77,8 +92,7 @@ def _resolve(path: str):
     s = session()
     if not parsed.is_item:
         return _product_page(s, parsed.gtin)
-    item = items.get(s, parsed.key)
-    found = item_evidence(s, item)
+    found = item_evidence(s, parsed.key)
     if wants_json():
         return jsonify(found)
     root = unb64(found["checkpoint"]["root"], "root")
@@ -90,7 +104,7 @@ def _resolve(path: str):
         "trace_item.html",
         i=found,
         proved=proved,
-        qr_svg=_qr_markup(found["key"], 4),
+        qr_size=qr_size(found["link"]),
         signer=signer_for(config()),
         api_url="/api/v1/trace/items/" + found["key"],
         json_twin="/api/v1/trace/items/" + found["key"],
