@@ -9,7 +9,9 @@ import segno
 from flask import jsonify, redirect, render_template, request
 from flask_babel import lazy_gettext
 from markupsafe import Markup
+from sqlalchemy import select
 
+from catalog.models import Organization
 from registry.errors import NotFound
 from registry.signed_note import signer_for, unb64
 from traceability import deliveries, evidence, gs1, items, products, qr
@@ -100,9 +102,16 @@ def _resolve(path: str):
         e["seq"]: evidence.check_proof(e.get("hash"), e.get("proof"), root)
         for e in [*found["events"], found["registration"]]
     }
+    codes = {e["organization"] for e in found["events"]}
+    names = (
+        dict(s.execute(select(Organization.code, Organization.name).where(Organization.code.in_(codes))))
+        if codes
+        else {}
+    )
     return render_template(
         "trace_item.html",
         i=found,
+        org_names=names,
         proved=proved,
         qr_size=qr_size(found["link"]),
         signer=signer_for(config()),
