@@ -104,7 +104,9 @@ def _resolve(path: str):
     }
     codes = {e["organization"] for e in found["events"]}
     names = (
-        dict(s.execute(select(Organization.code, Organization.name).where(Organization.code.in_(codes))))
+        dict(
+            s.execute(select(Organization.code, Organization.name).where(Organization.code.in_(codes))).all()
+        )
         if codes
         else {}
     )
