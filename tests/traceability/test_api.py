@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import io
 from pathlib import Path
 
@@ -296,3 +297,23 @@ def test_deliveries_and_product_imports_all_or_nothing_with_a_dry_run(product_ap
     assert client.get("/api/v1/trace/deliveries").json["total"] == 1
     assert client.get("/api/v1/trace/items?delivery=SH-001").json["total"] == 5
     assert client.get("/api/v1/trace/deliveries/nope").status_code == 404
+
+
+def test_the_verifier_compares_each_event_with_its_audit_entry_on_a_live_server(
+    app, product_api, live_server, tmp_path, capsys
+):
+    client, h = product_api
+    client.post("/api/v1/trace/items", json={"link": LINK}, headers=h["contractor"])
+    event(client, h["contractor"], "delivered", "2025-07-01T08:00:00Z", note="随车资料齐全")
+    item = client.get(f"/{KEY}", headers={"Accept": "application/json"}).get_json()
+    key = item["checkpoint"]["key"]
+    verify = standalone_verifier()
+    saved = tmp_path / "item.json"
+    saved.write_text(json.dumps(item, ensure_ascii=False), "utf-8")
+    assert verify.main(["item", str(saved), "--key", key, "--log", live_server]) == 0
+    assert "records exactly what the item shows" in capsys.readouterr().out
+    # a printed page whose note was edited afterwards no longer matches the entry its proof names
+    item["events"][0]["note"] = "资料不全"
+    saved.write_text(json.dumps(item, ensure_ascii=False), "utf-8")
+    assert verify.main(["item", str(saved), "--key", key, "--log", live_server]) == 1
+    assert "FAIL entry" in capsys.readouterr().err
