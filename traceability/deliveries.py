@@ -262,7 +262,7 @@ def get(session: Session, reference: str) -> dict:
         "reference": delivery.reference,
         "project": delivery.project,
         "organization": delivery.organization,
-        "items": delivery.items,
+        "item_count": delivery.items,
         "seq": delivery.seq,
         "created_at": delivery.created_at,
         "status": counts,
@@ -281,7 +281,7 @@ def list_(session: Session, *, project: str | None = None, page: int = 1, per_pa
             "reference": d.reference,
             "project": d.project,
             "organization": d.organization,
-            "items": d.items,
+            "item_count": d.items,
             "seq": d.seq,
             "created_at": d.created_at,
         }

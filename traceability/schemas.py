@@ -34,7 +34,7 @@ class TraceProductSchema(Schema):
     name = fields.String()
     manufacturer = fields.String(allow_none=True)
     organization = fields.String(allow_none=True)
-    items = fields.Integer(metadata={"description": "how many items of it are registered"})
+    item_count = fields.Integer(metadata={"description": "how many items of it are registered"})
     link = fields.String(metadata={"description": "its Digital Link (GTIN only)"})
 
 
@@ -198,7 +198,7 @@ class TraceDeliverySchema(Schema):
     reference = fields.String()
     project = fields.String(allow_none=True)
     organization = fields.String(allow_none=True)
-    items = fields.Integer()
+    item_count = fields.Integer()
     seq = fields.Integer()
     created_at = fields.String()
     status = fields.Dict(keys=fields.String(), values=fields.Integer())

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -89,7 +89,9 @@ def test_a_product_needs_a_steward_a_valid_gtin_and_an_assignable_code(api):
     assert made.status_code == 201 and made.json["gtin"] == GTIN and made.json["organization"] == "SZGWS-GCGL"
     assert client.post("/api/v1/trace/products", json=body, headers=h["steward"]).status_code == 409
     listed = client.get(f"/api/v1/trace/products?code={CODE}").json
-    assert listed["total"] == 1 and listed["items"][0]["items"] == 0 and {"page", "per_page"} <= set(listed)
+    assert (
+        listed["total"] == 1 and listed["items"][0]["item_count"] == 0 and {"page", "per_page"} <= set(listed)
+    )
     assert client.get(f"/api/v1/trace/products/{GTIN[1:]}").json["gtin"] == GTIN
 
 
@@ -293,7 +295,7 @@ def test_deliveries_and_product_imports_all_or_nothing_with_a_dry_run(product_ap
     )
     assert dup.status_code == 422 and dup.json["errors"]["rows"][0]["code"] == "trace.item_duplicate_row"
     shown = client.get("/api/v1/trace/deliveries/SH-001").json
-    assert shown["items"] == 5 and shown["status"]["registered"] == 5
+    assert shown["item_count"] == 5 and shown["status"]["registered"] == 5
     assert client.get("/api/v1/trace/deliveries").json["total"] == 1
     assert client.get("/api/v1/trace/items?delivery=SH-001").json["total"] == 5
     assert client.get("/api/v1/trace/deliveries/nope").status_code == 404

@@ -181,8 +181,16 @@ class ItemEvents(MethodView):
 
 @blp.route("/items/<path:key>/qr.svg")
 class ItemQr(MethodView):
-    @blp.response(
-        200, description="the QR code (SVG) of the item's Digital Link", content_type="image/svg+xml"
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "the QR code (SVG) of the item's Digital Link",
+                "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                "headers": {
+                    "X-Digital-Link": {"description": "the URI it holds", "schema": {"type": "string"}}
+                },
+            }
+        }
     )
     def get(self, key):
         """The QR code of the item's Digital Link URI under ``YIMA_DIGITAL_LINK_BASE`` (default: this server),
