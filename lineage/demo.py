@@ -44,6 +44,16 @@ SCHEMAS = {
         ("material_code", "string", "材料设备编码"),
         ("result", "string", "验收结论"),
     ],
+    **{
+        (EWM, name): [
+            ("item_key", "string", "物品键（GS1 数字链接路径：GTIN、批号、序列号）"),
+            ("material_code", "string", "材料设备编码（szgws-me）"),
+            ("organization", "string", "记录单位"),
+            ("at", "datetime", "事件时间"),
+            *([("result", "string", "检验结果 pass/fail")] if name == "item_inspected" else []),
+        ]
+        for name in ("item_delivered", "item_inspected", "item_installed", "item_handed_over")
+    },
 }
 
 #: column lineage (columnLineage facet) of some outputs: output column → [(namespace, name, input column)]
@@ -148,6 +158,36 @@ JOBS = (
         [(EWM, "installation_record"), (EWM, "qr_trace"), (GJK, "component")],
         [(SZJF, "handover_list")],
         ["2026-03-30T17:00"],
+    ),
+    # the item flow of Yima's traceability (二维码溯源, docs/traceability.md): each delivered item's trail, one
+    # audited event a step: procurement → delivery → supervisor's inspection → installation → handover
+    (
+        EWM,
+        "register_delivery_items",
+        [(CGGL, "purchase_order")],
+        [(EWM, "item_delivered")],
+        ["2025-06-18T08:30"],
+    ),
+    (
+        JCYS,
+        "record_item_inspection",
+        [(EWM, "item_delivered"), (JCYS, "delivery_inspection")],
+        [(EWM, "item_inspected")],
+        ["2025-06-18T11:30"],
+    ),
+    (
+        EWM,
+        "record_item_installation",
+        [(EWM, "item_inspected")],
+        [(EWM, "item_installed")],
+        ["2025-09-08T16:00"],
+    ),
+    (
+        SZJF,
+        "record_item_handover",
+        [(EWM, "item_installed"), (SZJF, "handover_list")],
+        [(EWM, "item_handed_over")],
+        ["2026-03-30T18:00"],
     ),
     # third-party quality assessment feeds the evaluation; from 2026 the monthly evaluation uses it
     # instead of the bureau's own inspection records (that edge ends on 2026-01-05)

@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -58,6 +59,9 @@ class Config:
     require_review: tuple[str, ...] = ()
     #: the zone the browse UI shows times in and reads ``as_of`` dates in (YIMA_TIMEZONE, an IANA name)
     timezone: str = "Asia/Shanghai"
+    #: traceability: the host (and prefix) of the Digital Links on QR labels (YIMA_DIGITAL_LINK_BASE; None:
+    #: this server's own URL)
+    digital_link_base: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> Config:
@@ -77,6 +81,7 @@ class Config:
             **_webhook_settings(env),
             require_review=_areas(env.get("YIMA_REQUIRE_REVIEW", "")),
             timezone=_timezone(env.get("YIMA_TIMEZONE", "").strip() or "Asia/Shanghai"),
+            digital_link_base=_link_base(env.get("YIMA_DIGITAL_LINK_BASE", "")),
         )
         return replace(cfg, **overrides) if overrides else cfg
 
@@ -167,6 +172,17 @@ def _areas(raw: str) -> tuple[str, ...]:
             f"YIMA_REQUIRE_REVIEW names {', '.join(unknown)}; use a list of: {', '.join(REVIEW_AREAS)}"
         )
     return areas
+
+
+def _link_base(raw: str) -> str | None:
+    """YIMA_DIGITAL_LINK_BASE: ``https://host[/prefix]`` without a trailing slash, or None when unset."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    split = urlsplit(raw)
+    if split.scheme not in ("http", "https") or not split.hostname or split.query or split.fragment:
+        raise SystemExit(f"YIMA_DIGITAL_LINK_BASE must be https://host[/prefix], not {raw!r}")
+    return raw.rstrip("/")
 
 
 def _int(env, name: str, default: int) -> int:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from registry import audit
 from registry.db import utcnow
 from registry.errors import Invalid
+from registry.paging import Page, paginate
 from traceability import gs1
 from traceability.access import acting_organization
 from traceability.errors import EVENT_ZH, check_text, conflict, invalid, issue, not_found
@@ -261,12 +262,32 @@ def get(session: Session, reference: str) -> dict:
         "reference": delivery.reference,
         "project": delivery.project,
         "organization": delivery.organization,
-        "items": delivery.items,
+        "item_count": delivery.items,
         "seq": delivery.seq,
         "created_at": delivery.created_at,
         "status": counts,
         "failed_inspection": failed,
     }
+
+
+def list_(session: Session, *, project: str | None = None, page: int = 1, per_page: int = 50) -> Page:
+    """Deliveries, newest first, optionally of one project (without their status counts: see ``get``)."""
+    query = select(Delivery).order_by(Delivery.id.desc())
+    if project:
+        query = query.where(Delivery.project == project)
+    result = paginate(session, query, page, per_page)
+    result.items = [
+        {
+            "reference": d.reference,
+            "project": d.project,
+            "organization": d.organization,
+            "item_count": d.items,
+            "seq": d.seq,
+            "created_at": d.created_at,
+        }
+        for d in result.items
+    ]
+    return result
 
 
 # --- current state, for audit verification ------------------------------------------------------

@@ -139,10 +139,10 @@ def item_counts(session: Session, product_ids: list[int]) -> dict[int, int]:
 
 
 def to_dict(product: Product, items: int | None = None) -> dict:
-    """The product as the API shows it (``items``: its item count, when counted)."""
+    """The product as the API shows it (``item_count``: how many items it has, when counted)."""
     out = product.to_dict()
     if items is not None:
-        out["items"] = items
+        out["item_count"] = items
     return out
 
 

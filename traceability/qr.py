@@ -37,10 +37,12 @@ def _qr(uri: str) -> segno.QRCode:
     return segno.make(uri, error="m")
 
 
-def svg(uri: str, *, scale: int = SCALE) -> bytes:
-    """The QR code of ``uri`` as SVG (no XML declaration, ready to inline in HTML): same URI, same bytes."""
+def svg(uri: str, *, scale: int = SCALE, omitsize: bool = False) -> bytes:
+    """The QR code of ``uri`` as SVG (no XML declaration, ready to inline in HTML): same URI, same bytes.
+
+    ``omitsize`` writes a ``viewBox`` instead of ``width``/``height``, so CSS sizes it (label sheets)."""
     out = io.BytesIO()
-    _qr(uri).save(out, kind="svg", scale=scale, xmldecl=False)
+    _qr(uri).save(out, kind="svg", scale=scale, xmldecl=False, omitsize=omitsize)
     return out.getvalue()
 
 

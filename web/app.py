@@ -26,6 +26,7 @@ from web.api import (
     organizations,
     requests,
     standards,
+    trace,
     webhooks,
 )
 from web.context import Yima
@@ -41,6 +42,7 @@ API_MODULES = (
     catalog,
     lineage,
     requests,
+    trace,
     webhooks,
     changes,
 )

@@ -11,6 +11,7 @@ that failed (2 for bad usage).
   yima_verify.py consistency --key KEY --old NOTE --new NOTE --proof PROOF.json
   yima_verify.py export DIR_OR_ZIP --key KEY [--log URL]
   yima_verify.py log URL --key KEY [--against NOTE] [--entries] [--token T]
+  yima_verify.py item ITEM.json --key KEY [--log URL]  (an item's trail: GET /01/… or /api/v1/trace/items/…)
 
 KEY is the verifier key text the bureau published (``name+<8 hex>+<base64>``). ``log`` fetches
 the server's current checkpoint and checks its signature; ``--against`` proves it extends a note
@@ -276,6 +277,60 @@ def cmd_log(a):
     return "; ".join(done)
 
 
+#: the fields of a traceability event that its audit entry's ``after`` records
+EVENT_FIELDS = ("type", "at", "organization", "actor", "result", "note")
+
+
+def item_proofs(item, key_text):
+    """Check an item's trail as the traceability API answers it; returns the checkpoint size and the seqs proved.
+
+    The checkpoint note must be signed by the key and name the size and root the JSON states; every event (and
+    the registration) must carry a proof putting its entry hash in that tree.
+    """
+    cp = item["checkpoint"]
+    _, size, root = check_note(cp["note"], key_text)
+    if size != cp["size"] or base64.b64encode(root).decode() != cp["root"]:
+        raise Failed("checkpoint", "the item's checkpoint size or root is not the signed note's")
+    proved = []
+    for label, entry in [(f"event {e.get('n')} ({e.get('type')})", e) for e in item["events"]] + [
+        ("registration", item["registration"])
+    ]:
+        proof = entry.get("proof")
+        if not proof or not entry.get("hash"):
+            raise Failed("inclusion", f"{label} has no proof in this checkpoint")
+        path = [base64.b64decode(p) for p in proof["path"]]
+        if (
+            proof["tree_size"] != size
+            or proof["leaf_index"] != entry["seq"] - 1
+            or not inclusion_ok(entry["seq"] - 1, size, leaf_of(entry["hash"]), path, root)
+        ):
+            raise Failed(
+                "inclusion", f"the proof does not put {label} (entry {entry['seq']}) in the signed tree"
+            )
+        proved.append(entry["seq"])
+    return size, proved
+
+
+def cmd_item(a):
+    item = json.loads(Path(a.item).read_text("utf-8"))
+    size, proved = item_proofs(item, a.key)
+    done = f"{item['key']}: {len(proved)} entries (events and registration) in the signed tree of {size}"
+    if a.log:  # fetch each event's entry: it must hash to the proved hash and record what the page shows
+        for event in item["events"]:
+            entry = _get(a.log, f"/api/v1/audit/{event['seq']}", a.token)["entry"]
+            if not entry_hash_ok(entry) or entry["hash"] != event["hash"]:
+                raise Failed(
+                    "entry", f"audit entry {event['seq']} is not the one proved for event {event['n']}"
+                )
+            after = entry["after"] or {}
+            if after.get("item") != item["key"] or any(after.get(f) != event.get(f) for f in EVENT_FIELDS):
+                raise Failed(
+                    "entry", f"audit entry {event['seq']} records another event than event {event['n']}"
+                )
+        done += "; each event's audit entry records exactly what the item shows"
+    return done
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -298,7 +353,10 @@ def main(argv):
     g.add_argument("url")
     g.add_argument("--against", help="a checkpoint note you kept: prove the log still extends it")
     g.add_argument("--entries", action="store_true", help="download every entry and recompute the root")
-    for q in (c, i, n, k, e, g):
+    t = sub.add_parser("item", help="check an item's trail (events with proofs and checkpoint, as JSON)")
+    t.add_argument("item")
+    t.add_argument("--log", help="server URL: also fetch each event's audit entry and compare")
+    for q in (c, i, n, k, e, g, t):
         q.add_argument("--key", required=True, help="the verifier key text the bureau published")
         q.add_argument("--token", help="a Bearer token, if the server's reads need one")
     a = p.parse_args(argv)

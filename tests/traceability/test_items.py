@@ -138,7 +138,7 @@ def test_register_delivery_file_in_one_audit_entry_listing_every_key(trace_db, p
         assert page.total == 250 and {i["seq"] for i in page.items} == {report.seq}
         assert page.items[0]["delivery"] == "SH-001" and page.items[0]["status"] == "registered"
         summary = deliveries.get(s, "SH-001")
-        assert summary["items"] == 250 and summary["status"]["registered"] == 250
+        assert summary["item_count"] == 250 and summary["status"]["registered"] == 250
         assert audit.verify(s).ok
 
 

@@ -96,7 +96,7 @@ def test_get_and_list_products(trace_db, product):
         with pytest.raises(NotFound):
             products.get(s, "06901234567892")
         page = products.list_(s, q="抗震")
-        assert page.total == 1 and page.items[0]["gtin"] == GTIN and page.items[0]["items"] == 0
+        assert page.total == 1 and page.items[0]["gtin"] == GTIN and page.items[0]["item_count"] == 0
         assert products.list_(s, code=CODE).total == 1 and products.list_(s, code="40-10.10.30").total == 0
 
 

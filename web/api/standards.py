@@ -13,6 +13,7 @@ from standards import codes, crosswalks, releases, schemas, validation
 from standards.importer import reader, writer
 from web.api.common import PageArgsSchema, accepts, page_schema
 from web.context import actor, config, db, needs, session
+from web.trace_support import link_results, looks_like_link, merge_link_result
 
 blp = Blueprint(
     "schemes",
@@ -235,6 +236,25 @@ def _json(body, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status=status, mimetype="application/json")
 
 
+def _with_links(scheme: str, release: str | None, batch: list, attributes) -> dict:
+    """A batch holding GS1 Digital Links in place of codes (szgws-me): each link answers with the bureau code
+    of the product its GTIN names (``input`` the link, ``product`` beside it); the rest as usual."""
+    validator = validation.get_validator(session(), scheme, release)
+    codes, extra = link_results(session(), validator.scheme, batch)
+    results = validator.validate(codes, attributes)
+    for i, added in extra.items():
+        results[i] = merge_link_result(results[i], added)
+    valid = sum(1 for r in results if r["valid"])
+    return {
+        "scheme": validator.scheme,
+        "release": validator.release,
+        "total": len(results),
+        "valid": valid,
+        "invalid": len(results) - valid,
+        "results": results,
+    }
+
+
 @validate_blp.route("/codes")
 class ValidateCodes(MethodView):
     @validate_blp.arguments(schemas.ValidateOneArgsSchema, location="query")
@@ -242,6 +262,10 @@ class ValidateCodes(MethodView):
     def get(self, args):
         """Validate one code: one RESULT (without ``index``)."""
         validator = validation.get_validator(session(), args["scheme"], args.get("release"))
+        if looks_like_link(args["code"]):  # a scanned GS1 Digital Link: its product's bureau code
+            codes, extra = link_results(session(), validator.scheme, [args["code"]])
+            result = validator.validate_one(codes[0])
+            return _json(merge_link_result(result, extra[0]) if 0 in extra else result)
         return _json(validator.validate_one(args["code"]))
 
     @validate_blp.doc(
@@ -259,6 +283,8 @@ class ValidateCodes(MethodView):
         except orjson.JSONDecodeError as exc:
             raise Invalid(f"the body is not valid JSON: {exc}") from None
         scheme, release, batch, attributes = validation.parse_batch(body, config().max_batch)
+        if any(looks_like_link(code) for code in batch):
+            return _json(_with_links(scheme, release, batch, attributes))
         if attributes is not None:
             return _json(validation.validate_batch(session(), scheme, batch, attributes, release))
         validator = validation.get_validator(session(), scheme, release)

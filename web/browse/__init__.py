@@ -20,6 +20,7 @@ from web.browse import (  # noqa: F401
     review_forms,
     review_pages,
     security,
+    trace_pages,
     webhook_pages,
 )
 

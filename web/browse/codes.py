@@ -15,10 +15,13 @@ from standards import codes as code_service
 from standards import releases
 from standards.schemas import CodeCreateSchema, CodeUpdateSchema
 from standards.validation import get_validator
+from traceability import products as trace_products
+from traceability.models import PRODUCT_SCHEME
 from web.browse import labels
 from web.browse.access import steward_required
 from web.browse.pages import bp, page_args, twin
 from web.context import actor, db, session
+from web.trace_support import link_results, merge_link_result
 
 VERDICTS = {
     "active": lazy_gettext("有效"),
@@ -76,7 +79,13 @@ def reveal_path(s, scheme: str, code: str, release: str | None) -> list[str]:
 
 
 def validate(s, scheme: str, codes: list[str], release: str | None) -> list[dict]:
-    return get_validator(s, scheme, release or None).validate(codes)
+    """The pasted lines' results; a GS1 Digital Link answers with its product's bureau code (szgws-me)."""
+    validator = get_validator(s, scheme, release or None)
+    resolved, extra = link_results(s, validator.scheme, codes)
+    results = validator.validate(resolved)
+    for i, added in extra.items():
+        results[i] = merge_link_result(results[i], added)
+    return results
 
 
 def overview_schemes(s) -> list | None:
@@ -87,6 +96,13 @@ def overview_schemes(s) -> list | None:
         current = next((r for r in sc["releases"] if r["release"] == sc.get("current_release")), None)
         rows.append({**sc, "codes": current["codes"] if current else 0})
     return rows
+
+
+def products_of(s, scheme: str, code: str):
+    """Traceability: the products carrying this code, each with its item count (szgws-me codes only)."""
+    if scheme != PRODUCT_SCHEME:
+        return None
+    return trace_products.list_(s, code=code, per_page=100)
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -140,6 +156,7 @@ def code(scheme, code):
         c=doc,
         children=child_codes(s, scheme, doc["code"], doc.get("release")) if doc.get("children") else [],
         crosswalks=doc.get("crosswalks") or [],
+        products=products_of(s, sc["id"], doc["code"]),
         json_twin=twin(f"/api/v1/schemes/{scheme}/codes/{doc['code']}", release=request.args.get("release")),
     )
 

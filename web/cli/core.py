@@ -17,6 +17,7 @@ from registry.signed_note import signer_for
 from review import demo as review_demo
 from review import parties
 from standards import demo as standards_demo
+from traceability import demo as trace_demo
 from web import domains
 from web.cli.groups import cli_actor, get_config, get_db, main
 from web.server import check_port, run
@@ -27,6 +28,7 @@ DEMO_STEPS = (
     ("code schemes and the bureau's code set", standards_demo.load),
     ("catalog of the bureau's systems", catalog_demo.load_catalog),
     ("lineage between the systems", lineage_demo.load),
+    ("material traceability (products, a delivery, items and their trails)", trace_demo.load),
 )
 
 
