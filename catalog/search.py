@@ -22,7 +22,6 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
-    null,
     select,
     table,
     text,
@@ -207,10 +206,13 @@ def _search_conditions(session: Session, args: dict) -> tuple[list, bool]:
 
 
 def _search_statement(session: Session, args: dict, page: int, per_page: int):
-    """One statement: the match is evaluated once into a materialized CTE, read twice — once grouped by
-    all the facet columns together (one pass, however many facets; the per-facet counts are summed from
-    these combinations by the caller) and once for the page's ids. Rows: ``(False, id, None…, rank)``
-    for the page, ``(True, category, …, status, n)`` for the combinations."""
+    """One statement: the match is evaluated once into a materialized CTE; the facet counts and the
+    page's ids come back together (a few dozen rows, whatever the number of matches): rows
+    ``(facet, value, n)`` and ``("", id, rank)`` for the page.
+
+    PostgreSQL counts every facet in one pass over the matches (``GROUPING SETS``: one hash table per
+    facet); SQLite has no grouping sets, and reads the matches once per facet.
+    """
     conds, textual = _search_conditions(session, args)
     q = normalise_query(args.get("q"))
     source = ResourceSearch if textual else DataResource
@@ -229,9 +231,15 @@ def _search_statement(session: Session, args: dict, page: int, per_page: int):
         .cte("matched")
         .prefix_with("MATERIALIZED")
     )
-    combinations = select(
-        literal(True).label("facet"), *(matched.c[f] for f in FACETS), func.count().label("n")
-    ).group_by(*(matched.c[f] for f in FACETS))
+    if session.get_bind().dialect.name == "postgresql":
+        parts = [_facets_in_one_pass(matched)]
+    else:
+        parts = [
+            select(literal(f).label("facet"), matched.c[f].label("value"), func.count().label("n")).group_by(
+                matched.c[f]
+            )
+            for f in FACETS
+        ]
     ranked = (
         select(matched.c.id, matched.c.rank)
         .order_by(matched.c.rank, matched.c.code)
@@ -239,13 +247,25 @@ def _search_statement(session: Session, args: dict, page: int, per_page: int):
         .limit(per_page)
         .subquery()
     )
-    page_rows = select(
-        literal(False),
-        cast(ranked.c.id, String),
-        *(null() for _ in FACETS[1:]),
-        ranked.c.rank,
-    ).select_from(ranked)
-    return union_all(combinations, page_rows)
+    parts.append(
+        select(literal("").label("facet"), cast(ranked.c.id, String), ranked.c.rank).select_from(ranked)
+    )
+    return union_all(*parts)
+
+
+def _facets_in_one_pass(matched):
+    """``(facet, value, n)`` for every facet from one scan of ``matched`` (PostgreSQL ``GROUPING SETS``).
+    ``GROUPING(…)`` tells the sets apart (a NULL system is a value, not the absence of a column): in
+    the set of facet i every bit but bit (5 − i) is set."""
+    columns = [matched.c[f] for f in FACETS]
+    mask = func.grouping(*columns)
+    last = len(FACETS) - 1
+    full = (1 << len(FACETS)) - 1
+    facet = case(*((mask == full - (1 << (last - i)), literal(f)) for i, f in enumerate(FACETS)))
+    value = case(*((mask == full - (1 << (last - i)), cast(c, String)) for i, c in enumerate(columns)))
+    return select(facet.label("facet"), value.label("value"), func.count().label("n")).group_by(
+        func.grouping_sets(*columns)
+    )
 
 
 def _memory_for_matches(session: Session) -> None:
@@ -287,16 +307,12 @@ def search_resources(session: Session, args: dict) -> Page:
     page, per_page = clamp(args.get("page"), args.get("per_page"))
     facets: dict[str, dict] = {f: {} for f in FACETS}
     page_ids: dict[int, int] = {}
-    total = 0
-    for row in _matched_and_page(session, args, page, per_page):
-        if not row[0]:
-            page_ids[int(row[1])] = row[-1]
-            continue
-        n = row[-1]
-        total += n
-        for f, value in zip(FACETS, row[1:-1], strict=True):
-            value = value if value is not None else ""
-            facets[f][value] = facets[f].get(value, 0) + n
+    for facet, value, n in _matched_and_page(session, args, page, per_page):
+        if facet:
+            facets[facet][value if value is not None else ""] = n
+        else:
+            page_ids[int(value)] = n
+    total = sum(facets[FACETS[0]].values())
     for f in FACETS:
         facets[f] = dict(sorted(facets[f].items(), key=lambda kv: (-kv[1], kv[0])))
     items = []
