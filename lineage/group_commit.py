@@ -101,11 +101,13 @@ class GroupCommit:
                     session.commit()
                 finally:
                     raw.close()
-        except Exception:
+        except BaseException as exc:
             session.rollback()
             self.fallbacks += 1
             for item in batch:
-                item.alone = True
+                item.alone = True  # answered by each request on its own: never left without an answer
+            if not isinstance(exc, Exception):
+                raise  # SystemExit, KeyboardInterrupt: this thread stops, the others carry on
             return
         self.transactions += 1
         self.events += len(batch)

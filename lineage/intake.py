@@ -56,7 +56,7 @@ def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[d
     nodes = _nodes_of(parsed)
     return group_commit.committer(session, _lock_jobs).submit(
         session,
-        lambda raw: (_statements(raw, parsed, row, nodes, actor), True),
+        lambda raw: (_statements(raw, parsed, row, nodes, actor, job_locked=True), True),
         alone=lambda: _ingest_alone(session, parsed, row, nodes, actor),
         key=_job_key(parsed, row),
     )
@@ -136,10 +136,13 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor:
     return summary, True
 
 
-def _statements(raw: Raw, parsed: ParsedEvent, row: dict, nodes: dict, actor: str) -> dict:
-    """Store the event, its nodes and edge changes, audit (no commit: one event alone or a batch)."""
+def _statements(
+    raw: Raw, parsed: ParsedEvent, row: dict, nodes: dict, actor: str, *, job_locked: bool = False
+) -> dict:
+    """Store the event, its nodes and edge changes, audit (no commit: one event alone or a batch, which
+    took its jobs' locks already: ``job_locked``)."""
     jid = job_id(*parsed.job) if parsed.job else None
-    if raw.pg:  # events of one job apply one at a time (a batch holds it already: taken again, no wait)
+    if raw.pg and not job_locked:  # events of one job apply one at a time
         raw.run(
             "SELECT pg_advisory_xact_lock(:space, hashtext(:job))",
             {"space": _JOB_LOCK_SPACE, "job": jid or row["sha256"]},
