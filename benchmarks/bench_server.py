@@ -178,6 +178,11 @@ def run(workdir: Path) -> list[Figure]:
         )
     )
     for kind in ("gunicorn", "granian"):
+        if not (BIN / kind).exists():  # granian is only for this comparison: `pip install granian`
+            figures.append(
+                Figure(f"do-nothing WSGI app under {kind}: not installed (pip install {kind})", 0, "")
+            )
+            continue
         rate, stats = _null(kind, events)
         figures.append(
             Figure(
