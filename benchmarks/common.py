@@ -43,3 +43,8 @@ def median_of(fn, repeat: int = 21) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def load_figure() -> Figure:
+    """The machine's 1-minute load average now (2 cores shared): printed beside timings taken under it."""
+    return Figure("machine load (1-min average, 2 cores shared)", os.getloadavg()[0], "load")

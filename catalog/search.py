@@ -11,7 +11,24 @@ import re
 import unicodedata
 
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import String, case, cast, column, delete, func, insert, literal, select, table, union_all
+from sqlalchemy import (
+    String,
+    Text,
+    case,
+    cast,
+    column,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
+from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.orm import Session
 
 from catalog.models import DataResource, ResourceSearch, System
@@ -142,8 +159,8 @@ def _term_condition(session: Session, term: str):
 
     3+ characters: substring match on the search text (SQLite FTS5 trigram phrase; PostgreSQL LIKE on
     the pg_trgm GIN index). 1–2 letters or characters: an exact lookup of that single character or
-    pair among the resource's ``grams`` (FTS5 unicode61 token; PostgreSQL: the space-delimited word
-    in ``grams`` via its pg_trgm GIN index).
+    pair among the resource's ``grams`` (FTS5 unicode61 token; PostgreSQL: an element of the grams
+    split on spaces, via the array GIN index of migration 0009).
     Anything else short (punctuation) falls back to LIKE over the search table.
     """
     rs = ResourceSearch
@@ -158,8 +175,12 @@ def _term_condition(session: Session, term: str):
             return rs.resource_id.in_(
                 select(_FTS_GRAMS.c.rowid).where(_FTS_GRAMS.c.resource_fts_grams.op("MATCH")(f'"{term}"'))
             )
-        # " 工程 " as a whole word of the padded grams: pg_trgm takes the padded trigrams of the word
-        return rs.grams.like(f"% {term} %")
+        # an exact element of the grams as an array: the GIN index ``resource_fts_grams`` (migration 0009)
+        # answers it without a recheck, so the grams are never read from the rows; the separator is a
+        # literal so that the expression is the index's own under any plan
+        return func.string_to_array(rs.grams, literal_column("' '")).op("@>")(
+            cast(pg_array([term]), PG_ARRAY(Text))
+        )
     return rs.text.like(f"%{_like_escape(term)}%", escape="\\")
 
 
@@ -193,9 +214,14 @@ _ORDER = {
 }
 
 
-def _matched_and_page(session: Session, args: dict, page: int, per_page: int):
+def _search_statement(session: Session, args: dict, page: int, per_page: int):
     """One statement: the match is evaluated once into a materialized CTE; the facet counts and the
-    page's ids come back together (a few dozen rows, whatever the number of matches)."""
+    page's ids come back together (a few dozen rows, whatever the number of matches): rows
+    ``(facet, value, n)`` and ``("", id, rank)`` for the page.
+
+    PostgreSQL counts every facet in one pass over the matches (``GROUPING SETS``: one hash table per
+    facet); SQLite has no grouping sets, and reads the matches once per facet.
+    """
     conds, textual = _search_conditions(session, args)
     q = normalise_query(args.get("q"))
     source = ResourceSearch if textual else DataResource
@@ -216,12 +242,15 @@ def _matched_and_page(session: Session, args: dict, page: int, per_page: int):
         .cte("matched")
         .prefix_with("MATERIALIZED")
     )
-    parts = [
-        select(literal(f).label("facet"), matched.c[f].label("value"), func.count().label("n")).group_by(
-            matched.c[f]
-        )
-        for f in FACETS
-    ]
+    if session.get_bind().dialect.name == "postgresql":
+        parts = [_facets_in_one_pass(matched)]
+    else:
+        parts = [
+            select(literal(f).label("facet"), matched.c[f].label("value"), func.count().label("n")).group_by(
+                matched.c[f]
+            )
+            for f in FACETS
+        ]
     ranked = (
         select(matched.c.id, matched.c.rank)
         .order_by(*_ORDER[sort](matched.c))
@@ -232,7 +261,50 @@ def _matched_and_page(session: Session, args: dict, page: int, per_page: int):
     parts.append(
         select(literal("").label("facet"), cast(ranked.c.id, String), ranked.c.rank).select_from(ranked)
     )
-    return session.execute(union_all(*parts))
+    return union_all(*parts)
+
+
+def _facets_in_one_pass(matched):
+    """``(facet, value, n)`` for every facet from one scan of ``matched`` (PostgreSQL ``GROUPING SETS``).
+    ``GROUPING(…)`` tells the sets apart (a NULL system is a value, not the absence of a column): in
+    the set of facet i every bit but bit (5 − i) is set."""
+    columns = [matched.c[f] for f in FACETS]
+    mask = func.grouping(*columns)
+    last = len(FACETS) - 1
+    full = (1 << len(FACETS)) - 1
+    facet = case(*((mask == full - (1 << (last - i)), literal(f)) for i, f in enumerate(FACETS)))
+    value = case(*((mask == full - (1 << (last - i)), cast(c, String)) for i, c in enumerate(columns)))
+    return select(facet.label("facet"), value.label("value"), func.count().label("n")).group_by(
+        func.grouping_sets(*columns)
+    )
+
+
+def _memory_for_matches(session: Session) -> None:
+    """On PostgreSQL, room for the matched rows (id, code, rank, facets: ~100 bytes each) for this
+    transaction: at the default 4 MB a broad term (50,000 matches) spills the CTE to a temporary file."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL work_mem = '32MB'"))
+
+
+def _matched_and_page(session: Session, args: dict, page: int, per_page: int):
+    _memory_for_matches(session)
+    return session.execute(_search_statement(session, args, page, per_page))
+
+
+def explain_search(session: Session, args: dict, analyze: bool = False) -> list[str]:
+    """The database's plan for the search ``args`` (first page), one line per item: PostgreSQL's
+    ``EXPLAIN`` (``ANALYZE, BUFFERS`` if asked: the statement runs), SQLite's ``EXPLAIN QUERY PLAN``.
+    What the benchmark prints and the query-shape test reads."""
+    page, per_page = clamp(args.get("page"), args.get("per_page"))
+    _memory_for_matches(session)
+    compiled = _search_statement(session, args, page, per_page).compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
+    )
+    sql = str(compiled)
+    if session.get_bind().dialect.name == "sqlite":
+        return [row[-1] for row in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+    prefix = "EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN "
+    return [row[0] for row in session.connection().exec_driver_sql(prefix + sql)]
 
 
 def search_resources(session: Session, args: dict) -> Page:

@@ -1,5 +1,5 @@
 """OpenLineage intake: one event stored, applied to the graph (nodes, edges opened and closed) and
-audited, in one transaction on the driver connection."""
+audited on the driver connection, in a transaction shared with concurrent events (lineage.group_commit)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lineage import group_commit
 from lineage.events import OPENING_STATES, ParsedEvent, load_event_body, validate_event
 from lineage.ids import dataset_id, job_id
 from lineage.models import NODE_ID, LineageEvent
@@ -54,8 +55,33 @@ def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[d
         event, raw = load_event_body(body)
     parsed = validate_event(event)  # validation and hashing before any lock
     row = _event_row(parsed, sha256_hex(canonical(event)), raw, actor)
+    nodes = _nodes_of(parsed)
+    return group_commit.committer(session, _lock_jobs).submit(
+        session,
+        lambda raw: (_statements(raw, parsed, row, nodes, actor, job_locked=True), True),
+        alone=lambda: _ingest_alone(session, parsed, row, nodes, actor),
+        key=_job_key(parsed, row),
+    )
+
+
+def _ingest_alone(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor: str):
+    """One event in its own transaction: the path of a batch that failed (a resent event, a race)."""
     with writers_queue(session):
-        return _ingest_retrying(session, parsed, row, _nodes_of(parsed), actor)
+        return _ingest_retrying(session, parsed, row, nodes, actor)
+
+
+def _job_key(parsed: ParsedEvent, row: dict) -> str:
+    return job_id(*parsed.job) if parsed.job else row["sha256"]
+
+
+def _lock_jobs(raw: Raw, keys: list[str]) -> None:
+    """PostgreSQL: a batch takes its jobs' locks first, in one order (the lock keys'), before any write."""
+    if raw.pg and keys:
+        raw.run(
+            "SELECT pg_advisory_xact_lock(:space, h) FROM "
+            "(SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS s",
+            {"space": _JOB_LOCK_SPACE, "keys": keys},
+        )
 
 
 def _event_row(parsed: ParsedEvent, digest: str, raw: str, actor: str) -> dict:
@@ -107,10 +133,21 @@ def _ingest_retrying(session: Session, parsed: ParsedEvent, row: dict, nodes: di
 
 
 def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor: str):
-    """The transaction of ``ingest``: store the event, its nodes and edge changes, audit, commit."""
-    jid = job_id(*parsed.job) if parsed.job else None
+    """The transaction of one event alone: its statements, then commit."""
     raw = Raw(session)
-    if raw.pg:  # events of one job apply one at a time
+    summary = _statements(raw, parsed, row, nodes, actor)
+    session.commit()
+    raw.close()
+    return summary, True
+
+
+def _statements(
+    raw: Raw, parsed: ParsedEvent, row: dict, nodes: dict, actor: str, *, job_locked: bool = False
+) -> dict:
+    """Store the event, its nodes and edge changes, audit (no commit: one event alone or a batch, which
+    took its jobs' locks already: ``job_locked``)."""
+    jid = job_id(*parsed.job) if parsed.job else None
+    if raw.pg and not job_locked:  # events of one job apply one at a time
         raw.run(
             "SELECT pg_advisory_xact_lock(:space, hashtext(:job))",
             {"space": _JOB_LOCK_SPACE, "job": jid or row["sha256"]},
@@ -147,9 +184,7 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor:
         before=None,
         after=after,
     )
-    session.commit()
-    raw.close()
-    return {"id": event_id, "sha256": row["sha256"], **after, "warnings": row["warnings"] or []}, True
+    return {"id": event_id, "sha256": row["sha256"], **after, "warnings": row["warnings"] or []}
 
 
 def _edge_changes(raw: Raw, parsed: ParsedEvent, jid: str, event_id: int, at, *, job_is_new: bool):

@@ -103,6 +103,7 @@ class Raw:
         self.pg = conn.dialect.name == "postgresql"
         self.cur = conn.connection.dbapi_connection.cursor()
         self.database = str(conn.engine.url)
+        self._chain_locked = False  # a Raw lives for one transaction: the chain's lock, once taken, is held
 
     def sql(self, statement: str) -> str:
         return re.sub(r":(\w+)", r"%(\1)s", statement) if self.pg else statement
@@ -136,8 +137,12 @@ class Raw:
         return ", ".join(groups), params
 
     def audit(self, **entry) -> None:
-        """``registry.audit.record`` on this cursor (see ``registry.audit.record_raw``)."""
-        audit.record_raw(self.cur, postgresql=self.pg, database=self.database, **entry)
+        """``registry.audit.record`` on this cursor (see ``registry.audit.record_raw``); the chain's lock is
+        taken by the first entry of the transaction (a batch of events writes several)."""
+        audit.record_raw(
+            self.cur, postgresql=self.pg, database=self.database, locked=self._chain_locked, **entry
+        )
+        self._chain_locked = True
 
     def close(self) -> None:
         self.cur.close()

@@ -175,17 +175,20 @@ _RAW_SQL = {
 }
 
 
-def record_raw(cursor, *, postgresql: bool, database: str | None = None, **change) -> AuditEntry:
+def record_raw(
+    cursor, *, postgresql: bool, database: str | None = None, locked: bool = False, **change
+) -> AuditEntry:
     """``record`` for a hot path that writes its change on the driver's own cursor (sqlite3 or psycopg)
     of the session's open transaction: the same lock, the same entry builder, one plain insert.
 
     ``change`` is ``record``'s keywords (actor, action, entity_type, entity_key, before, after). The
     caller's change must already be written on that cursor (on SQLite this holds the write lock); the
     entry commits or rolls back with it, and so does its leaf in the Merkle tree. ``postgresql`` picks
-    the parameter style; ``database`` (the engine URL) lets the tree reuse its remembered frontier.
+    the parameter style; ``database`` (the engine URL) lets the tree reuse its remembered frontier;
+    ``locked``: this transaction holds the chain's lock already (a second entry of one transaction).
     """
     sql = _RAW_SQL[postgresql]
-    if postgresql:
+    if postgresql and not locked:
         cursor.execute(sql["lock"], {"k": PG_LOCK_KEY})
     cursor.execute(sql["head"])
     entry = next_entry(cursor.fetchone(), **change)

@@ -1,0 +1,141 @@
+"""Scale-out on one PostgreSQL: validation and intake throughput with 2 `yima serve` processes against 1, and how soon a change through one is seen by a validation in the other."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+import migrations
+from benchmarks.bench_lineage import generate
+from benchmarks.common import Figure, load_figure
+from tests.web.processes import Served, request, token, yima_env
+
+CLIENT_PROCESSES = 4  # client load in processes of its own (one Python process would be the ceiling)
+SECONDS = float(os.environ.get("YIMA_BENCH_SCALEOUT_SECONDS", 15))
+CODES = 40
+VALIDATE = "/api/v1/validate/codes?scheme=szgws-me&code={}"
+
+
+def code(i: int) -> str:
+    return f"40-{10 + i % CODES}.00.00"
+
+
+def _client(bases: list[str], k: int, headers: dict, seconds: float, bodies: list[bytes] | None) -> int:
+    """Requests answered in ``seconds`` by one keep-alive client on server ``k % len(bases)``."""
+    host, port = bases[k % len(bases)].split("//", 1)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    done, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if bodies is None:
+            conn.request("GET", VALIDATE.format(code(done)), headers=headers)
+        else:
+            if done >= len(bodies):
+                break
+            conn.request("POST", "/api/v1/lineage", body=bodies[done], headers=headers)
+        response = conn.getresponse()
+        response.read()
+        if response.status not in (200, 201):
+            raise RuntimeError(f"answered {response.status}")
+        done += 1
+    conn.close()
+    return done
+
+
+def _rate(bases: list[str], headers: dict, bodies_of=None) -> float:
+    with ProcessPoolExecutor(CLIENT_PROCESSES) as pool:
+        t = time.perf_counter()
+        futures = [
+            pool.submit(_client, bases, k, headers, SECONDS, bodies_of(k) if bodies_of else None)
+            for k in range(CLIENT_PROCESSES)
+        ]
+        total = sum(f.result() for f in futures)
+        return total / (time.perf_counter() - t)
+
+
+def _seed(base: str, admin: dict) -> None:
+    csv = "编码,名称\n" + "".join(f"{code(i)},材料{i}\n" for i in range(CODES))
+    path = "/api/v1/schemes/szgws-me/releases/s1/import?filename=s1.csv"
+    assert request(base, "POST", path, csv, {**admin, "Content-Type": "text/csv"})[0] == 200
+    assert request(base, "POST", "/api/v1/schemes/szgws-me/releases/s1/publish", {}, admin)[0] == 200
+
+
+def _visibility(one: str, other: str, steward: dict, reader: dict) -> list[float]:
+    """Seconds from a deprecation answered by ``one`` to ``other``'s validation saying so, per code."""
+    seen = []
+    for i in range(10):
+        path = f"/api/v1/schemes/szgws-me/codes/{code(i)}/deprecate"
+        assert request(one, "POST", path, {"successor": code(CODES - 1)}, steward)[0] == 200
+        t = time.perf_counter()
+        while "deprecated" not in str(request(other, "GET", VALIDATE.format(code(i)), headers=reader)[2]):
+            if time.perf_counter() - t > 10:
+                raise RuntimeError("a change was not seen within 10 s")
+        seen.append(time.perf_counter() - t)
+    return seen
+
+
+def _events_for(k: int, offset: int) -> list[bytes]:
+    events = generate(seed=13 + offset)
+    return [json.dumps(e).encode() for e in events[k::CLIENT_PROCESSES]]
+
+
+def run(workdir: Path) -> list[Figure]:
+    pg = os.environ.get("YIMA_BENCH_POSTGRES_URL") or os.environ.get("YIMA_TEST_POSTGRES_URL")
+    if not pg:
+        return [Figure("scale-out needs PostgreSQL: set YIMA_TEST_POSTGRES_URL", 0, "")]
+    base = make_url(pg).set(drivername="postgresql+psycopg")
+    name = f"yima_bench_scaleout_{os.getpid()}"
+    admin_engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    figures = [load_figure()]
+    try:
+        migrations.upgrade(url)
+        admin, steward = token(url, "admin"), token(url, "steward")
+        contributor = {**token(url, "contributor"), "Content-Type": "application/json"}
+        env = yima_env(url, workdir / "instance")
+        servers = [Served(env, workdir / f"serve-{k}.log") for k in (1, 2)]
+        servers[0].start()
+        try:
+            _seed(servers[0].url, admin)
+            one = [servers[0].url]
+            v1 = _rate(one, contributor)
+            i1 = _rate(one, contributor, lambda k: _events_for(k, 0))
+            servers[1].start()
+            both = [s.url for s in servers]
+            v2 = _rate(both, contributor)
+            i2 = _rate(both, contributor, lambda k: _events_for(k, 1))
+            seen = _visibility(servers[0].url, servers[1].url, steward, contributor)
+        finally:
+            for s in servers:
+                s.stop()
+    finally:
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
+    return figures + [
+        Figure(f"one-code validations, 1 process ({CLIENT_PROCESSES} keep-alive clients)", v1, "req/s"),
+        Figure("one-code validations, 2 processes on one PostgreSQL", v2, "req/s"),
+        Figure("   validation: 2 processes / 1", v2 / v1, "x", ">= 1.5", v2 / v1 >= 1.5),
+        Figure("lineage intake (RunEvents, 12 datasets), 1 process", i1, "ev/s"),
+        Figure("lineage intake, 2 processes on one PostgreSQL", i2, "ev/s"),
+        Figure("   intake: 2 processes / 1", i2 / i1, "x", ">= 1.5", i2 / i1 >= 1.5),
+        Figure(
+            "a deprecation through one process seen by the other's validation, median",
+            statistics.median(seen) * 1000,
+            "ms",
+            "< 1000 ms",
+            max(seen) < 1,
+        ),
+        Figure("   the slowest of 10", max(seen) * 1000, "ms"),
+        load_figure(),
+    ]
