@@ -1,6 +1,6 @@
 """search: on PostgreSQL, 1–2 character queries use an exact array index of the grams
 
-Revision ID: 0009
+Revision ID: 0010
 Revises: 0008
 
 The pg_trgm index of ``resource_search.grams`` (0003) answered ``grams LIKE '% 工程 %'`` with
