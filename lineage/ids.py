@@ -12,6 +12,8 @@ from registry.jsonutil import jsonable
 
 NODE_TYPES = ("dataset", "job", "system")
 LEVELS = ("dataset", "system")
+#: the levels a graph query or an export may ask for: fields and column edges too
+GRAPH_LEVELS = (*LEVELS, "column")
 #: what a caller may write for a direction → the direction it means
 DIRECTIONS = {
     "upstream": "upstream",

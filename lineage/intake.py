@@ -8,6 +8,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lineage.columns import store as column_store
 from lineage.events import OPENING_STATES, ParsedEvent, load_event_body, validate_event
 from lineage.ids import job_id
 from lineage.models import NODE_ID, LineageEvent
@@ -121,6 +122,7 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor:
     opened, closed = [], []
     if jid and (parsed.kind == "JobEvent" or parsed.event_type in OPENING_STATES):
         opened, closed = _edge_changes(raw, parsed, jid, event_id, at, job_is_new=jid in new_nodes)
+    columns = column_store.apply_event(raw, parsed, jid, event_id, at, new_nodes)
     after = event_after(row, opened, closed)
     raw.audit(
         actor=actor,
@@ -132,7 +134,10 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor:
     )
     session.commit()
     raw.close()
-    return {"id": event_id, "sha256": row["sha256"], **after}, True
+    summary = {"id": event_id, "sha256": row["sha256"], **after}
+    if columns:  # column edges are derived from the body, whose sha256 the audit entry holds
+        summary["columns"] = columns
+    return summary, True
 
 
 def _edge_changes(raw: Raw, parsed: ParsedEvent, jid: str, event_id: int, at, *, job_is_new: bool):

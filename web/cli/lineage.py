@@ -13,7 +13,7 @@ from lineage import queries
 from lineage.export.bundle import MANIFEST, audited_manifest, manifest_bytes
 from lineage.export.bundle import export as export_bundle
 from lineage.export.formats import FORMATS
-from lineage.ids import LEVELS
+from lineage.ids import GRAPH_LEVELS
 from registry.errors import Invalid
 from registry.signed_note import signer_for
 from web.cli.groups import cli_actor, get_config, get_db, main
@@ -68,7 +68,11 @@ def lineage():
     help="graphml (yEd, Gephi), json (node-link), prov (W3C PROV-JSON), csv (edge list for Excel), dot.",
 )
 @click.option("--as-of", help="ISO 8601 date or date-time: the graph as it stood then (default: now).")
-@click.option("--node", help="Only this node's neighbourhood: dataset:NS:NAME, job:NS:NAME or system:CODE.")
+@click.option(
+    "--node",
+    help="Only this node's neighbourhood: dataset:NS:NAME, job:NS:NAME, system:CODE or "
+    "datasetField:NS:NAME:FIELD.",
+)
 @click.option(
     "--direction",
     type=click.Choice(["up", "down", "both", "upstream", "downstream"]),
@@ -81,9 +85,10 @@ def lineage():
 )
 @click.option(
     "--level",
-    type=click.Choice(list(LEVELS)),
-    help="dataset (datasets and jobs) or system (system A → B when A's data feeds B's); default: "
-    "system for a --node system:CODE, else dataset.",
+    type=click.Choice(list(GRAPH_LEVELS)),
+    help="dataset (datasets and jobs), system (system A → B when A's data feeds B's) or column (fields "
+    "and column edges); default: system for a --node system:CODE, column for a --node datasetField:…, "
+    "else dataset.",
 )
 @click.option(
     "--out",
@@ -99,6 +104,7 @@ def export(fmt, as_of, node, direction, depth, level, out_dir):
         raise click.UsageError("--direction and --depth need --node")
     if level is None:
         level = "system" if node and node.startswith("system:") else "dataset"
+        level = "column" if node and node.startswith("datasetField:") else level
     database = get_db()
     with database.session() as s, cli_words():
         made = export_bundle(s, fmt, node=node, direction=direction, depth=depth, level=level, as_of=as_of)

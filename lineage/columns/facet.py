@@ -1,0 +1,172 @@
+"""Reading a ``columnLineage`` facet (1-0-x to 1-2-0) into column edges, and field node ids."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from lineage.ids import dataset_id
+from lineage.models import NODE_ID
+from registry.errors import Invalid
+
+FIELD_PREFIX = "datasetField:"
+TYPES = ("DIRECT", "INDIRECT")
+#: how long a transformation's description may be (a whole SQL statement is cut, not refused)
+DESCRIPTION_MAX = 2000
+
+
+def field_id(namespace: str, name: str, field: str) -> str:
+    return f"{FIELD_PREFIX}{namespace}:{name}:{field}"
+
+
+def split_field_id(node: str, *, what: str = "node") -> tuple[str, str]:
+    """``datasetField:{namespace}:{name}:{field}`` → (dataset id, field): the field is what follows the
+    last colon, the name what follows the one before. Raises Invalid."""
+    rest = node[len(FIELD_PREFIX) :] if (node or "").startswith(FIELD_PREFIX) else ""
+    dataset, sep, field = rest.rpartition(":")
+    namespace, sep2, name = dataset.rpartition(":")
+    if not (sep and sep2 and namespace and name and field) or len(node) > NODE_ID:
+        raise Invalid(
+            f"{what} must be a field id: datasetField:{{namespace}}:{{name}}:{{field}} (got {node!r})",
+            {what: ["not a field id"]},
+        )
+    return dataset_id(namespace, name), field
+
+
+def is_field_id(node: str | None) -> bool:
+    return bool(node) and node.startswith(FIELD_PREFIX)
+
+
+def _text(value, limit: int = DESCRIPTION_MAX) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def transformation(raw: dict) -> dict:
+    """One transformation as stored: ``type`` DIRECT or INDIRECT (anything else is read as DIRECT),
+    ``subtype``, ``description``, ``masking``."""
+    kind = str(raw.get("type") or "DIRECT").upper()
+    return {
+        "type": kind if kind in TYPES else "DIRECT",
+        "subtype": _text(raw.get("subtype"), 64),
+        "description": _text(raw.get("description")),
+        "masking": bool(raw.get("masking")),
+    }
+
+
+def _legacy(spec: dict) -> dict:
+    """The 1-0 form (``transformationType`` IDENTITY or MASKED, ``transformationDescription``)."""
+    kind = str(spec.get("transformationType") or "").upper()
+    return {
+        "type": "DIRECT",
+        "subtype": "IDENTITY" if kind == "IDENTITY" else "TRANSFORMATION" if kind == "MASKED" else None,
+        "description": _text(spec.get("transformationDescription")),
+        "masking": kind == "MASKED",
+    }
+
+
+def _sort_key(t: dict) -> tuple:
+    return (t["type"] != "DIRECT", t["subtype"] or "", t["description"] or "", t["masking"])
+
+
+def canonical(transformations: list[dict]) -> str:
+    """The stored form of an edge's transformations: sorted (DIRECT first), deduplicated, as JSON."""
+    unique = {json.dumps(t, sort_keys=True, ensure_ascii=False): t for t in transformations}
+    ordered = sorted(unique.values(), key=_sort_key)
+    return json.dumps(ordered, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnEdge:
+    """One column edge to store: ``target_field`` None for a dataset-wide entry."""
+
+    source_dataset: str
+    source_field: str
+    target_dataset: str
+    target_field: str | None
+    transformations: str  # ``canonical(...)``
+
+    @property
+    def source(self) -> str:
+        return self.source_dataset.replace("dataset:", FIELD_PREFIX, 1) + ":" + self.source_field
+
+    @property
+    def target(self) -> str:
+        if self.target_field is None:
+            return self.target_dataset
+        return self.target_dataset.replace("dataset:", FIELD_PREFIX, 1) + ":" + self.target_field
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.source, self.target, self.transformations)
+
+
+def _input_field(item) -> tuple[str, str, str] | None:
+    if not isinstance(item, dict):
+        return None
+    parts = tuple(item.get(k) for k in ("namespace", "name", "field"))
+    if not all(isinstance(p, str) and p for p in parts):
+        return None
+    return parts
+
+
+def _inputs(items, default: dict | None) -> dict[tuple, list[dict]]:
+    """(namespace, name, field) → its transformations, for a list of input fields."""
+    out: dict[tuple, list[dict]] = {}
+    for item in items if isinstance(items, list) else []:
+        parts = _input_field(item)
+        if parts is None:
+            continue
+        raw = item.get("transformations")
+        found = [transformation(t) for t in raw if isinstance(t, dict)] if isinstance(raw, list) else []
+        out.setdefault(parts, []).extend(found or [default or transformation({})])
+    return out
+
+
+def _hoist_copied(per_field: dict[str, dict[tuple, list[dict]]]) -> dict[tuple, list[dict]]:
+    """Spark's older mode copies the dataset-wide INDIRECT inputs into every output field: an input
+    read only INDIRECTly, the same way, by every one of several output fields is taken out of each
+    and returned as one dataset-wide entry."""
+    if len(per_field) < 2:
+        return {}
+    counts: dict[tuple, int] = {}
+    for inputs in per_field.values():
+        for parts, trans in inputs.items():
+            if all(t["type"] == "INDIRECT" for t in trans):
+                key = (parts, canonical(trans))
+                counts[key] = counts.get(key, 0) + 1
+    hoisted: dict[tuple, list[dict]] = {}
+    for (parts, trans), n in counts.items():
+        if n == len(per_field):
+            hoisted[parts] = json.loads(trans)
+            for inputs in per_field.values():
+                inputs.pop(parts, None)
+    return hoisted
+
+
+def facet_edges(facet, target_dataset: str) -> list[ColumnEdge]:
+    """The column edges a ``columnLineage`` facet on ``target_dataset`` states, sorted: one per
+    (input field, output field) with all its transformations, and one per dataset-wide input
+    field (1-2-0 ``dataset``, or the copies of it Spark puts into every field). Malformed entries
+    (an input field without namespace, name or field) are skipped."""
+    if not isinstance(facet, dict) or not isinstance(facet.get("fields"), dict | type(None)):
+        return []
+    per_field: dict[str, dict[tuple, list[dict]]] = {}
+    for out_field, spec in (facet.get("fields") or {}).items():
+        if not isinstance(spec, dict) or not isinstance(out_field, str) or not out_field:
+            continue
+        legacy = (
+            _legacy(spec) if ("transformationType" in spec or "transformationDescription" in spec) else None
+        )
+        per_field[out_field] = _inputs(spec.get("inputFields"), legacy)
+    dataset_wide = _hoist_copied(per_field)
+    for parts, trans in _inputs(facet.get("dataset"), None).items():
+        dataset_wide.setdefault(parts, []).extend(trans)
+    edges = [
+        ColumnEdge(dataset_id(ns, name), field, target_dataset, out_field, canonical(trans))
+        for out_field, inputs in per_field.items()
+        for (ns, name, field), trans in inputs.items()
+    ]
+    edges += [
+        ColumnEdge(dataset_id(ns, name), field, target_dataset, None, canonical(trans))
+        for (ns, name, field), trans in dataset_wide.items()
+    ]
+    return sorted(edges, key=ColumnEdge.key)
