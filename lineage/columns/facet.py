@@ -122,23 +122,29 @@ def _inputs(items, default: dict | None) -> dict[tuple, list[dict]]:
 
 
 def _hoist_copied(per_field: dict[str, dict[tuple, list[dict]]]) -> dict[tuple, list[dict]]:
-    """Spark's older mode copies the dataset-wide INDIRECT inputs into every output field: an input
-    read only INDIRECTly, the same way, by every one of several output fields is taken out of each
-    and returned as one dataset-wide entry."""
+    """Spark's older mode copies the dataset-wide INDIRECT inputs (filters, joins, grouping) into
+    every output field: an INDIRECT transformation of an input that every one of several output
+    fields lists is taken out of each and returned once, as a dataset-wide entry (what 1-2-0's
+    ``dataset`` says). DIRECT transformations always stay with their field."""
     if len(per_field) < 2:
         return {}
     counts: dict[tuple, int] = {}
     for inputs in per_field.values():
         for parts, trans in inputs.items():
-            if all(t["type"] == "INDIRECT" for t in trans):
-                key = (parts, canonical(trans))
-                counts[key] = counts.get(key, 0) + 1
+            for t in {canonical([t]) for t in trans if t["type"] == "INDIRECT"}:
+                counts[(parts, t)] = counts.get((parts, t), 0) + 1
     hoisted: dict[tuple, list[dict]] = {}
-    for (parts, trans), n in counts.items():
-        if n == len(per_field):
-            hoisted[parts] = json.loads(trans)
-            for inputs in per_field.values():
-                inputs.pop(parts, None)
+    for (parts, t), n in counts.items():
+        if n < len(per_field):
+            continue
+        moved = json.loads(t)[0]
+        hoisted.setdefault(parts, []).append(moved)
+        for inputs in per_field.values():
+            left = [x for x in inputs[parts] if x != moved]
+            if left:
+                inputs[parts] = left
+            else:
+                del inputs[parts]
     return hoisted
 
 

@@ -3,8 +3,14 @@ intervals, graph queries at level=column, impact of a field, declared flows' col
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import json
 import uuid
 
+import networkx as nx
+import prov.model
 import pytest
 from openlineage.client.generated.column_lineage_dataset import (
     ColumnLineageDatasetFacet,
@@ -15,6 +21,7 @@ from openlineage.client.serde import Serde
 from sqlalchemy import func, select
 
 from lineage.models import LineageColumnEdge
+from tests.conftest import SHARED
 
 PRODUCER = "https://example.org/yima-tests"
 RUN_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -345,3 +352,134 @@ def test_declared_flow_carries_a_column_mapping(client, contributor):
         headers=contributor,
     )
     assert bad.status_code == 422 and "columns" in bad.get_json()["errors"]
+
+
+EVENTS = SHARED / "data" / "openlineage-events"
+
+
+def _real(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def test_real_spark_event_column_lineage_with_copied_filters_hoisted(client, contributor, db):
+    """Spark 1.23 on BigQuery's shakespeare sample: ``sum(word_count)`` aggregates ``word_count``; the
+    filter and GROUP BY columns, listed under both output fields, are stored once for the dataset."""
+    names = sorted(
+        p.name for p in EVENTS.glob("ol-compat-tests__spark-dataproc-bigquery-shakespare-events-*.json")
+    )
+    for name in names:
+        r = client.post("/api/v1/lineage", json=_real(name), headers=contributor)
+        assert r.status_code in (200, 201), (name, r.get_json())
+    src = "bigquery:bigquery-public-data.samples.shakespeare"
+    out = "datasetField:file:/tmp/outputs/1729097570970"
+    g = graph(client)
+    column = {(e["source"], e["target"]): e for e in g["edges"] if e["kind"] == "column"}
+    agg = column[(f"datasetField:{src}:word_count", f"{out}:sum(word_count)")]
+    assert [(t["type"], t["subtype"]) for t in agg["transformations"]] == [("DIRECT", "AGGREGATION")]
+    ident = column[(f"datasetField:{src}:word", f"{out}:word")]
+    assert [(t["type"], t["subtype"]) for t in ident["transformations"]] == [("DIRECT", "IDENTITY")]
+    wide = column[(f"datasetField:{src}:word", "dataset:file:/tmp/outputs/1729097570970")]
+    assert {t["subtype"] for t in wide["transformations"]} == {"FILTER", "GROUP_BY"}
+    assert wide["scope"] == "dataset"
+    with db.session() as s:
+        stored = s.scalar(
+            select(func.count())
+            .select_from(LineageColumnEdge)
+            .where(
+                LineageColumnEdge.target_dataset == "dataset:file:/tmp/outputs/1729097570970",
+                LineageColumnEdge.valid_to.is_(None),
+            )
+        )
+    assert stored == 4  # two DIRECT edges and two dataset-wide inputs, not one per (input, field)
+
+
+def test_real_airflow_event_legacy_type_with_empty_transformations(client, contributor):
+    r = client.post(
+        "/api/v1/lineage", json=_real("ol-compat-tests__airflow-events-line-03.json"), headers=contributor
+    )
+    assert r.status_code == 201, r.get_json()
+    edges = [e for e in graph(client)["edges"] if e["kind"] == "column"]
+    target = "datasetField:bigquery:mock-project.test.upload:a"
+    into_a = sorted(e["source"] for e in edges if e["target"] == target)
+    assert into_a == [
+        "datasetField:gs://mock-bucket:copied.csv:a",
+        "datasetField:gs://mock-bucket:test.csv:a",
+    ]
+    trans = next(e for e in edges if e["target"] == target)["transformation"]
+    assert trans == {"type": "DIRECT", "subtype": "IDENTITY", "description": "identical", "masking": False}
+
+
+def test_every_export_at_column_level_reads_back(client, chain, runner, tmp_path):
+    g = graph(client)
+    node_ids = {n["id"] for n in g["nodes"]}
+    edge_pairs = {(e["source"], e["target"]) for e in g["edges"]}
+    files = {}
+    for fmt in ("graphml", "json", "prov", "csv", "dot"):
+        r = client.get("/api/v1/lineage/export", query_string={"format": fmt, "level": "column"})
+        assert r.status_code == 200, (fmt, r.get_json())
+        assert r.headers["X-Content-SHA256"] == hashlib.sha256(r.data).hexdigest()
+        files[fmt] = r.data
+
+    gml = nx.read_graphml(io.BytesIO(files["graphml"]))
+    assert set(gml.nodes) == node_ids and set(gml.edges) == edge_pairs
+    total = gml.nodes[field("daily", "total")]
+    assert total["type"] == "field" and total["field"] == "total" and total["dataset"] == "dataset:ns:daily"
+    assert total["label"] == "daily.total"
+    agg = gml.edges[field("orders", "amount"), field("daily", "total")]
+    assert agg["kind"] == "column" and agg["transformation_type"] == "DIRECT"
+    assert agg["transformation_subtype"] == "AGGREGATION" and agg["masking"] == "false"
+    assert gml.graph["level"] == "column"
+
+    data = json.loads(files["json"])
+    h = nx.node_link_graph(data, directed=True, multigraph=False)
+    assert set(h.nodes) == node_ids and set(h.edges) == edge_pairs
+    assert (
+        h.edges[field("orders", "amount"), field("daily", "total")]["transformation"]["subtype"]
+        == "AGGREGATION"
+    )
+
+    doc = prov.model.ProvDocument.deserialize(content=files["prov"].decode("utf-8"), format="json")
+    kinds: dict[str, list] = {}
+    for record in doc.get_records():
+        kinds.setdefault(type(record).__name__, []).append(record)
+    column = [e for e in g["edges"] if e["kind"] == "column"]
+    assert len(kinds["ProvDerivation"]) == sum(1 for e in column if e["scope"] == "field")
+    assert len(kinds["ProvInfluence"]) == sum(1 for e in column if e["scope"] == "dataset")
+    assert len(kinds["ProvMembership"]) == sum(1 for e in g["edges"] if e["kind"] == "field")
+    derived = {
+        (str(r.get_attribute("prov:usedEntity").pop()), str(r.get_attribute("prov:generatedEntity").pop()))
+        for r in kinds["ProvDerivation"]
+    }
+    assert any("orders%3Aamount" in a and "daily%3Atotal" in b for a, b in derived)
+
+    rows = list(csv.DictReader(io.StringIO(files["csv"].decode("utf-8-sig"))))
+    assert {(r["source"], r["target"]) for r in rows} == edge_pairs
+    row = next(r for r in rows if r["target"] == field("daily", "total") and r["kind"] == "column")
+    assert row["source_name"] == "orders.amount" and row["transformation_subtype"] == "AGGREGATION"
+
+    dot = files["dot"].decode("utf-8")
+    assert dot.count(" -> ") == len(edge_pairs) and "DIRECT/AGGREGATION" in dot
+
+    # a field's neighbourhood through the CLI (level column chosen from the node), with a manifest
+    out = tmp_path / "out"
+    result = runner(
+        [
+            "lineage",
+            "export",
+            "--format",
+            "csv",
+            "--node",
+            field("orders", "amount"),
+            "--direction",
+            "down",
+            "--out",
+            str(out),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["query"]["level"] == "column" and manifest["edges"] == 2
+    # same as_of twice: the same bytes
+    query = {"format": "graphml", "level": "column", "as_of": "2025-06-01"}
+    first = client.get("/api/v1/lineage/export", query_string=query).data
+    assert client.get("/api/v1/lineage/export", query_string=query).data == first
