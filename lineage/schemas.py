@@ -139,3 +139,22 @@ class GraphSchema(Schema):
     audit_head = fields.String(allow_none=True)
     nodes = fields.List(fields.Nested(NodeSchema))
     edges = fields.List(fields.Nested(EdgeSchema))
+
+
+class SqlLineageSchema(Schema):
+    sql = fields.String(required=True, metadata={"description": "one statement or a script"})
+    dialect = fields.String(
+        required=True,
+        metadata={
+            "description": "sqlglot's dialect names (oracle, mysql, postgres, tsql, hive, spark, …) plus "
+            "dm/dameng (read as Oracle), kingbase (PostgreSQL), gbase and oceanbase (MySQL)"
+        },
+    )
+    namespace = fields.String(required=True, metadata={"description": "the datasets' OpenLineage namespace"})
+    job = fields.String(
+        allow_none=True, metadata={"description": "job:NS:NAME (or NAME); none: one job per written dataset"}
+    )
+    default_schema = fields.String(
+        allow_none=True, metadata={"description": "prefixed to unqualified tables"}
+    )
+    record = fields.Boolean(load_default=True, metadata={"description": "false: a preview, nothing recorded"})
