@@ -153,7 +153,7 @@ def _column_edges(source: str, target: str, columns: list[dict]) -> list[ColumnE
     edges: dict[tuple, list[dict]] = {}
     for c in columns:
         edges.setdefault((c["source"], c["target"]), []).append(c["transformation"])
-    return [ColumnEdge(source, s, target, t, canonical(trans)) for (s, t), trans in sorted(edges.items())]
+    return [ColumnEdge.of(source, s, target, t, canonical(trans)) for (s, t), trans in sorted(edges.items())]
 
 
 def _refuse_open_duplicate(session: Session, source: str, target: str, job: str | None) -> None:

@@ -41,16 +41,30 @@ def _text(value, limit: int = DESCRIPTION_MAX) -> str | None:
     return value[:limit] if isinstance(value, str) and value else None
 
 
+_NORMALISED: dict[tuple, dict] = {}
+
+
 def transformation(raw: dict) -> dict:
     """One transformation as stored: ``type`` DIRECT or INDIRECT (anything else is read as DIRECT),
-    ``subtype``, ``description``, ``masking``."""
-    kind = str(raw.get("type") or "DIRECT").upper()
-    return {
-        "type": kind if kind in TYPES else "DIRECT",
-        "subtype": _text(raw.get("subtype"), 64),
-        "description": _text(raw.get("description")),
-        "masking": bool(raw.get("masking")),
-    }
+    ``subtype``, ``description``, ``masking`` (memoised: events repeat a few of them)."""
+    key = (raw.get("type"), raw.get("subtype"), raw.get("description"), raw.get("masking"))
+    try:
+        found = _NORMALISED.get(key)
+    except TypeError:  # an unhashable value (a list where a string belongs): not memoised
+        found, key = None, None
+    if found is None:
+        kind = str(raw.get("type") or "DIRECT").upper()
+        found = {
+            "type": kind if kind in TYPES else "DIRECT",
+            "subtype": _text(raw.get("subtype"), 64),
+            "description": _text(raw.get("description")),
+            "masking": bool(raw.get("masking")),
+        }
+        if key is not None:
+            if len(_NORMALISED) > 10_000:
+                _NORMALISED.clear()
+            _NORMALISED[key] = found
+    return found
 
 
 def _legacy(spec: dict) -> dict:
@@ -68,56 +82,75 @@ def _sort_key(t: dict) -> tuple:
     return (t["type"] != "DIRECT", t["subtype"] or "", t["description"] or "", t["masking"])
 
 
+_CANONICAL: dict[tuple, str] = {}
+
+
 def canonical(transformations: list[dict]) -> str:
-    """The stored form of an edge's transformations: sorted (DIRECT first), deduplicated, as JSON."""
-    unique = {json.dumps(t, sort_keys=True, ensure_ascii=False): t for t in transformations}
-    ordered = sorted(unique.values(), key=_sort_key)
-    return json.dumps(ordered, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """The stored form of an edge's transformations: sorted (DIRECT first), deduplicated, as JSON
+    (memoised: an event repeats a few transformations many times)."""
+    key = tuple((t["type"], t["subtype"], t["description"], t["masking"]) for t in transformations)
+    found = _CANONICAL.get(key)
+    if found is None:
+        unique = {json.dumps(t, sort_keys=True, ensure_ascii=False): t for t in transformations}
+        ordered = sorted(unique.values(), key=_sort_key)
+        found = json.dumps(ordered, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        if len(_CANONICAL) > 10_000:
+            _CANONICAL.clear()
+        _CANONICAL[key] = found
+    return found
 
 
 @dataclass(frozen=True, slots=True)
 class ColumnEdge:
-    """One column edge to store: ``target_field`` None for a dataset-wide entry."""
+    """One column edge to store: ``target_field`` None for a dataset-wide entry (then ``target`` is
+    the dataset's id)."""
 
     source_dataset: str
     source_field: str
     target_dataset: str
     target_field: str | None
     transformations: str  # ``canonical(...)``
+    source: str = ""
+    target: str = ""
 
-    @property
-    def source(self) -> str:
-        return self.source_dataset.replace("dataset:", FIELD_PREFIX, 1) + ":" + self.source_field
-
-    @property
-    def target(self) -> str:
-        if self.target_field is None:
-            return self.target_dataset
-        return self.target_dataset.replace("dataset:", FIELD_PREFIX, 1) + ":" + self.target_field
+    @classmethod
+    def of(
+        cls, source_dataset: str, source_field: str, target_dataset: str, target_field, transformations: str
+    ):
+        source = FIELD_PREFIX + source_dataset[8:] + ":" + source_field  # 8: len("dataset:")
+        target = (
+            target_dataset if target_field is None else FIELD_PREFIX + target_dataset[8:] + ":" + target_field
+        )
+        return cls(
+            source_dataset, source_field, target_dataset, target_field, transformations, source, target
+        )
 
     def key(self) -> tuple[str, str, str]:
         return (self.source, self.target, self.transformations)
 
 
-def _input_field(item) -> tuple[str, str, str] | None:
-    if not isinstance(item, dict):
-        return None
-    parts = tuple(item.get(k) for k in ("namespace", "name", "field"))
-    if not all(isinstance(p, str) and p for p in parts):
-        return None
-    return parts
-
-
 def _inputs(items, default: dict | None) -> dict[tuple, list[dict]]:
-    """(namespace, name, field) → its transformations, for a list of input fields."""
+    """(namespace, name, field) → its transformations, for a list of input fields (entries without a
+    namespace, name or field are skipped)."""
     out: dict[tuple, list[dict]] = {}
-    for item in items if isinstance(items, list) else []:
-        parts = _input_field(item)
-        if parts is None:
+    if not isinstance(items, list):
+        return out
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        parts = (item.get("namespace"), item.get("name"), item.get("field"))
+        if not (
+            parts[0] and parts[1] and parts[2] and isinstance(parts[0], str) and isinstance(parts[1], str)
+        ) or not isinstance(parts[2], str):
             continue
         raw = item.get("transformations")
-        found = [transformation(t) for t in raw if isinstance(t, dict)] if isinstance(raw, list) else []
-        out.setdefault(parts, []).extend(found or [default or transformation({})])
+        found = [transformation(t) for t in raw if isinstance(t, dict)] if raw.__class__ is list else None
+        found = found or [default or transformation({})]
+        known = out.get(parts)
+        if known is None:
+            out[parts] = found
+        else:
+            known.extend(found)
     return out
 
 
@@ -166,13 +199,21 @@ def facet_edges(facet, target_dataset: str) -> list[ColumnEdge]:
     dataset_wide = _hoist_copied(per_field)
     for parts, trans in _inputs(facet.get("dataset"), None).items():
         dataset_wide.setdefault(parts, []).extend(trans)
+    ids: dict[tuple[str, str], str] = {}
+
+    def ds(ns: str, name: str) -> str:
+        found = ids.get((ns, name))
+        if found is None:
+            found = ids[(ns, name)] = dataset_id(ns, name)
+        return found
+
     edges = [
-        ColumnEdge(dataset_id(ns, name), field, target_dataset, out_field, canonical(trans))
+        ColumnEdge.of(ds(ns, name), field, target_dataset, out_field, canonical(trans))
         for out_field, inputs in per_field.items()
         for (ns, name, field), trans in inputs.items()
     ]
     edges += [
-        ColumnEdge(dataset_id(ns, name), field, target_dataset, None, canonical(trans))
+        ColumnEdge.of(ds(ns, name), field, target_dataset, None, canonical(trans))
         for (ns, name, field), trans in dataset_wide.items()
     ]
     return sorted(edges, key=ColumnEdge.key)

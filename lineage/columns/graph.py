@@ -13,7 +13,9 @@ import bisect
 import collections
 import datetime as dt
 import json
+import sys
 import threading
+from json.encoder import encode_basestring as _encode
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -58,34 +60,47 @@ class ColumnTimeline:
         self._graphs: VersionedCache[ColumnGraph] = VersionedCache(size=self.MAX_GRAPHS)
 
     def _load(self, session: Session) -> set[dt.datetime]:
+        """Every column edge row, on the driver's cursor (400,000 rows: SQLAlchemy's per-row work
+        would be most of the time); repeated strings interned, each distinct moment parsed once."""
+        cur = session.connection().connection.dbapi_connection.cursor()
+        try:
+            cur.execute(_LOAD.text)
+            data = cur.fetchall()
+        finally:
+            cur.close()
         parsed: dict = {}
 
-        def when(value):  # SQLite gives text: each distinct moment parsed once
-            if value is None or isinstance(value, dt.datetime):
-                return value
+        def when(value):  # SQLite gives text; PostgreSQL datetimes
+            if value is None:
+                return None
             found = parsed.get(value)
             if found is None:
-                found = parsed[value] = dt.datetime.fromisoformat(value)
+                found = parsed[value] = (
+                    value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+                )
             return found
 
-        fields, fields_of = self.fields, self.fields_of
-        rows = self.rows
-        for s, t, sds, sf, tds, tf, trans, job, vf, vt, flow in session.execute(_LOAD):
+        fields, fields_of, rows = self.fields, self.fields_of, self.rows
+        intern = sys.intern
+        for s, t, sds, sf, tds, tf, trans, job, vf, vt, flow in data:
             vf, vt = when(vf), when(vt)
-            rows.append((s, t, tds, trans, job, vf, vt, flow))
-            for fid, ds, name in ((s, sds, sf), (t, tds, tf)):
-                if name is None:
-                    continue
-                entry = fields.get(fid)
+            tds = intern(tds)
+            rows.append((s, t, tds, intern(trans), intern(job) if job else job, vf, vt, flow))
+            entry = fields.get(s)
+            if entry is None:
+                sds = intern(sds)
+                fields[s] = [sds, sf, vf]
+                fields_of.setdefault(sds, []).append(s)
+            elif vf < entry[2]:
+                entry[2] = vf
+            if tf is not None:
+                entry = fields.get(t)
                 if entry is None:
-                    fields[fid] = [ds, name, vf]
-                    fields_of.setdefault(ds, []).append(fid)
+                    fields[t] = [tds, tf, vf]
+                    fields_of.setdefault(tds, []).append(t)
                 elif vf < entry[2]:
                     entry[2] = vf
-        times = set(parsed.values()) if parsed else set()
-        if not parsed:  # PostgreSQL: datetimes already
-            times = {r[5] for r in rows} | {r[6] for r in rows if r[6] is not None}
-        return times
+        return set(parsed.values())
 
     def bucket(self, as_of: dt.datetime) -> int:
         return bisect.bisect_right(self.boundaries, as_of)
@@ -119,50 +134,55 @@ class ColumnGraph:
         #: hubs: a dataset node standing for its fields (dataset-wide entries); hub → its field positions
         self.hub_fields: dict[int, list[int]] = {}
         self.field_hub: dict[int, int] = {}
-        self.edges: dict[tuple[int, int], list] = {}  # (s, t) → [transformations JSON, valid_from, valid_to]
+        #: (s << 32 | t) → (transformations JSON, valid_from, valid_to)
+        self.edges: dict[int, tuple] = {}
         self.impacts: VersionedCache[str] = VersionedCache(size=self.MAX_IMPACTS)
         self._frags: dict[int, str] = {}
+        self._dataset_frags: dict[str, str] = {}
         self._lock = threading.Lock()
         self._build(as_of)
 
     def _add(self, node: str) -> int:
-        i = self.pos.get(node)
-        if i is None:
-            i = self.pos[node] = len(self.ids)
-            self.ids.append(node)
-            self.succ.append([])
-            self.pred.append([])
+        i = self.pos[node] = len(self.ids)
+        self.ids.append(node)
+        self.succ.append([])
+        self.pred.append([])
         return i
 
     def _build(self, as_of: dt.datetime) -> None:
         ctl = self.ctl
         dg = ctl.tl.graph(as_of, "dataset").g._succ
         writes: dict[tuple, bool] = {}
-        for fid, (_, _, first) in ctl.fields.items():
-            if first <= as_of:
-                self._add(fid)
-        edges, pos, add = self.edges, self.pos, self._add
+        self.ids = ids = [f for f, entry in ctl.fields.items() if entry[2] <= as_of]
+        self.pos = pos = {f: i for i, f in enumerate(ids)}
+        self.succ = succ = [[] for _ in ids]
+        self.pred = pred = [[] for _ in ids]
+        edges = self.edges
         for s, t, tds, trans, job, vf, vt, flow in ctl.rows:
             if vf > as_of or (vt is not None and as_of >= vt):
                 continue
             if job is not None and flow is None:  # only while the job writes the dataset
-                key = (job, tds)
-                ok = writes.get(key)
+                ok = writes.get((job, tds))
                 if ok is None:
-                    ok = writes[key] = tds in dg.get(job, ())
+                    ok = writes[(job, tds)] = tds in dg.get(job, ())
                 if not ok:
                     continue
             a, b = pos[s], pos.get(t)
             if b is None:
-                b = add(t)  # a dataset-wide entry's dataset
+                b = self._add(t)  # a dataset-wide entry's dataset
                 self._hub(b, tds)
-            found = edges.get((a, b))
+            key = a << 32 | b
+            found = edges.get(key)
             if found is None:
-                edges[(a, b)] = [trans, vf, vt]
-                self.succ[a].append(b)
-                self.pred[b].append(a)
+                edges[key] = (trans, vf, vt)
+                succ[a].append(b)
+                pred[b].append(a)
             else:
-                _merge(found, trans, vf, vt)
+                edges[key] = _merge(found, trans, vf, vt)
+
+    def edge(self, a: int, b: int) -> tuple:
+        """(transformations JSON, valid_from, valid_to) of the edge a → b."""
+        return self.edges[a << 32 | b]
 
     def _hub(self, i: int, dataset: str) -> None:
         members = [self.pos[f] for f in self.ctl.fields_of.get(dataset, ()) if f in self.pos]
@@ -229,10 +249,14 @@ class ColumnGraph:
         """Column edges (and the ``field`` edges of datasets standing for their fields), sorted."""
         ids = self.ids
         out = []
-        for (a, b), (trans, vf, vt) in self.edges.items():
+        loaded: dict[str, list] = {}  # a few distinct transformation lists, read once each
+        for key, (trans, vf, vt) in self.edges.items():
+            a, b = key >> 32, key & 0xFFFFFFFF
             if keep is not None and (a not in keep or b not in keep):
                 continue
-            transformations = json.loads(trans)
+            transformations = loaded.get(trans)
+            if transformations is None:
+                transformations = loaded[trans] = json.loads(trans)
             out.append(
                 {
                     "source": ids[a],
@@ -262,22 +286,30 @@ class ColumnGraph:
         if frag is None:
             node = self.ids[i]
             dataset, field, _ = self.ctl.fields[node]
-            _, _, system, resource = self.ctl.dataset_info(dataset)
-            item = {"id": node, "dataset": dataset, "field": field, "system": system, "resource": resource}
-            frag = self._frags[i] = json.dumps(item, ensure_ascii=False)[:-1] + ',"distance":'
+            tail = self._dataset_frags.get(dataset)
+            if tail is None:
+                _, _, system, resource = self.ctl.dataset_info(dataset)
+                tail = self._dataset_frags[dataset] = (
+                    f',"dataset":{_json(dataset)},"system":{_json(system)},"resource":{_json(resource)},"distance":'
+                )
+            frag = self._frags[i] = '{"id":' + _json(node) + ',"field":' + _json(field) + tail
         return frag
+
+
+def _json(value: str | None) -> str:
+    return "null" if value is None else _encode(value)
 
 
 def _one(value):
     return () if value is None else (value,)
 
 
-def _merge(found: list, trans: str, vf, vt) -> None:
+def _merge(found: tuple, trans: str, vf, vt) -> tuple:
     """Two rows of one (source, target): every transformation of both, the earliest start, open if
     either is."""
-    if trans != found[0]:
-        found[0] = canonical(json.loads(found[0]) + json.loads(trans))
-    if vf < found[1]:
-        found[1] = vf
-    if found[2] is not None and (vt is None or vt > found[2]):
-        found[2] = vt
+    old, start, end = found
+    if trans != old:
+        old = canonical(json.loads(old) + json.loads(trans))
+    if end is not None and (vt is None or vt > end):
+        end = vt
+    return (old, min(start, vf), end)

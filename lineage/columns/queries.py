@@ -166,7 +166,7 @@ def field_lineage(session: Session, dataset: str, *, as_of=None) -> dict[str, di
 
 
 def _edge(graph: ColumnGraph, a: int, b: int, other: str) -> dict:
-    trans, vf, vt = graph.edges[(a, b)]
+    trans, vf, vt = graph.edge(a, b)
     transformations = json.loads(trans)
     return {
         "source": graph.ids[a],

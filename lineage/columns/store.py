@@ -23,6 +23,11 @@ _COLUMNS = (
 )
 
 
+_INSERT = f"INSERT INTO lineage_column_edge ({', '.join(_COLUMNS)}) VALUES "
+_INSERT_SQLITE = _INSERT + "(" + ", ".join("?" for _ in _COLUMNS) + ")"
+_INSERT_PG = _INSERT + "(" + ", ".join("%s" for _ in _COLUMNS) + ")"
+
+
 def event_column_edges(parsed: ParsedEvent) -> dict[str, list[ColumnEdge]]:
     """Output dataset id → the column edges its ``columnLineage`` facet states (only datasets that
     carry one: an event without the facet says nothing about that dataset's columns)."""
@@ -49,8 +54,8 @@ def apply_event(raw: Raw, parsed: ParsedEvent, jid: str | None, event_id: int, a
     for output, wanted in sorted(wanted_by_output.items()):
         fresh = output in new_nodes or (jid is not None and jid in new_nodes)
         current = {} if fresh else _open_edges(raw, output, jid)
-        keys = {e.key(): e for e in wanted}
-        new = [keys[k] for k in sorted(keys) if k not in current]
+        keys = {e.key() for e in wanted} if current else ()
+        new = [e for e in wanted if e.key() not in current] if current else wanted  # unique and sorted
         insert(raw, new, job=jid, at=at, event_id=event_id)
         opened += len(new)
         if ends:
@@ -61,27 +66,28 @@ def apply_event(raw: Raw, parsed: ParsedEvent, jid: str | None, event_id: int, a
 
 
 def insert(raw: Raw, edges: list[ColumnEdge], *, job, at, event_id=None, flow_id=None, until=None) -> None:
-    """Multi-row insert of column edges valid from ``at`` (``raw.time``) to ``until``."""
-    for part in chunks(edges):
-        rows = [
-            (
-                e.source,
-                e.target,
-                e.source_dataset,
-                e.source_field,
-                e.target_dataset,
-                e.target_field,
-                e.transformations,
-                job,
-                at,
-                until,
-                event_id,
-                flow_id,
-            )
-            for e in part
-        ]
-        groups, values = raw.values(_COLUMNS, rows)
-        raw.run(f"INSERT INTO lineage_column_edge ({', '.join(_COLUMNS)}) VALUES {groups}", values)
+    """Insert column edges valid from ``at`` (``raw.time``) to ``until``: one prepared statement run
+    for every row (``executemany``), cheaper per row than a multi-row statement's parameter map."""
+    if not edges:
+        return
+    rows = [
+        (
+            e.source,
+            e.target,
+            e.source_dataset,
+            e.source_field,
+            e.target_dataset,
+            e.target_field,
+            e.transformations,
+            job,
+            at,
+            until,
+            event_id,
+            flow_id,
+        )
+        for e in edges
+    ]
+    raw.cur.executemany(_INSERT_PG if raw.pg else _INSERT_SQLITE, rows)
 
 
 def _open_edges(raw: Raw, output: str, jid: str | None) -> dict[tuple, tuple]:

@@ -88,6 +88,30 @@ def _node(node: dict, node_attrs=NODE_ATTRS) -> str:
     return "".join(lines)
 
 
+def _field_node(node: dict, node_attrs) -> str:
+    """Column level: no yEd graphics (400,000 fields would carry ~250 MB of them) and no empty values."""
+    lines = [f"    <node id={_qa(node['id'])}>\n", f'      <data key="label">{_x(label(node))}</data>\n']
+    lines += [
+        f'      <data key="n_{key}">{_x(_scalar(node[key]))}</data>\n'
+        for key in node_attrs
+        if node.get(key) is not None
+    ]
+    lines.append("    </node>\n")
+    return "".join(lines)
+
+
+def _column_edge(i: int, edge: dict, edge_attrs) -> str:
+    flat = edge | flat_transformation(edge)
+    lines = [f'    <edge id="e{i}" source={_qa(edge["source"])} target={_qa(edge["target"])}>\n']
+    lines += [
+        f'      <data key="e_{key}">{_x(_scalar(flat[key]))}</data>\n'
+        for key in edge_attrs
+        if flat.get(key) is not None
+    ]
+    lines.append("    </edge>\n")
+    return "".join(lines)
+
+
 def _edge(i: int, edge: dict, edge_attrs=EDGE_ATTRS) -> str:
     lines = [f'    <edge id="e{i}" source={_qa(edge["source"])} target={_qa(edge["target"])}>\n']
     lines += [
@@ -112,8 +136,8 @@ def render(nodes: list[dict], edges: list[dict], as_of: str, query: dict) -> byt
     for key, value in (("as_of", as_of), ("level", level_of(query)), ("query", query_text(query))):
         w(f'    <data key="g_{key}">{_x(value)}</data>\n')
     for node in nodes:
-        w(_node(node, node_attrs))
+        w(_field_node(node, node_attrs) if column else _node(node, node_attrs))
     for i, edge in enumerate(edges):
-        w(_edge(i, edge | flat_transformation(edge) if column else edge, edge_attrs))
+        w(_column_edge(i, edge, edge_attrs) if column else _edge(i, edge, edge_attrs))
     w("  </graph>\n</graphml>\n")
     return out.getvalue().encode("utf-8")
