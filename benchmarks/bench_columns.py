@@ -196,7 +196,7 @@ def _queries(db: Database, figures: list[Figure], count: int, roots: list[str]) 
     # baseline: a bare networkx BFS on the same column graph, in process
     g = nx.DiGraph()
     ids = graph.ids
-    g.add_edges_from((ids[a], ids[b]) for a, b in graph.edges)
+    g.add_edges_from((ids[k >> 32], ids[k & 0xFFFFFFFF]) for k in graph.edges)
     g.add_edges_from((ids[h], ids[m]) for h, members in graph.hub_fields.items() for m in members)
     base = []
     for root in roots[1:]:

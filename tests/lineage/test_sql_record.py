@@ -187,3 +187,11 @@ def test_cli_lineage_sql_files_dry_run_json_and_exit_codes(runner, tmp_path, cli
 
     unknown = runner(["lineage", "sql", str(views), "--dialect", "cobol", "--namespace", "cli"])
     assert unknown.exit_code != 0 and "unknown SQL dialect" in unknown.output
+
+
+def test_sql_box_is_for_stewards(client, make_token):
+    anonymous = client.get("/lineage/sql")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    assert client.get("/lineage/sql", headers=make_token("contributor")).status_code == 403
+    page = client.get("/lineage/sql", headers=make_token("steward"))
+    assert page.status_code == 200 and 'name="csrf_token"' in page.get_data(as_text=True)

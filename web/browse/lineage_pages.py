@@ -123,7 +123,9 @@ def lineage():
         graph = query_graph(s, node=node, direction=direction, depth=depth, level=level, as_of=as_of)
     except (NotFound, Invalid) as exc:  # shown beside the controls, so the steward can fix the choice
         error, graph = exc.message, {"nodes": [], "edges": []}
-    everything = query_graph(s, level=level, as_of=as_of) if node else graph
+    # the node picker: at column level the datasets (each draws its fields), not every field
+    pick_level = "dataset" if level == "column" else level
+    everything = query_graph(s, level=pick_level, as_of=as_of) if node or level == "column" else graph
     params = {
         "node": node,
         "direction": direction if node else None,
