@@ -219,6 +219,45 @@ class ColumnGraph:
                     queue.append(nxt)
         return dist
 
+    def downstream_levels(self, starts: list[int]) -> list[list[int]]:
+        """Everything downstream of ``starts`` (not themselves), grouped by distance (index 0 is
+        distance 1), by a 0-1 breadth-first search over a flat distance list (the impact's hot path)."""
+        dist = [-1] * len(self.ids)
+        for s in starts:
+            dist[s] = 0
+        queue = collections.deque(starts)
+        succ, hub_fields = self.succ, self.hub_fields
+        while queue:
+            here = queue.popleft()
+            d = dist[here]
+            members = hub_fields.get(here)
+            if members:
+                for nxt in members:
+                    if dist[nxt] < 0 or d < dist[nxt]:
+                        dist[nxt] = d
+                        queue.appendleft(nxt)
+            nd = d + 1
+            for nxt in succ[here]:
+                if dist[nxt] < 0:
+                    dist[nxt] = nd
+                    queue.append(nxt)
+        for s in starts:
+            dist[s] = -1
+        levels: list[list[int]] = []
+        for i, d in enumerate(dist):
+            if d > 0:
+                while len(levels) < d:
+                    levels.append([])
+                levels[d - 1].append(i)
+            elif d == 0:  # a start's own fields through its dataset: as near as the start
+                if not levels:
+                    levels.append([])
+                levels[0].append(i)
+        ids = self.ids
+        for level in levels:
+            level.sort(key=ids.__getitem__)
+        return levels
+
     def node_dict(self, i: int) -> dict:
         node = self.ids[i]
         if i in self.hub_fields:
@@ -250,6 +289,14 @@ class ColumnGraph:
         ids = self.ids
         out = []
         loaded: dict[str, list] = {}  # a few distinct transformation lists, read once each
+        moments: dict = {None: None}
+
+        def iso_of(moment):
+            text = moments.get(moment, "")
+            if text == "":
+                text = moments[moment] = iso(moment)
+            return text
+
         for key, (trans, vf, vt) in self.edges.items():
             a, b = key >> 32, key & 0xFFFFFFFF
             if keep is not None and (a not in keep or b not in keep):
@@ -265,8 +312,8 @@ class ColumnGraph:
                     "transformation": transformations[0] if transformations else None,
                     "transformations": transformations,
                     "scope": "dataset" if b in self.hub_fields else "field",
-                    "valid_from": iso(vf),
-                    "valid_to": iso(vt),
+                    "valid_from": iso_of(vf),
+                    "valid_to": iso_of(vt),
                 }
             )
         for hub, members in self.hub_fields.items():

@@ -88,21 +88,18 @@ def impact_json(session: Session, node: str, *, as_of=None) -> str:
 
 
 def _impact_of(graph: ColumnGraph, starts: list[int]) -> str:
-    dist = graph.distances(starts, downstream=True)
-    for s in starts:
-        dist.pop(s, None)
-    reached = sorted(dist.items(), key=lambda kv: (kv[1], graph.ids[kv[0]]))
     fields, datasets, systems = [], {}, {}
-    ctl = graph.ctl
-    for i, d in reached:
-        if graph.is_hub(i):
-            dataset = graph.ids[i]
-        else:
-            fields.append(graph.fragment(i) + str(d) + "}")
-            dataset = ctl.fields[graph.ids[i]][0]
-        entry = datasets.setdefault(dataset, [d, 0])
-        if not graph.is_hub(i):
+    ctl_fields, ids, is_hub, fragment = graph.ctl.fields, graph.ids, graph.is_hub, graph.fragment
+    for distance, level in enumerate(graph.downstream_levels(starts), start=1):
+        d = str(distance) + "}"
+        for i in level:
+            if is_hub(i):
+                datasets.setdefault(ids[i], [distance, 0])
+                continue
+            fields.append(fragment(i) + d)
+            entry = datasets.setdefault(ctl_fields[ids[i]][0], [distance, 0])
             entry[1] += 1
+    ctl = graph.ctl
     dataset_items = []
     for dataset, (d, count) in datasets.items():
         ns, name, system, resource = ctl.dataset_info(dataset)

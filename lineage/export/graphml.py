@@ -46,12 +46,31 @@ def _scalar(value) -> str:
     return str(value)
 
 
+_PLAIN_XML = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
+_MEMO: dict[str, str] = {}
+
+
 def _x(value) -> str:
-    """Text for XML: escaped, and characters XML 1.0 cannot carry replaced (U+FFFD)."""
-    return escape(_XML_ILLEGAL.sub("\ufffd", value))
+    """Text for XML: escaped, and characters XML 1.0 cannot carry replaced (U+FFFD). Most values need
+    neither (one search says so); short values repeat (kinds, systems, dates) and are memoised."""
+    if _PLAIN_XML.search(value) is None:
+        return value
+    found = _MEMO.get(value)
+    if found is None:
+        found = escape(_XML_ILLEGAL.sub("\ufffd", value))
+        if len(value) < 200:
+            if len(_MEMO) > 100_000:
+                _MEMO.clear()
+            _MEMO[value] = found
+    return found
+
+
+_PLAIN_ATTR = re.compile("[&<>\"'\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _qa(value: str) -> str:
+    if _PLAIN_ATTR.search(value) is None:  # most ids: nothing to quote but the quotes around them
+        return '"' + value + '"'
     return quoteattr(_XML_ILLEGAL.sub("\ufffd", value))
 
 
@@ -100,8 +119,14 @@ def _field_node(node: dict, node_attrs) -> str:
     return "".join(lines)
 
 
-def _column_edge(i: int, edge: dict, edge_attrs) -> str:
+def _column_edge(i: int, edge: dict, edge_attrs, lists: dict[int, str]) -> str:
     flat = edge | flat_transformation(edge)
+    shared = flat.get("transformations")
+    if shared is not None:  # one list object per distinct value (see ColumnGraph.edge_dicts)
+        text = lists.get(id(shared))
+        if text is None:
+            text = lists[id(shared)] = _scalar(shared)
+        flat["transformations"] = text
     lines = [f'    <edge id="e{i}" source={_qa(edge["source"])} target={_qa(edge["target"])}>\n']
     lines += [
         f'      <data key="e_{key}">{_x(_scalar(flat[key]))}</data>\n'
@@ -137,7 +162,8 @@ def render(nodes: list[dict], edges: list[dict], as_of: str, query: dict) -> byt
         w(f'    <data key="g_{key}">{_x(value)}</data>\n')
     for node in nodes:
         w(_field_node(node, node_attrs) if column else _node(node, node_attrs))
+    lists: dict[int, str] = {}
     for i, edge in enumerate(edges):
-        w(_column_edge(i, edge, edge_attrs) if column else _edge(i, edge, edge_attrs))
+        w(_column_edge(i, edge, edge_attrs, lists) if column else _edge(i, edge, edge_attrs))
     w("  </graph>\n</graphml>\n")
     return out.getvalue().encode("utf-8")
