@@ -54,7 +54,7 @@ class ColumnTimeline:
         #: field id → [dataset id, field name, first seen]
         self.fields: dict[str, list] = {}
         self.fields_of: dict[str, list[str]] = {}  # dataset id → its field ids
-        self.rows: list[tuple] = []
+        self.groups: dict[tuple | None, list[tuple]] = {}
         times = self._load(session)
         self.boundaries = sorted(times | set(tl.boundaries))
         self._graphs: VersionedCache[ColumnGraph] = VersionedCache(size=self.MAX_GRAPHS)
@@ -80,12 +80,19 @@ class ColumnTimeline:
                 )
             return found
 
-        fields, fields_of, rows = self.fields, self.fields_of, self.rows
+        fields, fields_of = self.fields, self.fields_of
+        #: rows grouped by who wrote them ((job, target dataset), or None for flows and job-less
+        #: events): the graph checks once per group that the job still writes the dataset
+        groups = self.groups
         intern = sys.intern
         for s, t, sds, sf, tds, tf, trans, job, vf, vt, flow in data:
             vf, vt = when(vf), when(vt)
             tds = intern(tds)
-            rows.append((s, t, tds, intern(trans), intern(job) if job else job, vf, vt, flow))
+            writer = (intern(job), tds) if job is not None and flow is None else None
+            rows = groups.get(writer)
+            if rows is None:
+                rows = groups[writer] = []
+            rows.append((s, t, tds, intern(trans), vf, vt))
             entry = fields.get(s)
             if entry is None:
                 sds = intern(sds)
@@ -152,33 +159,29 @@ class ColumnGraph:
     def _build(self, as_of: dt.datetime) -> None:
         ctl = self.ctl
         dg = ctl.tl.graph(as_of, "dataset").g._succ
-        writes: dict[tuple, bool] = {}
         self.ids = ids = [f for f, entry in ctl.fields.items() if entry[2] <= as_of]
         self.pos = pos = {f: i for i, f in enumerate(ids)}
         self.succ = succ = [[] for _ in ids]
         self.pred = pred = [[] for _ in ids]
         edges = self.edges
-        for s, t, tds, trans, job, vf, vt, flow in ctl.rows:
-            if vf > as_of or (vt is not None and as_of >= vt):
-                continue
-            if job is not None and flow is None:  # only while the job writes the dataset
-                ok = writes.get((job, tds))
-                if ok is None:
-                    ok = writes[(job, tds)] = tds in dg.get(job, ())
-                if not ok:
+        for writer, rows in ctl.groups.items():
+            if writer is not None and writer[1] not in dg.get(writer[0], ()):
+                continue  # the job no longer writes the dataset at as_of: nor its columns
+            for s, t, tds, trans, vf, vt in rows:
+                if vf > as_of or (vt is not None and as_of >= vt):
                     continue
-            a, b = pos[s], pos.get(t)
-            if b is None:
-                b = self._add(t)  # a dataset-wide entry's dataset
-                self._hub(b, tds)
-            key = a << 32 | b
-            found = edges.get(key)
-            if found is None:
-                edges[key] = (trans, vf, vt)
-                succ[a].append(b)
-                pred[b].append(a)
-            else:
-                edges[key] = _merge(found, trans, vf, vt)
+                a, b = pos[s], pos.get(t)
+                if b is None:
+                    b = self._add(t)  # a dataset-wide entry's dataset
+                    self._hub(b, tds)
+                key = a << 32 | b
+                found = edges.get(key)
+                if found is None:
+                    edges[key] = (trans, vf, vt)
+                    succ[a].append(b)
+                    pred[b].append(a)
+                else:
+                    edges[key] = _merge(found, trans, vf, vt)
 
     def edge(self, a: int, b: int) -> tuple:
         """(transformations JSON, valid_from, valid_to) of the edge a → b."""
