@@ -229,6 +229,7 @@ class ColumnGraph:
         for s in starts:
             dist[s] = 0
         queue = collections.deque(starts)
+        reached: list[int] = []  # what the search touched: a narrow impact never scans the whole list
         succ, hub_fields = self.succ, self.hub_fields
         while queue:
             here = queue.popleft()
@@ -237,17 +238,21 @@ class ColumnGraph:
             if members:
                 for nxt in members:
                     if dist[nxt] < 0 or d < dist[nxt]:
+                        if dist[nxt] < 0:
+                            reached.append(nxt)
                         dist[nxt] = d
                         queue.appendleft(nxt)
             nd = d + 1
             for nxt in succ[here]:
                 if dist[nxt] < 0:
                     dist[nxt] = nd
+                    reached.append(nxt)
                     queue.append(nxt)
         for s in starts:
             dist[s] = -1
         levels: list[list[int]] = []
-        for i, d in enumerate(dist):
+        for i in reached:
+            d = dist[i]
             if d > 0:
                 while len(levels) < d:
                     levels.append([])
