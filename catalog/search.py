@@ -160,7 +160,7 @@ def _term_condition(session: Session, term: str):
     3+ characters: substring match on the search text (SQLite FTS5 trigram phrase; PostgreSQL LIKE on
     the pg_trgm GIN index). 1–2 letters or characters: an exact lookup of that single character or
     pair among the resource's ``grams`` (FTS5 unicode61 token; PostgreSQL: an element of the grams
-    split on spaces, via the array GIN index of migration 0009).
+    split on spaces, via the array GIN index of migration 0010).
     Anything else short (punctuation) falls back to LIKE over the search table.
     """
     rs = ResourceSearch
@@ -175,7 +175,7 @@ def _term_condition(session: Session, term: str):
             return rs.resource_id.in_(
                 select(_FTS_GRAMS.c.rowid).where(_FTS_GRAMS.c.resource_fts_grams.op("MATCH")(f'"{term}"'))
             )
-        # an exact element of the grams as an array: the GIN index ``resource_fts_grams`` (migration 0009)
+        # an exact element of the grams as an array: the GIN index ``resource_fts_grams`` (migration 0010)
         # answers it without a recheck, so the grams are never read from the rows; the separator is a
         # literal so that the expression is the index's own under any plan
         return func.string_to_array(rs.grams, literal_column("' '")).op("@>")(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from lineage.columns import store as column_store
+from lineage.columns.facet import ColumnEdge, canonical, transformation
 from lineage.ids import iso, parse_time, split_node_id
-from lineage.models import LineageEdge, LineageFlow, LineageNode
+from lineage.models import LineageColumnEdge, LineageEdge, LineageFlow, LineageNode
 from lineage.snapshots import FLOW_ENTITY, flow_after
 from lineage.store import Raw, lock_chain, upsert_nodes
 from registry import audit
@@ -48,6 +50,7 @@ def declare_flow(session: Session, values: dict, *, actor: str) -> LineageFlow:
     Raises Invalid for bad ids or times, Conflict when the same flow is already declared and open.
     """
     parts, valid_from, valid_to = _checked(session, values)
+    columns = _checked_columns(values.get("columns"))
     source, target, job = values["source"], values["target"], values.get("job") or None
     lock_chain(session)
     _refuse_open_duplicate(session, source, target, job)
@@ -59,11 +62,20 @@ def declare_flow(session: Session, values: dict, *, actor: str) -> LineageFlow:
         valid_from=valid_from,
         valid_to=valid_to,
         created_by=actor,
+        columns=columns or None,
     )
     session.add(flow)
     session.flush()
     raw = Raw(session)
     upsert_nodes(raw, {values[k]: parts[k] for k in parts}, raw.time(valid_from))
+    column_store.insert(
+        raw,
+        _column_edges(source, target, columns),
+        job=job,
+        at=raw.time(valid_from),
+        flow_id=flow.id,
+        until=raw.time(valid_to),
+    )
     raw.close()
     pairs = [(source, job, "input"), (job, target, "output")] if job else [(source, target, "flow")]
     edge = {"job": job, "valid_from": valid_from, "valid_to": valid_to, "flow_id": flow.id}
@@ -111,6 +123,39 @@ def _checked(session: Session, values: dict):
     return parts, valid_from, valid_to
 
 
+def _checked_columns(columns) -> list[dict]:
+    """A flow's column mapping: ``[{"source": field, "target": field, "transformation"?}]`` (field names
+    of the source and target datasets; the transformation defaults to DIRECT/IDENTITY). Raises Invalid."""
+    if columns in (None, []):
+        return []
+    problems = []
+    out = []
+    if not isinstance(columns, list):
+        problems.append("must be a list of {source, target, transformation?}")
+        columns = []
+    for i, item in enumerate(columns):
+        names = [item.get(k) if isinstance(item, dict) else None for k in ("source", "target")]
+        trans = item.get("transformation") if isinstance(item, dict) else None
+        if not all(isinstance(n, str) and n.strip() and ":" not in n for n in names):
+            problems.append(f"[{i}]: source and target must be field names (no colon)")
+            continue
+        if trans is not None and not isinstance(trans, dict):
+            problems.append(f"[{i}]: transformation must be an object")
+            continue
+        trans = transformation(trans or {"type": "DIRECT", "subtype": "IDENTITY"})
+        out.append({"source": names[0].strip(), "target": names[1].strip(), "transformation": trans})
+    if problems:
+        raise Invalid("the flow's columns are invalid: " + "; ".join(problems), {"columns": problems})
+    return out
+
+
+def _column_edges(source: str, target: str, columns: list[dict]) -> list[ColumnEdge]:
+    edges: dict[tuple, list[dict]] = {}
+    for c in columns:
+        edges.setdefault((c["source"], c["target"]), []).append(c["transformation"])
+    return [ColumnEdge.of(source, s, target, t, canonical(trans)) for (s, t), trans in sorted(edges.items())]
+
+
 def _refuse_open_duplicate(session: Session, source: str, target: str, job: str | None) -> None:
     duplicate = session.scalar(
         select(LineageFlow.id).where(
@@ -141,6 +186,11 @@ def end_flow(session: Session, flow_id: int, *, actor: str, until=None) -> Linea
     session.execute(
         update(LineageEdge)
         .where(LineageEdge.flow_id == flow.id, LineageEdge.valid_to.is_(None))
+        .values(valid_to=when)
+    )
+    session.execute(
+        update(LineageColumnEdge)
+        .where(LineageColumnEdge.flow_id == flow.id, LineageColumnEdge.valid_to.is_(None))
         .values(valid_to=when)
     )
     return _audited(session, flow, actor=actor, action="end", before=before)

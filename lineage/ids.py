@@ -13,6 +13,8 @@ from registry.messages import msg
 
 NODE_TYPES = ("dataset", "job", "system")
 LEVELS = ("dataset", "system")
+#: the levels a graph query or an export may ask for: fields and column edges too
+GRAPH_LEVELS = (*LEVELS, "column")
 #: what a caller may write for a direction → the direction it means
 DIRECTIONS = {
     "upstream": "upstream",

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lineage import group_commit
+from lineage.columns import store as column_store
 from lineage.events import OPENING_STATES, ParsedEvent, load_event_body, validate_event
 from lineage.ids import dataset_id, job_id
 from lineage.models import NODE_ID, LineageEvent
@@ -175,6 +176,7 @@ def _statements(
             "AND (parent IS NULL OR parent <> :parent)",
             {"parent": job_id(*parsed.parent), "job": jid},
         )
+    columns = column_store.apply_event(raw, parsed, jid, event_id, at, new_nodes)
     after = event_after(row, opened, closed, aliased)
     raw.audit(
         actor=actor,
@@ -184,7 +186,10 @@ def _statements(
         before=None,
         after=after,
     )
-    return {"id": event_id, "sha256": row["sha256"], **after, "warnings": row["warnings"] or []}
+    summary = {"id": event_id, "sha256": row["sha256"], **after, "warnings": row["warnings"] or []}
+    if columns:  # column edges are derived from the body, whose sha256 the audit entry holds
+        summary["columns"] = columns
+    return summary
 
 
 def _edge_changes(raw: Raw, parsed: ParsedEvent, jid: str, event_id: int, at, *, job_is_new: bool):

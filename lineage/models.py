@@ -79,9 +79,11 @@ class LineageFlow(Base):
     valid_from: Mapped[dt.datetime] = mapped_column(DateTime)
     valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(200))
+    #: the flow's column mapping, ``[{"source": field, "target": field, "transformation"}]`` (None: none)
+    columns: Mapped[list | None] = mapped_column(JSON)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "id": self.id,
             "source": self.source,
             "target": self.target,
@@ -91,6 +93,9 @@ class LineageFlow(Base):
             "valid_to": self.valid_to,
             "created_by": self.created_by,
         }
+        if self.columns:  # only when set: flows audited before column mappings keep their snapshots
+            out["columns"] = self.columns
+        return out
 
 
 class LineageEdge(Base):
@@ -114,6 +119,35 @@ class LineageEdge(Base):
     valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime)
     run_id: Mapped[str | None] = mapped_column(String(64))
     #: not indexed: only audit verify reads edges by event (all at once), and every index costs intake
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_event.id"))
+    closed_by: Mapped[int | None] = mapped_column(Integer)
+    flow_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_flow.id"))
+
+
+class LineageColumnEdge(Base):
+    """A column edge (source field → target field) from a ``columnLineage`` facet or a flow's column
+    mapping, valid in ``[valid_from, valid_to)`` like a dataset edge.
+
+    ``target_field`` None: a dataset-wide entry (the facet's 1-2-0 ``dataset`` list): the source field
+    shapes every row of ``target_dataset``, stored once rather than once per output field.
+    ``transformations`` is the canonical JSON list of the edge's transformations (DIRECT first).
+    """
+
+    __tablename__ = "lineage_column_edge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(NODE_ID))
+    #: a field id, or the target dataset's id for a dataset-wide entry
+    target: Mapped[str] = mapped_column(String(NODE_ID))
+    source_dataset: Mapped[str] = mapped_column(String(NODE_ID))
+    source_field: Mapped[str] = mapped_column(String(NODE_ID))
+    #: intake finds a dataset's open column edges by it (with ``job``)
+    target_dataset: Mapped[str] = mapped_column(String(NODE_ID), index=True)
+    target_field: Mapped[str | None] = mapped_column(String(NODE_ID))
+    transformations: Mapped[str] = mapped_column(Text)
+    job: Mapped[str | None] = mapped_column(String(NODE_ID))
+    valid_from: Mapped[dt.datetime] = mapped_column(DateTime)
+    valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_event.id"))
     closed_by: Mapped[int | None] = mapped_column(Integer)
     flow_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_flow.id"))

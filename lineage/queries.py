@@ -10,6 +10,8 @@ import networkx as nx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lineage.columns import queries as column_queries
+from lineage.columns.facet import is_field_id
 from lineage.ids import check_direction, iso, parse_time, split_node_id
 from lineage.models import LineageNode
 from lineage.timeline import Graph, graph_at, timeline
@@ -77,7 +79,12 @@ def subgraph(
     as_of=None,
 ) -> dict:
     """The contract's ``{"nodes", "edges"}`` for a graph query (sorted, so the same query gives the same
-    answer), plus ``as_of`` and ``level``. Raises Invalid, NotFound."""
+    answer), plus ``as_of`` and ``level``; ``level="column"``: fields and column edges
+    (``lineage.columns.queries.subgraph``). Raises Invalid, NotFound."""
+    if level == column_queries.LEVEL:
+        return column_queries.subgraph(session, node=node, direction=direction, depth=depth, as_of=as_of)
+    if is_field_id(node):
+        raise Invalid("node is a field: ask with level=column", {"node": ["a field node needs level=column"]})
     moment = parse_time(as_of)
     graph = graph_at(session, moment, level)
     ids = neighbourhood(graph, node, direction, depth)
@@ -176,7 +183,10 @@ def _system_items(info: dict, systems: dict[str, list[int]]) -> list[dict]:
 
 
 def impact_json(session: Session, node: str, *, as_of=None) -> str:
-    """``impact`` as JSON text, assembled from fragments (the hot path: no per-item serialisation)."""
+    """``impact`` as JSON text, assembled from fragments (the hot path: no per-item serialisation); a
+    field node's impact is column-level (``lineage.columns.queries.impact_json``)."""
+    if is_field_id(node):
+        return column_queries.impact_json(session, node, as_of=as_of)
     moment = parse_time(as_of)
     graph = graph_at(session, moment, "dataset")
     kind, _, code = split_node_id(node)

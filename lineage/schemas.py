@@ -5,10 +5,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from lineage.export.formats import FORMATS
-from lineage.ids import DIRECTIONS, LEVELS
+from lineage.ids import DIRECTIONS, GRAPH_LEVELS, LEVELS
 from registry.paging import PageArgsSchema, PageEnvelopeSchema
 
-NODE_HELP = "dataset:{namespace}:{name}, job:{namespace}:{name} or system:{code}"
+NODE_HELP = (
+    "dataset:{namespace}:{name}, job:{namespace}:{name}, system:{code} or (level=column, impact) "
+    "datasetField:{namespace}:{name}:{field}"
+)
 
 
 def _as_of():
@@ -20,15 +23,15 @@ def _as_of():
     )
 
 
-def _level():
-    return fields.String(load_default="dataset", validate=validate.OneOf(LEVELS))
+def _level(levels=LEVELS):
+    return fields.String(load_default="dataset", validate=validate.OneOf(levels))
 
 
 class GraphQueryArgsSchema(Schema):
     node = fields.String(metadata={"description": f"{NODE_HELP}; none: the whole graph"})
     direction = fields.String(load_default="both", validate=validate.OneOf(list(DIRECTIONS)))
     depth = fields.Integer(validate=validate.Range(min=0), metadata={"description": "edges; none: unbounded"})
-    level = _level()
+    level = _level(GRAPH_LEVELS)
     as_of = _as_of()
 
 
@@ -69,6 +72,13 @@ class FlowSchema(Schema):
     description = fields.String(allow_none=True)
     valid_from = fields.String(allow_none=True, metadata={"description": "ISO 8601; default now"})
     valid_to = fields.String(allow_none=True, metadata={"description": "ISO 8601; default open"})
+    columns = fields.Raw(
+        allow_none=True,
+        metadata={
+            "description": "column mapping: [{source: field of source, target: field of target, "
+            "transformation?: {type, subtype, description, masking}}] (default DIRECT/IDENTITY)"
+        },
+    )
     created_by = fields.String(dump_only=True)
 
 
@@ -87,6 +97,9 @@ class NodeSchema(Schema):
     system = fields.String(allow_none=True)
     resource = fields.String(allow_none=True)
     namespace = fields.String()
+    dataset = fields.String(metadata={"description": "level=column: the field's dataset id"})
+    field = fields.String(metadata={"description": "level=column: the field's name"})
+    dataset_name = fields.String(metadata={"description": "level=column: the field's dataset name"})
 
 
 class EdgeSchema(Schema):
@@ -96,6 +109,12 @@ class EdgeSchema(Schema):
     valid_from = fields.String(allow_none=True)
     valid_to = fields.String(allow_none=True)
     datasets = fields.Integer()
+    transformation = fields.Dict(
+        allow_none=True,
+        metadata={"description": "level=column: {type: DIRECT|INDIRECT, subtype, description, masking}"},
+    )
+    transformations = fields.List(fields.Dict(), metadata={"description": "level=column: all of them"})
+    scope = fields.String(metadata={"description": "level=column: field, or dataset (a dataset-wide entry)"})
 
 
 class _LevelPageSchema(PageEnvelopeSchema):
@@ -121,3 +140,22 @@ class GraphSchema(Schema):
 
 class DriftQueryArgsSchema(Schema):
     resource = fields.String(required=True, metadata={"description": "a catalog resource's code"})
+
+
+class SqlLineageSchema(Schema):
+    sql = fields.String(required=True, metadata={"description": "one statement or a script"})
+    dialect = fields.String(
+        required=True,
+        metadata={
+            "description": "sqlglot's dialect names (oracle, mysql, postgres, tsql, hive, spark, …) plus "
+            "dm/dameng (read as Oracle), kingbase (PostgreSQL), gbase and oceanbase (MySQL)"
+        },
+    )
+    namespace = fields.String(required=True, metadata={"description": "the datasets' OpenLineage namespace"})
+    job = fields.String(
+        allow_none=True, metadata={"description": "job:NS:NAME (or NAME); none: one job per written dataset"}
+    )
+    default_schema = fields.String(
+        allow_none=True, metadata={"description": "prefixed to unqualified tables"}
+    )
+    record = fields.Boolean(load_default=True, metadata={"description": "false: a preview, nothing recorded"})

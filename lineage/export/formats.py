@@ -7,7 +7,7 @@ import io
 import json
 
 from lineage.export import graphml, prov
-from lineage.export.common import label, level_of
+from lineage.export.common import TRANSFORMATION_ATTRS, flat_transformation, label, level_of
 from registry.errors import Invalid
 
 #: format → (file name, media type)
@@ -81,16 +81,22 @@ def excel_safe(value) -> str:
 
 def _csv(nodes, edges, as_of, query) -> bytes:
     by_id = {n["id"]: n for n in nodes}
+    column = level_of(query) == "column"
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(_CSV_HEADER)
+    writer.writerow((*_CSV_HEADER, *TRANSFORMATION_ATTRS, "scope") if column else _CSV_HEADER)
     for e in edges:
         s, t = by_id.get(e["source"], {}), by_id.get(e["target"], {})
+        # a field's name is written dataset.field (a column name alone repeats across datasets)
+        s_name = label(s) if column and s else s.get("name")
+        t_name = label(t) if column and t else t.get("name")
         row = (
-            *(e["source"], s.get("type"), s.get("name"), s.get("system")),
-            *(e["target"], t.get("type"), t.get("name"), t.get("system")),
+            *(e["source"], s.get("type"), s_name, s.get("system")),
+            *(e["target"], t.get("type"), t_name, t.get("system")),
             *(e["kind"], e.get("valid_from"), e.get("valid_to"), as_of),
         )
+        if column:
+            row += (*flat_transformation(e).values(), e.get("scope"))
         writer.writerow([excel_safe(v) for v in row])
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")  # the BOM makes Excel read UTF-8 (Chinese intact)
 
@@ -99,7 +105,7 @@ def _dot_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-_DOT_SHAPES = {"dataset": "box", "job": "ellipse", "system": "box3d"}
+_DOT_SHAPES = {"dataset": "box", "job": "ellipse", "system": "box3d", "field": "note"}
 
 
 def _dot(nodes, edges, as_of, query) -> bytes:
@@ -115,10 +121,12 @@ def _dot(nodes, edges, as_of, query) -> bytes:
             attrs += f", tooltip={_dot_str(n['system'])}"
         lines.append(f"  {_dot_str(n['id'])} [{attrs}];")
     for e in edges:
-        style = ", style=dashed" if e["kind"] == "flow" else ""
-        lines.append(
-            f"  {_dot_str(e['source'])} -> {_dot_str(e['target'])} [label={_dot_str(e['kind'])}{style}];"
-        )
+        style = ", style=dashed" if e["kind"] in ("flow", "field") else ""
+        trans = e.get("transformation") or {}
+        text = "/".join(x for x in (trans.get("type"), trans.get("subtype")) if x) or e["kind"]
+        if trans.get("type") == "INDIRECT":
+            style += ", style=dotted"
+        lines.append(f"  {_dot_str(e['source'])} -> {_dot_str(e['target'])} [label={_dot_str(text)}{style}];")
     lines.append("}")
     return ("\n".join(lines) + "\n").encode("utf-8")
 

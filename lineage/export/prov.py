@@ -13,6 +13,8 @@ PREFIXES = {
     "job": "urn:yima:job:",
     "sys": "urn:yima:system:",
 }
+#: field ids' prefix, declared only in column-level documents (the others keep their bytes)
+FIELD_PREFIX = {"fld": "urn:yima:datasetField:"}
 #: the document's parts, in the order they are written (empty parts are left out)
 _PARTS = (
     "entity",
@@ -23,12 +25,14 @@ _PARTS = (
     "wasDerivedFrom",
     "wasAttributedTo",
     "wasAssociatedWith",
+    "wasInfluencedBy",
+    "hadMember",
 )
 
 
 def _qname(node_id: str) -> str:
     kind, _, rest = node_id.partition(":")
-    prefix = {"dataset": "ds", "job": "job", "system": "sys"}[kind]
+    prefix = {"dataset": "ds", "job": "job", "system": "sys", "datasetField": "fld"}[kind]
     return f"{prefix}:{quote(rest, safe='')}"
 
 
@@ -46,6 +50,9 @@ def _elements(doc: dict, nodes: list[dict]) -> None:
                 attrs[f"yima:{key}"] = node[key]
         if node["type"] == "dataset":
             doc["entity"][_qname(node["id"])] = {**attrs, "prov:type": "yima:Dataset"}
+        elif node["type"] == "field":
+            field_attrs = {"yima:dataset": node["dataset"], "yima:field": node["field"]}
+            doc["entity"][_qname(node["id"])] = {**attrs, **field_attrs, "prov:type": "yima:Field"}
         elif node["type"] == "job":
             doc["activity"][_qname(node["id"])] = {**attrs, "prov:type": "yima:Job"}
         else:
@@ -87,10 +94,30 @@ def _relations(doc: dict, nodes: list[dict], edges: list[dict]) -> tuple[dict, d
         elif kind == "output" and types.get(s) == "job":
             _add(doc["wasGeneratedBy"], "g", {"prov:entity": _qname(t), "prov:activity": _qname(s), **extra})
             outputs.setdefault(s, []).append(t)
+        elif kind == "column":
+            _column_relation(doc, edge, extra)
+        elif kind == "field":  # a dataset standing for its fields: they are its members
+            _add(doc["hadMember"], "m", {"prov:collection": _qname(s), "prov:entity": _qname(t)})
         elif kind in ("flow", "feeds"):  # feeds, system level: one system's data feeds another's
             derived = {"prov:generatedEntity": _qname(t), "prov:usedEntity": _qname(s)}
             _add(doc["wasDerivedFrom"], "d", {**derived, **extra} if kind == "flow" else derived)
     return inputs, outputs
+
+
+def _column_relation(doc: dict, edge: dict, extra: dict) -> None:
+    """A column edge: the target field derives from the source field (a dataset-wide entry: the
+    dataset is influenced by it), with the transformation as ``yima:`` attributes."""
+    trans = edge.get("transformation") or {}
+    for key in ("type", "subtype", "description"):
+        if trans.get(key):
+            extra[f"yima:transformation{key.capitalize()}"] = trans[key]
+    if trans.get("masking"):
+        extra["yima:masking"] = True
+    s, t = _qname(edge["source"]), _qname(edge["target"])
+    if edge.get("scope") == "dataset":
+        _add(doc["wasInfluencedBy"], "i", {"prov:influencee": t, "prov:influencer": s, **extra})
+    else:
+        _add(doc["wasDerivedFrom"], "d", {"prov:generatedEntity": t, "prov:usedEntity": s, **extra})
 
 
 def _job_derivations(doc: dict, inputs: dict, outputs: dict) -> None:
@@ -127,7 +154,7 @@ def render(nodes: list[dict], edges: list[dict], as_of: str, query: dict) -> byt
     _elements(parts, nodes)
     _responsibility(parts, nodes)
     _job_derivations(parts, *_relations(parts, nodes, edges))
-    doc: dict = {"prefix": dict(PREFIXES)}
+    doc: dict = {"prefix": dict(PREFIXES) | (FIELD_PREFIX if query.get("level") == "column" else {})}
     if query.get("level") == "system":
         doc["wasInfluencedBy"] = _as_influences(parts)
         parts["wasDerivedFrom"] = {}

@@ -1,7 +1,7 @@
 """search: on PostgreSQL, 1–2 character queries use an exact array index of the grams
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 
 The pg_trgm index of ``resource_search.grams`` (0003) answered ``grams LIKE '% 工程 %'`` with
 candidates that had to be rechecked against the 700-byte grams of every row, and a broad pair

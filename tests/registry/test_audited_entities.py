@@ -16,6 +16,8 @@ NOT_AUDITED = {
     "resource_search": "the search index, derived from data_resource and rebuilt from it",
     "code_scheme": "the row anchoring a scheme declared in files; release entries are keyed by its id",
     "lineage_node": "datasets and jobs upserted from the events and flows that name them (derived)",
+    "lineage_column_edge": "column edges derived from the columnLineage facets of stored events (each "
+    "ingest entry holds the body's sha256) and from flows' column mappings (in the flow's audit state)",
     "audit_tree": "the Merkle tree over the chain, derived from it (verify recomputes and compares it)",
     "audit_checkpoint": "checkpoints issued over the chain; recording one as an entry would change the size it signs",
     "webhook_delivery": "the delivery log: a record of attempts to send audit entries, not state of its own",

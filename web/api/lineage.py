@@ -23,8 +23,10 @@ from lineage.schemas import (
     NodeQueryArgsSchema,
     OrphanPageSchema,
     PathQueryArgsSchema,
+    SqlLineageSchema,
     UncataloguedQueryArgsSchema,
 )
+from lineage.sql.record import lineage_from_sql
 from registry.jsonutil import sha256_hex
 from registry.paging import page_of
 from registry.signed_note import signer_for
@@ -90,6 +92,40 @@ class Intake(MethodView):
         with db().writer() as s:
             summary, created = intake.ingest(s, request.get_data(cache=False), actor=actor())
         return summary, 201 if created else 200
+
+
+@blp.route("/sql")
+class SqlLineage(MethodView):
+    @needs("contributor")
+    @blp.arguments(SqlLineageSchema)
+    @blp.response(201)
+    @_answers(
+        {
+            "201": "recorded: the job, each statement's inputs, outputs, column edges or error, the events",
+            "200": "a preview (record false), or nothing could be recorded",
+        }
+    )
+    def post(self, values):
+        """Lineage from SQL (role contributor): per statement, the datasets it reads and writes and which
+        fields feed each written field, how (OpenLineage transformations).
+
+        Tables that are catalogued resources in ``namespace`` are read with their field lists (so
+        ``SELECT *`` expands). With ``record`` (default) the lineage is sent through intake as
+        OpenLineage events: audited, in ``as_of`` and in exports like any other. A statement that
+        cannot be parsed has ``error`` set and records nothing; the others still do.
+        """
+        with db().writer() as s:
+            result = lineage_from_sql(
+                s,
+                [(None, values["sql"])],
+                dialect=values["dialect"],
+                namespace=values["namespace"],
+                job=values.get("job"),
+                default_schema=values.get("default_schema"),
+                record=values["record"],
+                actor=actor(),
+            )
+        return result, 201 if result["events"] else 200
 
 
 @blp.route("/events")

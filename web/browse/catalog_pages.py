@@ -227,6 +227,7 @@ def resource(code):
         revision_total=revisions.total,
         node=node,
         drawn=drawn,
+        columns=lineage_pages.field_lineage_rows(s, res),
         labels=labels,
         json_twin=f"/api/v1/resources/{code}",
     )

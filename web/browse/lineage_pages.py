@@ -13,21 +13,43 @@ from zoneinfo import ZoneInfo
 
 from flask import render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as L
 
 from catalog.search import pinyin_full, pinyin_initials
 from lineage import queries, timeline
+from lineage.columns import queries as column_queries
+from lineage.columns.facet import split_field_id
 from lineage.ids import iso, parse_time
+from lineage.sql import dialect_choices
+from lineage.sql.record import lineage_from_sql
 from registry.cache import VersionedCache
 from registry.errors import Invalid, NotFound
 from web.browse import zone
+from web.browse.access import steward_required
 from web.browse.graph_layout import layout
 from web.browse.pages import bp, twin
-from web.context import session
+from web.context import actor, db, session
 
 DIRECTIONS = ("both", "downstream", "upstream")
-LEVELS = ("system", "dataset")
+LEVELS = ("system", "dataset", "column")
 #: how jobs are drawn: folded onto the edge from their inputs to their outputs (the default), or as nodes
 JOB_MODES = ("fold", "nodes")
+#: OpenLineage column-lineage transformation types and subtypes, as the pages say them
+TRANSFORMATION_LABELS = {
+    "DIRECT": L("直接"),
+    "INDIRECT": L("间接"),
+    "IDENTITY": L("原样"),
+    "TRANSFORMATION": L("转换"),
+    "AGGREGATION": L("聚合"),
+    "JOIN": L("关联"),
+    "FILTER": L("筛选"),
+    "GROUP_BY": L("分组"),
+    "SORT": L("排序"),
+    "WINDOW": L("窗口"),
+    "CONDITIONAL": L("条件"),
+}
+#: the SQL box's dialects first in the list (the bureau's databases), then sqlglot's others
+SQL_DIALECTS = ("oracle", "dm", "mysql", "kingbase", "postgres", "tsql", "gbase", "oceanbase")
 #: a bigger graph is not drawn (pick a node and a depth); the exports still hold all of it
 MAX_DRAWN = 400
 MAX_CHOICES = 2000
@@ -134,6 +156,8 @@ def drawing(graph: dict, focus: str | None = None, names: dict[str, str] | None 
         label, sub = n.get("name") or n["id"], n.get("system") or ""
         if kind == "system":
             sub = n["id"].removeprefix("system:")
+        elif kind == "field":
+            label, sub = n.get("field") or label, n.get("dataset_name") or ""
         elif kind == "dataset" and n.get("resource") in names:
             label, sub = names[n["resource"]], f"{n.get('name')} · {sub}" if sub else n.get("name")
         nodes.append(
@@ -248,6 +272,8 @@ def _controls(args) -> dict:
     """The page's controls from the query string, each checked (a wrong value falls back to the default)."""
     node = args.get("node") or None
     level = args.get("level") or ("dataset" if node and not node.startswith("system:") else "system")
+    if node and node.startswith("datasetField:"):
+        level = "column"
     depth_raw = args.get("depth", "")
     as_of_raw = (args.get("as_of") or "").strip()
     return {
@@ -279,7 +305,9 @@ def _pick(c: dict, entries: list[dict]) -> tuple[str | None, list[dict]]:
     entry, matches = resolve_find(text, entries)
     if entry:
         c["node"] = entry["id"]
-        c["level"] = "system" if entry["kind"] == "system" else "dataset"
+        # a dataset chosen at column level draws its fields
+        keep_columns = c["level"] == "column" and entry["kind"] != "system"
+        c["level"] = "system" if entry["kind"] == "system" else ("column" if keep_columns else "dataset")
         return None, []
     c["node"] = None
     if matches:
@@ -361,3 +389,105 @@ def _page_values(c, graph, shown, drawn, entries, error, matches) -> dict:
         ],
         "json_twin": twin("/api/v1/lineage/graph", **params),
     }
+
+
+# --- column lineage on a resource's page ----------------------------------------------------
+
+
+def transformation_text(transformations: list[dict]) -> str:
+    """``直接 · 聚合``, several joined by ``；``, masking said (``脱敏``)."""
+    parts = []
+    for t in transformations:
+        words = [str(TRANSFORMATION_LABELS.get(t.get("type"), t.get("type") or ""))]
+        if t.get("subtype"):
+            words.append(str(TRANSFORMATION_LABELS.get(t["subtype"], t["subtype"])))
+        if t.get("masking"):
+            words.append(_("脱敏"))
+        parts.append(" · ".join(w for w in words if w))
+    return "；".join(parts)
+
+
+def _other(node: str) -> dict:
+    if node.startswith("datasetField:"):
+        dataset, field = split_field_id(node)
+        return {"id": node, "label": f"{dataset.rpartition(':')[2]}.{field}"}
+    return {"id": node, "label": node.rpartition(":")[2]}
+
+
+def field_lineage_rows(s, resource: dict) -> dict | None:
+    """The resource's fields (the catalog's first, then any only lineage knows) with their upstream
+    and downstream fields and how; ``dataset`` lists the inputs that shape the whole dataset. None
+    when the resource has no lineage identity or no column lineage."""
+    identity = resource.get("lineage")
+    if not identity:
+        return None
+    node = f"dataset:{identity['namespace']}:{identity['name']}"
+    try:
+        found = column_queries.field_lineage(s, node)
+    except (NotFound, Invalid):
+        return None
+    if not found:
+        return None
+
+    def side(edges: list[dict]) -> list[dict]:
+        return [_other(e["other"]) | {"how": transformation_text(e["transformations"])} for e in edges]
+
+    titles = {f["name"]: f.get("title") for f in resource.get("fields", [])}
+    names = [n for n in titles if n in found] + sorted(n for n in found if n is not None and n not in titles)
+    rows = [
+        {
+            "name": n,
+            "title": titles.get(n),
+            "id": f"datasetField:{identity['namespace']}:{identity['name']}:{n}",
+            "upstream": side(found[n]["upstream"]),
+            "downstream": side(found[n]["downstream"]),
+        }
+        for n in names
+    ]
+    wide = found.get(None, {"upstream": []})
+    return {"node": node, "rows": rows, "dataset": side(wide["upstream"])}
+
+
+# --- the SQL box: lineage from SQL, previewed then recorded ----------------------------------
+
+
+@bp.route("/lineage/sql", methods=["GET", "POST"])
+@steward_required
+def lineage_sql():
+    form = request.form if request.method == "POST" else request.args
+    values = {
+        "sql": form.get("sql") or "",
+        "dialect": form.get("dialect") or "oracle",
+        "namespace": (form.get("namespace") or "").strip(),
+        "job": (form.get("job") or "").strip() or None,
+    }
+    result, error, recorded = None, None, False
+    if request.method == "POST":
+        recorded = form.get("action") == "record"
+        try:
+            with db().writer() as w:
+                result = lineage_from_sql(
+                    w,
+                    [(None, values["sql"])],
+                    dialect=values["dialect"],
+                    namespace=values["namespace"],
+                    job=values["job"],
+                    record=recorded,
+                    actor=actor(),
+                )
+        except Invalid as exc:
+            error, recorded = exc.message, False
+    for st in (result or {}).get("statements", []):
+        for c in st["columns"]:
+            c["how"] = transformation_text([c["transformation"]])
+        for c in st["indirect"]:
+            c["how"] = transformation_text([c["transformation"]])
+    dialects = list(SQL_DIALECTS) + [d for d in dialect_choices() if d not in SQL_DIALECTS]
+    return render_template(
+        "lineage_sql.html",
+        values=values,
+        dialects=dialects,
+        result=result,
+        error=error,
+        recorded=recorded and bool(result and result["events"]),
+    ), (422 if error else 200)

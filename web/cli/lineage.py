@@ -13,7 +13,8 @@ from lineage import queries
 from lineage.export.bundle import MANIFEST, audited_manifest, manifest_bytes
 from lineage.export.bundle import export as export_bundle
 from lineage.export.formats import FORMATS
-from lineage.ids import LEVELS
+from lineage.ids import GRAPH_LEVELS
+from lineage.sql.record import lineage_from_sql
 from registry.errors import Invalid
 from registry.signed_note import signer_for
 from web.cli.groups import cli_actor, get_config, get_db, main
@@ -56,7 +57,8 @@ def cli_words():
 
 @main.group()
 def lineage():
-    """Lineage between systems: exports for audits, the stewards' to-do of uncatalogued datasets."""
+    """Lineage between systems: exports for audits, the stewards' to-do of uncatalogued datasets,
+    lineage from SQL files."""
 
 
 @lineage.command("export")
@@ -68,7 +70,11 @@ def lineage():
     help="graphml (yEd, Gephi), json (node-link), prov (W3C PROV-JSON), csv (edge list for Excel), dot.",
 )
 @click.option("--as-of", help="ISO 8601 date or date-time: the graph as it stood then (default: now).")
-@click.option("--node", help="Only this node's neighbourhood: dataset:NS:NAME, job:NS:NAME or system:CODE.")
+@click.option(
+    "--node",
+    help="Only this node's neighbourhood: dataset:NS:NAME, job:NS:NAME, system:CODE or "
+    "datasetField:NS:NAME:FIELD.",
+)
 @click.option(
     "--direction",
     type=click.Choice(["up", "down", "both", "upstream", "downstream"]),
@@ -81,9 +87,10 @@ def lineage():
 )
 @click.option(
     "--level",
-    type=click.Choice(list(LEVELS)),
-    help="dataset (datasets and jobs) or system (system A → B when A's data feeds B's); default: "
-    "system for a --node system:CODE, else dataset.",
+    type=click.Choice(list(GRAPH_LEVELS)),
+    help="dataset (datasets and jobs), system (system A → B when A's data feeds B's) or column (fields "
+    "and column edges); default: system for a --node system:CODE, column for a --node datasetField:…, "
+    "else dataset.",
 )
 @click.option(
     "--out",
@@ -99,6 +106,7 @@ def export(fmt, as_of, node, direction, depth, level, out_dir):
         raise click.UsageError("--direction and --depth need --node")
     if level is None:
         level = "system" if node and node.startswith("system:") else "dataset"
+        level = "column" if node and node.startswith("datasetField:") else level
     database = get_db()
     with database.session() as s, cli_words():
         made = export_bundle(s, fmt, node=node, direction=direction, depth=depth, level=level, as_of=as_of)
@@ -122,3 +130,81 @@ def uncatalogued(as_of, as_json):
     for item in items:
         click.echo(f"{item['id']}\t{item['system'] or '-'}\t{item['first_seen']}")
     click.echo(f"{len(items)} uncatalogued dataset(s)", err=True)
+
+
+@lineage.command("sql")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "--dialect",
+    required=True,
+    help="sqlglot's names (oracle, mysql, postgres, tsql, hive, spark, …), plus dm/dameng (read as Oracle), "
+    "kingbase (PostgreSQL), gbase and oceanbase (MySQL).",
+)
+@click.option("--namespace", required=True, help="The OpenLineage namespace of every dataset the SQL names.")
+@click.option(
+    "--job",
+    help="Record every statement as one run of this job (NAME in the namespace, or job:NS:NAME); "
+    "default: one job per written dataset, sql/<dataset>.",
+)
+@click.option("--default-schema", help="Prefixed to unqualified table names.")
+@click.option("--dry-run", is_flag=True, help="Analyse and print; record nothing.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the API's JSON instead of one line per statement."
+)
+def sql(files, dialect, namespace, job, default_schema, dry_run, as_json):
+    """Lineage from SQL files (views, ETL scripts): per statement, the datasets it reads and writes and
+    the column edges; recorded as OpenLineage events (audited) unless --dry-run. Catalogued resources
+    in the namespace lend their field lists, so SELECT * expands. Exit 1 when a statement could not be
+    parsed (the others are still recorded)."""
+    scripts = [(name, _read_sql(name)) for name in files]
+    with get_db().writer() as s:
+        result = lineage_from_sql(
+            s,
+            scripts,
+            dialect=dialect,
+            namespace=namespace,
+            job=job,
+            default_schema=default_schema,
+            record=not dry_run,
+            actor=cli_actor(),
+        )
+    failed = [st for st in result["statements"] if st["error"]]
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        _print_statements(result, dry_run)
+    if failed:
+        raise SystemExit(1)
+
+
+def _read_sql(name: str) -> str:
+    try:
+        with click.open_file(name, encoding="utf-8-sig") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {name}: {exc}", param_hint="FILES") from None
+
+
+def _short(node: str, namespace: str) -> str:
+    return node.split(":", 1)[1].removeprefix(namespace + ":")
+
+
+def _print_statements(result: dict, dry_run: bool) -> None:
+    ns = result["namespace"]
+    for st in result["statements"]:
+        where = f"{st.get('file', '-')}:{st['line']}"
+        if st["error"]:
+            click.echo(f"{where}\terror: {st['error']}")
+            continue
+        reads = ", ".join(_short(i, ns) for i in st["inputs"]) or "-"
+        writes = ", ".join(_short(o, ns) for o in st["outputs"]) or "-"
+        click.echo(f"{where}\t{st['type']}\t{reads} → {writes}\t{len(st['columns'])} column edge(s)")
+        for warning in st["warnings"]:
+            click.echo(f"{where}\twarning: {warning}")
+    if dry_run:
+        click.echo("dry run: nothing recorded", err=False)
+        return
+    for event in result["events"]:
+        click.echo(f"recorded event {event['id']} for {event['job']}")
+    if not result["events"]:
+        click.echo("nothing recorded")

@@ -1,0 +1,1 @@
+"""Column-level lineage: field nodes and column edges from ``columnLineage`` facets and flows' column mappings."""

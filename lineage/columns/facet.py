@@ -1,0 +1,219 @@
+"""Reading a ``columnLineage`` facet (1-0-x to 1-2-0) into column edges, and field node ids."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from lineage.ids import dataset_id
+from lineage.models import NODE_ID
+from registry.errors import Invalid
+
+FIELD_PREFIX = "datasetField:"
+TYPES = ("DIRECT", "INDIRECT")
+#: how long a transformation's description may be (a whole SQL statement is cut, not refused)
+DESCRIPTION_MAX = 2000
+
+
+def field_id(namespace: str, name: str, field: str) -> str:
+    return f"{FIELD_PREFIX}{namespace}:{name}:{field}"
+
+
+def split_field_id(node: str, *, what: str = "node") -> tuple[str, str]:
+    """``datasetField:{namespace}:{name}:{field}`` → (dataset id, field): the field is what follows the
+    last colon, the name what follows the one before. Raises Invalid."""
+    rest = node[len(FIELD_PREFIX) :] if (node or "").startswith(FIELD_PREFIX) else ""
+    dataset, sep, field = rest.rpartition(":")
+    namespace, sep2, name = dataset.rpartition(":")
+    if not (sep and sep2 and namespace and name and field) or len(node) > NODE_ID:
+        raise Invalid(
+            f"{what} must be a field id: datasetField:{{namespace}}:{{name}}:{{field}} (got {node!r})",
+            {what: ["not a field id"]},
+        )
+    return dataset_id(namespace, name), field
+
+
+def is_field_id(node: str | None) -> bool:
+    return bool(node) and node.startswith(FIELD_PREFIX)
+
+
+def _text(value, limit: int = DESCRIPTION_MAX) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+_NORMALISED: dict[tuple, dict] = {}
+
+
+def transformation(raw: dict) -> dict:
+    """One transformation as stored: ``type`` DIRECT or INDIRECT (anything else is read as DIRECT),
+    ``subtype``, ``description``, ``masking`` (memoised: events repeat a few of them)."""
+    key = (raw.get("type"), raw.get("subtype"), raw.get("description"), raw.get("masking"))
+    try:
+        found = _NORMALISED.get(key)
+    except TypeError:  # an unhashable value (a list where a string belongs): not memoised
+        found, key = None, None
+    if found is None:
+        kind = str(raw.get("type") or "DIRECT").upper()
+        found = {
+            "type": kind if kind in TYPES else "DIRECT",
+            "subtype": _text(raw.get("subtype"), 64),
+            "description": _text(raw.get("description")),
+            "masking": bool(raw.get("masking")),
+        }
+        if key is not None:
+            if len(_NORMALISED) > 10_000:
+                _NORMALISED.clear()
+            _NORMALISED[key] = found
+    return found
+
+
+def _legacy(spec: dict) -> dict:
+    """The 1-0 form (``transformationType`` IDENTITY or MASKED, ``transformationDescription``)."""
+    kind = str(spec.get("transformationType") or "").upper()
+    return {
+        "type": "DIRECT",
+        "subtype": "IDENTITY" if kind == "IDENTITY" else "TRANSFORMATION" if kind == "MASKED" else None,
+        "description": _text(spec.get("transformationDescription")),
+        "masking": kind == "MASKED",
+    }
+
+
+def _sort_key(t: dict) -> tuple:
+    return (t["type"] != "DIRECT", t["subtype"] or "", t["description"] or "", t["masking"])
+
+
+_CANONICAL: dict[tuple, str] = {}
+
+
+def canonical(transformations: list[dict]) -> str:
+    """The stored form of an edge's transformations: sorted (DIRECT first), deduplicated, as JSON
+    (memoised: an event repeats a few transformations many times)."""
+    key = tuple((t["type"], t["subtype"], t["description"], t["masking"]) for t in transformations)
+    found = _CANONICAL.get(key)
+    if found is None:
+        unique = {json.dumps(t, sort_keys=True, ensure_ascii=False): t for t in transformations}
+        ordered = sorted(unique.values(), key=_sort_key)
+        found = json.dumps(ordered, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        if len(_CANONICAL) > 10_000:
+            _CANONICAL.clear()
+        _CANONICAL[key] = found
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnEdge:
+    """One column edge to store: ``target_field`` None for a dataset-wide entry (then ``target`` is
+    the dataset's id)."""
+
+    source_dataset: str
+    source_field: str
+    target_dataset: str
+    target_field: str | None
+    transformations: str  # ``canonical(...)``
+    source: str = ""
+    target: str = ""
+
+    @classmethod
+    def of(
+        cls, source_dataset: str, source_field: str, target_dataset: str, target_field, transformations: str
+    ):
+        source = FIELD_PREFIX + source_dataset[8:] + ":" + source_field  # 8: len("dataset:")
+        target = (
+            target_dataset if target_field is None else FIELD_PREFIX + target_dataset[8:] + ":" + target_field
+        )
+        return cls(
+            source_dataset, source_field, target_dataset, target_field, transformations, source, target
+        )
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.source, self.target, self.transformations)
+
+
+def _inputs(items, default: dict | None) -> dict[tuple, list[dict]]:
+    """(namespace, name, field) → its transformations, for a list of input fields (entries without a
+    namespace, name or field are skipped)."""
+    out: dict[tuple, list[dict]] = {}
+    if not isinstance(items, list):
+        return out
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        parts = (item.get("namespace"), item.get("name"), item.get("field"))
+        if not (
+            parts[0] and parts[1] and parts[2] and isinstance(parts[0], str) and isinstance(parts[1], str)
+        ) or not isinstance(parts[2], str):
+            continue
+        raw = item.get("transformations")
+        found = [transformation(t) for t in raw if isinstance(t, dict)] if raw.__class__ is list else None
+        found = found or [default or transformation({})]
+        known = out.get(parts)
+        if known is None:
+            out[parts] = found
+        else:
+            known.extend(found)
+    return out
+
+
+def _hoist_copied(per_field: dict[str, dict[tuple, list[dict]]]) -> dict[tuple, list[dict]]:
+    """Spark's older mode copies the dataset-wide INDIRECT inputs (filters, joins, grouping) into
+    every output field: an INDIRECT transformation of an input that every one of several output
+    fields lists is taken out of each and returned once, as a dataset-wide entry (what 1-2-0's
+    ``dataset`` says). DIRECT transformations always stay with their field."""
+    if len(per_field) < 2:
+        return {}
+    counts: dict[tuple, int] = {}
+    for inputs in per_field.values():
+        for parts, trans in inputs.items():
+            for t in {canonical([t]) for t in trans if t["type"] == "INDIRECT"}:
+                counts[(parts, t)] = counts.get((parts, t), 0) + 1
+    hoisted: dict[tuple, list[dict]] = {}
+    for (parts, t), n in counts.items():
+        if n < len(per_field):
+            continue
+        moved = json.loads(t)[0]
+        hoisted.setdefault(parts, []).append(moved)
+        for inputs in per_field.values():
+            left = [x for x in inputs[parts] if x != moved]
+            if left:
+                inputs[parts] = left
+            else:
+                del inputs[parts]
+    return hoisted
+
+
+def facet_edges(facet, target_dataset: str) -> list[ColumnEdge]:
+    """The column edges a ``columnLineage`` facet on ``target_dataset`` states, sorted: one per
+    (input field, output field) with all its transformations, and one per dataset-wide input
+    field (1-2-0 ``dataset``, or the copies of it Spark puts into every field). Malformed entries
+    (an input field without namespace, name or field) are skipped."""
+    if not isinstance(facet, dict) or not isinstance(facet.get("fields"), dict | type(None)):
+        return []
+    per_field: dict[str, dict[tuple, list[dict]]] = {}
+    for out_field, spec in (facet.get("fields") or {}).items():
+        if not isinstance(spec, dict) or not isinstance(out_field, str) or not out_field:
+            continue
+        legacy = (
+            _legacy(spec) if ("transformationType" in spec or "transformationDescription" in spec) else None
+        )
+        per_field[out_field] = _inputs(spec.get("inputFields"), legacy)
+    dataset_wide = _hoist_copied(per_field)
+    for parts, trans in _inputs(facet.get("dataset"), None).items():
+        dataset_wide.setdefault(parts, []).extend(trans)
+    ids: dict[tuple[str, str], str] = {}
+
+    def ds(ns: str, name: str) -> str:
+        found = ids.get((ns, name))
+        if found is None:
+            found = ids[(ns, name)] = dataset_id(ns, name)
+        return found
+
+    edges = [
+        ColumnEdge.of(ds(ns, name), field, target_dataset, out_field, canonical(trans))
+        for out_field, inputs in per_field.items()
+        for (ns, name, field), trans in inputs.items()
+    ]
+    edges += [
+        ColumnEdge.of(ds(ns, name), field, target_dataset, None, canonical(trans))
+        for (ns, name, field), trans in dataset_wide.items()
+    ]
+    return sorted(edges, key=ColumnEdge.key)

@@ -1,0 +1,370 @@
+"""The column-level graph as of any date: every column edge interval at one audit head (cached per
+process beside the dataset timeline), and the field graphs cut from it.
+
+A column edge of a job's run is in the graph only while its dataset edge (job → output) is: column
+edges keep the dataset edges' validity intervals, whatever ended the dataset edge. A dataset-wide
+entry is an edge field → dataset; the dataset stands for each of its fields (``field`` edges,
+dataset → field, at no distance), so the entry is stored and drawn once, not once per field.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import datetime as dt
+import json
+import sys
+import threading
+from json.encoder import encode_basestring as _encode
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from lineage.columns.facet import canonical
+from lineage.ids import iso
+from lineage.timeline import Timeline, timeline
+from registry.cache import VersionedCache
+
+_COLUMN_TIMELINES: VersionedCache[ColumnTimeline] = VersionedCache(size=2)
+_LOAD = text(
+    "SELECT source, target, source_dataset, source_field, target_dataset, target_field, "
+    "transformations, job, valid_from, valid_to, flow_id FROM lineage_column_edge"
+)
+
+
+def column_timeline(session: Session) -> ColumnTimeline:
+    """The column timeline at the current audit head (built on the first column-level question)."""
+    tl = timeline(session)
+    return _COLUMN_TIMELINES.get(str(session.get_bind().url), tl.head, lambda: ColumnTimeline(session, tl))
+
+
+def _split_dataset(node: str) -> tuple[str, str]:
+    namespace, _, name = node[len("dataset:") :].rpartition(":")
+    return namespace, name
+
+
+class ColumnTimeline:
+    """Every column edge interval at one audit head; field graphs as of a date are cut from it."""
+
+    MAX_GRAPHS = 4  # a graph of 400,000 column edges is ~100 MB: a few dates, not every one asked
+
+    def __init__(self, session: Session, tl: Timeline):
+        self.tl = tl
+        self.head = tl.head
+        #: field id → [dataset id, field name, first seen]
+        self.fields: dict[str, list] = {}
+        self.fields_of: dict[str, list[str]] = {}  # dataset id → its field ids
+        self.groups: dict[tuple | None, list[tuple]] = {}
+        times = self._load(session)
+        self.boundaries = sorted(times | set(tl.boundaries))
+        self._graphs: VersionedCache[ColumnGraph] = VersionedCache(size=self.MAX_GRAPHS)
+
+    def _load(self, session: Session) -> set[dt.datetime]:
+        """Every column edge row, on the driver's cursor (400,000 rows: SQLAlchemy's per-row work
+        would be most of the time); repeated strings interned, each distinct moment parsed once."""
+        cur = session.connection().connection.dbapi_connection.cursor()
+        try:
+            cur.execute(_LOAD.text)
+            data = cur.fetchall()
+        finally:
+            cur.close()
+        parsed: dict = {}
+
+        def when(value):  # SQLite gives text; PostgreSQL datetimes
+            if value is None:
+                return None
+            found = parsed.get(value)
+            if found is None:
+                found = parsed[value] = (
+                    value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+                )
+            return found
+
+        fields, fields_of = self.fields, self.fields_of
+        #: rows grouped by who wrote them ((job, target dataset), or None for flows and job-less
+        #: events): the graph checks once per group that the job still writes the dataset
+        groups = self.groups
+        intern = sys.intern
+        for s, t, sds, sf, tds, tf, trans, job, vf, vt, flow in data:
+            vf, vt = when(vf), when(vt)
+            tds = intern(tds)
+            writer = (intern(job), tds) if job is not None and flow is None else None
+            rows = groups.get(writer)
+            if rows is None:
+                rows = groups[writer] = []
+            rows.append((s, t, tds, intern(trans), vf, vt))
+            entry = fields.get(s)
+            if entry is None:
+                sds = intern(sds)
+                fields[s] = [sds, sf, vf]
+                fields_of.setdefault(sds, []).append(s)
+            elif vf < entry[2]:
+                entry[2] = vf
+            if tf is not None:
+                entry = fields.get(t)
+                if entry is None:
+                    fields[t] = [tds, tf, vf]
+                    fields_of.setdefault(tds, []).append(t)
+                elif vf < entry[2]:
+                    entry[2] = vf
+        return set(parsed.values())
+
+    def bucket(self, as_of: dt.datetime) -> int:
+        return bisect.bisect_right(self.boundaries, as_of)
+
+    def graph(self, as_of: dt.datetime) -> ColumnGraph:
+        return self._graphs.get(self.bucket(as_of), None, lambda: ColumnGraph(self, as_of))
+
+    def dataset_info(self, dataset: str) -> tuple[str, str, str | None, str | None]:
+        """(namespace, name, system, resource) of a dataset id, known to lineage or not."""
+        node = self.tl.nodes.get(dataset)
+        if node is not None:
+            return node["namespace"], node["name"], node["system"], node["resource"]
+        ns, name = _split_dataset(dataset)
+        resource = self.tl.resources.get((ns, name))
+        return ns, name, self.tl.by_namespace.get(ns), resource["code"] if resource else None
+
+
+class ColumnGraph:
+    """The field graph at one date, as integer adjacency lists (400,000 edges are too many for
+    networkx's dicts of dicts to build in the time a first query has)."""
+
+    MAX_IMPACTS = 64
+
+    def __init__(self, ctl: ColumnTimeline, as_of: dt.datetime):
+        self.ctl = ctl
+        self.as_of = as_of
+        self.ids: list[str] = []
+        self.pos: dict[str, int] = {}
+        self.succ: list[list[int]] = []
+        self.pred: list[list[int]] = []
+        #: hubs: a dataset node standing for its fields (dataset-wide entries); hub → its field positions
+        self.hub_fields: dict[int, list[int]] = {}
+        self.field_hub: dict[int, int] = {}
+        #: (s << 32 | t) → (transformations JSON, valid_from, valid_to)
+        self.edges: dict[int, tuple] = {}
+        self.impacts: VersionedCache[str] = VersionedCache(size=self.MAX_IMPACTS)
+        self._frags: dict[int, str] = {}
+        self._dataset_frags: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._build(as_of)
+
+    def _add(self, node: str) -> int:
+        i = self.pos[node] = len(self.ids)
+        self.ids.append(node)
+        self.succ.append([])
+        self.pred.append([])
+        return i
+
+    def _build(self, as_of: dt.datetime) -> None:
+        ctl = self.ctl
+        dg = ctl.tl.graph(as_of, "dataset").g._succ
+        self.ids = ids = [f for f, entry in ctl.fields.items() if entry[2] <= as_of]
+        self.pos = pos = {f: i for i, f in enumerate(ids)}
+        self.succ = succ = [[] for _ in ids]
+        self.pred = pred = [[] for _ in ids]
+        edges = self.edges
+        for writer, rows in ctl.groups.items():
+            if writer is not None and writer[1] not in dg.get(writer[0], ()):
+                continue  # the job no longer writes the dataset at as_of: nor its columns
+            for s, t, tds, trans, vf, vt in rows:
+                if vf > as_of or (vt is not None and as_of >= vt):
+                    continue
+                a, b = pos[s], pos.get(t)
+                if b is None:
+                    b = self._add(t)  # a dataset-wide entry's dataset
+                    self._hub(b, tds)
+                key = a << 32 | b
+                found = edges.get(key)
+                if found is None:
+                    edges[key] = (trans, vf, vt)
+                    succ[a].append(b)
+                    pred[b].append(a)
+                else:
+                    edges[key] = _merge(found, trans, vf, vt)
+
+    def edge(self, a: int, b: int) -> tuple:
+        """(transformations JSON, valid_from, valid_to) of the edge a → b."""
+        return self.edges[a << 32 | b]
+
+    def _hub(self, i: int, dataset: str) -> None:
+        members = [self.pos[f] for f in self.ctl.fields_of.get(dataset, ()) if f in self.pos]
+        self.hub_fields[i] = members
+        for m in members:
+            self.field_hub[m] = i
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def is_hub(self, i: int) -> bool:
+        return i in self.hub_fields
+
+    def distances(self, starts: list[int], *, downstream: bool, cutoff: int | None = None) -> dict[int, int]:
+        """Each reached node's distance in column edges from ``starts`` (a dataset standing for its
+        fields adds none), the starts at 0; within ``cutoff`` when given."""
+        dist = {s: 0 for s in starts}
+        queue = collections.deque(starts)
+        step = self.succ if downstream else self.pred
+        hub_fields, field_hub = self.hub_fields, self.field_hub
+        while queue:
+            here = queue.popleft()
+            d = dist[here]
+            free = hub_fields.get(here, ()) if downstream else _one(field_hub.get(here))
+            for nxt in free:
+                if nxt not in dist or d < dist[nxt]:
+                    dist[nxt] = d
+                    queue.appendleft(nxt)
+            if cutoff is not None and d >= cutoff:
+                continue
+            nd = d + 1
+            for nxt in step[here]:
+                if nxt not in dist or nd < dist[nxt]:
+                    dist[nxt] = nd
+                    queue.append(nxt)
+        return dist
+
+    def downstream_levels(self, starts: list[int]) -> list[list[int]]:
+        """Everything downstream of ``starts`` (not themselves), grouped by distance (index 0 is
+        distance 1), by a 0-1 breadth-first search over a flat distance list (the impact's hot path)."""
+        dist = [-1] * len(self.ids)
+        for s in starts:
+            dist[s] = 0
+        queue = collections.deque(starts)
+        reached: list[int] = []  # what the search touched: a narrow impact never scans the whole list
+        succ, hub_fields = self.succ, self.hub_fields
+        while queue:
+            here = queue.popleft()
+            d = dist[here]
+            members = hub_fields.get(here)
+            if members:
+                for nxt in members:
+                    if dist[nxt] < 0 or d < dist[nxt]:
+                        if dist[nxt] < 0:
+                            reached.append(nxt)
+                        dist[nxt] = d
+                        queue.appendleft(nxt)
+            nd = d + 1
+            for nxt in succ[here]:
+                if dist[nxt] < 0:
+                    dist[nxt] = nd
+                    reached.append(nxt)
+                    queue.append(nxt)
+        for s in starts:
+            dist[s] = -1
+        levels: list[list[int]] = []
+        for i in reached:
+            d = dist[i]
+            if d > 0:
+                while len(levels) < d:
+                    levels.append([])
+                levels[d - 1].append(i)
+            elif d == 0:  # a start's own fields through its dataset: as near as the start
+                if not levels:
+                    levels.append([])
+                levels[0].append(i)
+        ids = self.ids
+        for level in levels:
+            level.sort(key=ids.__getitem__)
+        return levels
+
+    def node_dict(self, i: int) -> dict:
+        node = self.ids[i]
+        if i in self.hub_fields:
+            ns, name, system, resource = self.ctl.dataset_info(node)
+            return {
+                "id": node,
+                "type": "dataset",
+                "name": name,
+                "namespace": ns,
+                "system": system,
+                "resource": resource,
+            }
+        dataset, field, _ = self.ctl.fields[node]
+        ns, name, system, resource = self.ctl.dataset_info(dataset)
+        return {
+            "id": node,
+            "type": "field",
+            "dataset": dataset,
+            "field": field,
+            "name": field,
+            "dataset_name": name,
+            "namespace": ns,
+            "system": system,
+            "resource": resource,
+        }
+
+    def edge_dicts(self, keep: set[int] | None = None) -> list[dict]:
+        """Column edges (and the ``field`` edges of datasets standing for their fields), sorted."""
+        ids = self.ids
+        out = []
+        loaded: dict[str, list] = {}  # a few distinct transformation lists, read once each
+        moments: dict = {None: None}
+
+        def iso_of(moment):
+            text = moments.get(moment, "")
+            if text == "":
+                text = moments[moment] = iso(moment)
+            return text
+
+        for key, (trans, vf, vt) in self.edges.items():
+            a, b = key >> 32, key & 0xFFFFFFFF
+            if keep is not None and (a not in keep or b not in keep):
+                continue
+            transformations = loaded.get(trans)
+            if transformations is None:
+                transformations = loaded[trans] = json.loads(trans)
+            out.append(
+                {
+                    "source": ids[a],
+                    "target": ids[b],
+                    "kind": "column",
+                    "transformation": transformations[0] if transformations else None,
+                    "transformations": transformations,
+                    "scope": "dataset" if b in self.hub_fields else "field",
+                    "valid_from": iso_of(vf),
+                    "valid_to": iso_of(vt),
+                }
+            )
+        for hub, members in self.hub_fields.items():
+            if keep is not None and hub not in keep:
+                continue
+            for m in members:
+                if keep is None or m in keep:
+                    out.append(
+                        {"source": ids[hub], "target": ids[m], "kind": "field", "transformation": None}
+                    )
+        out.sort(key=lambda e: (e["source"], e["target"]))
+        return out
+
+    def fragment(self, i: int) -> str:
+        """A reached field's impact item as JSON text, up to its distance (built once per node)."""
+        frag = self._frags.get(i)
+        if frag is None:
+            node = self.ids[i]
+            dataset, field, _ = self.ctl.fields[node]
+            tail = self._dataset_frags.get(dataset)
+            if tail is None:
+                _, _, system, resource = self.ctl.dataset_info(dataset)
+                tail = self._dataset_frags[dataset] = (
+                    f',"dataset":{_json(dataset)},"system":{_json(system)},"resource":{_json(resource)},"distance":'
+                )
+            frag = self._frags[i] = '{"id":' + _json(node) + ',"field":' + _json(field) + tail
+        return frag
+
+
+def _json(value: str | None) -> str:
+    return "null" if value is None else _encode(value)
+
+
+def _one(value):
+    return () if value is None else (value,)
+
+
+def _merge(found: tuple, trans: str, vf, vt) -> tuple:
+    """Two rows of one (source, target): every transformation of both, the earliest start, open if
+    either is."""
+    old, start, end = found
+    if trans != old:
+        old = canonical(json.loads(old) + json.loads(trans))
+    if end is not None and (vt is None or vt > end):
+        end = vt
+    return (old, min(start, vf), end)

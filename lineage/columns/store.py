@@ -1,0 +1,112 @@
+"""Writing column edges: those an event's ``columnLineage`` facets state (opened and closed like the
+job's dataset edges, on intake's own cursor) and those of a declared flow's column mapping."""
+
+from __future__ import annotations
+
+from lineage.columns.facet import ColumnEdge, facet_edges
+from lineage.events import OPENING_STATES, ParsedEvent
+from lineage.store import Raw, chunks
+
+_COLUMNS = (
+    "source",
+    "target",
+    "source_dataset",
+    "source_field",
+    "target_dataset",
+    "target_field",
+    "transformations",
+    "job",
+    "valid_from",
+    "valid_to",
+    "event_id",
+    "flow_id",
+)
+
+
+_INSERT = f"INSERT INTO lineage_column_edge ({', '.join(_COLUMNS)}) VALUES "
+_INSERT_SQLITE = _INSERT + "(" + ", ".join("?" for _ in _COLUMNS) + ")"
+_INSERT_PG = _INSERT + "(" + ", ".join("%s" for _ in _COLUMNS) + ")"
+
+
+def event_column_edges(parsed: ParsedEvent) -> dict[str, list[ColumnEdge]]:
+    """Output dataset id → the column edges its ``columnLineage`` facet states (only datasets that
+    carry one: an event without the facet says nothing about that dataset's columns)."""
+    out = {}
+    for ds in [*parsed.outputs, *parsed.datasets]:
+        facet = (ds.get("facets") or {}).get("columnLineage")
+        if isinstance(facet, dict):
+            out[ds["id"]] = facet_edges(facet, ds["id"])
+    return out
+
+
+def apply_event(raw: Raw, parsed: ParsedEvent, jid: str | None, event_id: int, at, new_nodes: set[str]):
+    """Open the column edges the event's facets state that are not open yet (for this job and output);
+    a COMPLETE run, a JobEvent or a DatasetEvent ends the open ones of that output its facet no longer
+    states. FAIL/ABORT/OTHER change nothing. Returns ``{"opened": n, "closed": n}`` or None when the
+    event carries no ``columnLineage``. The caller holds the writers' lock."""
+    if parsed.kind == "RunEvent" and parsed.event_type not in OPENING_STATES:
+        return None
+    wanted_by_output = event_column_edges(parsed)
+    if not wanted_by_output:
+        return None
+    ends = parsed.kind != "RunEvent" or parsed.event_type == "COMPLETE"
+    opened = closed = 0
+    for output, wanted in sorted(wanted_by_output.items()):
+        fresh = output in new_nodes or (jid is not None and jid in new_nodes)
+        current = {} if fresh else _open_edges(raw, output, jid)
+        keys = {e.key() for e in wanted} if current else ()
+        new = [e for e in wanted if e.key() not in current] if current else wanted  # unique and sorted
+        insert(raw, new, job=jid, at=at, event_id=event_id)
+        opened += len(new)
+        if ends:
+            ending = [r for k, r in current.items() if k not in keys and r[1] < at]
+            _end(raw, [r[0] for r in ending], event_id, at)
+            closed += len(ending)
+    return {"opened": opened, "closed": closed}
+
+
+def insert(raw: Raw, edges: list[ColumnEdge], *, job, at, event_id=None, flow_id=None, until=None) -> None:
+    """Insert column edges valid from ``at`` (``raw.time``) to ``until``: one prepared statement run
+    for every row (``executemany``), cheaper per row than a multi-row statement's parameter map."""
+    if not edges:
+        return
+    rows = [
+        (
+            e.source,
+            e.target,
+            e.source_dataset,
+            e.source_field,
+            e.target_dataset,
+            e.target_field,
+            e.transformations,
+            job,
+            at,
+            until,
+            event_id,
+            flow_id,
+        )
+        for e in edges
+    ]
+    raw.cur.executemany(_INSERT_PG if raw.pg else _INSERT_SQLITE, rows)
+
+
+def _open_edges(raw: Raw, output: str, jid: str | None) -> dict[tuple, tuple]:
+    """The output's open column edges from events of this job (or of no job): key → (id, valid_from)."""
+    job_clause = "job IS NULL" if jid is None else "job = :job"
+    cur = raw.run(
+        "SELECT id, valid_from, source, target, transformations FROM lineage_column_edge "
+        f"WHERE target_dataset = :ds AND {job_clause} AND flow_id IS NULL AND valid_to IS NULL",
+        {"ds": output, "job": jid},
+    )
+    # valid_from as the driver gives it: comparable with ``at`` (both text on SQLite, as intake's)
+    return {(r[2], r[3], r[4]): (r[0], r[1]) for r in cur.fetchall()}
+
+
+def _end(raw: Raw, ids: list[int], event_id: int, at) -> None:
+    for part in chunks(ids):
+        params = {f"i{n}": i for n, i in enumerate(part)}
+        raw.run(
+            f"UPDATE lineage_column_edge SET valid_to = :when, closed_by = :event "
+            f"WHERE id IN ({', '.join(':' + k for k in params)})",
+            {"when": at, "event": event_id, **params},
+        )
