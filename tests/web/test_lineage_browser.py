@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -274,38 +271,6 @@ def test_lineage_drawing_is_links_with_names_and_readable_subtitles(page, server
     for fg, bg in pairs:
         a, b = sorted((_luminance(fg), _luminance(bg)))
         assert (b + 0.05) / (a + 0.05) >= 4.5, (fg, bg)
-
-
-AXE_CACHE = Path.home() / ".cache" / "yima-test-axe"
-
-
-@pytest.fixture(scope="module")
-def axe_source() -> str:
-    """axe-core from the npm registry, installed into a cache at test time (never served by the app)."""
-    script = AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        npm = shutil.which("npm")
-        if not npm:
-            pytest.skip("npm is not installed (apt-get install npm): axe-core cannot be fetched")
-        AXE_CACHE.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
-            [
-                npm,
-                "install",
-                "--no-save",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(AXE_CACHE),
-                "axe-core@4",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if done.returncode != 0 or not script.exists():
-            pytest.skip(f"npm could not install axe-core: {done.stderr[-300:]}")
-    return script.read_text("utf-8")
 
 
 def axe(page, source: str) -> list[dict]:
