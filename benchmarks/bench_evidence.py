@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 import migrations
 from benchmarks.bench_audit import audited_with_and_without_tree, tree_figures
-from benchmarks.common import Figure
+from benchmarks.common import Figure, scratch_database
 from catalog import organizations
 from registry import audit, merkle, merkle_store, tree_check
 from registry.config import Config
@@ -207,20 +206,7 @@ def _figures(label: str, built: float, t: dict) -> list[Figure]:
 
 def run(workdir: Path) -> list[Figure]:
     figures = measure(f"sqlite:///{workdir / 'evidence.db'}", workdir, "sqlite")
-    pg = os.environ.get("YIMA_BENCH_POSTGRES_URL") or os.environ.get("YIMA_TEST_POSTGRES_URL")
-    if pg:
-        base = make_url(pg).set(drivername="postgresql+psycopg")
-        name = f"yima_bench_evidence_{os.getpid()}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            figures += measure(
-                base.set(database=name).render_as_string(hide_password=False), workdir, "postgresql"
-            )
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    with scratch_database("evidence") as url:
+        if url:
+            figures += measure(url, workdir, "postgresql")
     return figures

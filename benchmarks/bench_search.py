@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import statistics
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, select, text
 
 import migrations
-from benchmarks.common import Figure, load_figure
+from benchmarks.common import Figure, load_figure, scratch_database
 from catalog.demo import load_organizations
 from catalog.models import DataResource, ResourceField, ResourceSearch
 from catalog.search import explain_search, search_resources, search_row
@@ -272,22 +270,11 @@ def run(workdir: Path) -> list[Figure]:
         figures += bench_search(db, "sqlite")
     finally:
         db.dispose()
-    pg = os.environ.get("YIMA_BENCH_POSTGRES_URL") or os.environ.get("YIMA_TEST_POSTGRES_URL")
-    if pg:
-        base = make_url(pg).set(drivername="postgresql+psycopg")
-        name = f"yima_bench_search_{os.getpid()}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            db = _database(base.set(database=name).render_as_string(hide_password=False))
+    with scratch_database("search") as url:
+        if url:
+            db = _database(url)
             try:
                 figures += bench_search(db, "postgresql")
             finally:
                 db.dispose()
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
     return figures

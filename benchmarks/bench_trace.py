@@ -21,11 +21,10 @@ from pathlib import Path
 
 from biip.checksums import gs1_standard_check_digit
 from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import migrations
-from benchmarks.common import Figure
+from benchmarks.common import Figure, scratch_database
 from catalog.demo import load_organizations
 from registry import audit, merkle, merkle_store
 from registry.audit import AuditEntry
@@ -251,20 +250,7 @@ def measure(url: str, workdir: Path, label: str) -> list[Figure]:
 
 def run(workdir: Path) -> list[Figure]:
     figures = measure(f"sqlite:///{workdir / 'trace.db'}", workdir, "sqlite")
-    pg = os.environ.get("YIMA_BENCH_POSTGRES_URL") or os.environ.get("YIMA_TEST_POSTGRES_URL")
-    if pg:
-        base = make_url(pg).set(drivername="postgresql+psycopg")
-        name = f"yima_bench_trace_{os.getpid()}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            figures += measure(
-                base.set(database=name).render_as_string(hide_password=False), workdir, "postgresql"
-            )
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    with scratch_database("trace") as url:
+        if url:
+            figures += measure(url, workdir, "postgresql")
     return figures

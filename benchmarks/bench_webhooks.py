@@ -24,11 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import urllib3
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 import migrations
-from benchmarks.common import ROOT, Figure
+from benchmarks.common import ROOT, Figure, scratch_database
 from catalog import organizations
 from registry.db import Database
 from webhooks import events, service
@@ -46,20 +44,9 @@ YIMA = Path(sys.executable).with_name("yima")
 def run(workdir: Path) -> list[Figure]:
     print(f"   load average before: {_load()}; {N} changes, outage {OUTAGE:g} s, retries {RETRY[:16]}… s")
     figures = _measure("sqlite", f"sqlite:///{workdir / 'bench.db'}", workdir)
-    pg = os.environ.get("YIMA_BENCH_POSTGRES_URL") or os.environ.get("YIMA_TEST_POSTGRES_URL")
-    if pg:
-        base = make_url(pg).set(drivername="postgresql+psycopg")
-        name = f"yima_bench_webhooks_{os.getpid()}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = base.set(database=name).render_as_string(hide_password=False)
+    with scratch_database("webhooks") as url:
+        if url:
             figures += _measure("postgresql", url, workdir)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
     print(f"   load average after: {_load()}")
     return figures
 
