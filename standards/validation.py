@@ -237,77 +237,73 @@ def check_attributes(template: list | None, values: dict) -> list[str]:
     spec = {a["name"]: a for a in template or ()}
     for name, attr in spec.items():
         if name not in values or values[name] in (None, ""):
-            if attr.get("required"):
-                if attr.get("unit"):
-                    problems.append(
-                        msg("attr.required_unit", "{name} is required ({unit})", name=name, unit=attr["unit"])
-                    )
-                else:
-                    problems.append(msg("attr.required", "{name} is required", name=name))
+            problems += _missing(name, attr)
             continue
-        value = values[name]
         kind = attr.get("type", "string")
         if kind == "enum":
-            allowed = attr.get("values") or []
-            if value not in allowed:
-                problems.append(
-                    msg(
-                        "attr.enum",
-                        "{name} {value!r} is not one of {allowed}",
-                        name=name,
-                        value=value,
-                        allowed=", ".join(map(str, allowed)),
-                    )
-                )
+            problems += _check_enum(name, attr, values[name])
         elif kind in ("number", "integer"):
-            if isinstance(value, str):
-                try:
-                    value = float(unicodedata.normalize("NFKC", value).strip())
-                except ValueError:
-                    problems.append(
-                        msg(
-                            "attr.number_not",
-                            "{name} must be a number, not {value!r}",
-                            name=name,
-                            value=values[name],
-                        )
-                    )
-                    continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                problems.append(msg("attr.number", "{name} must be a number", name=name))
-                continue
-            if kind == "integer" and value != int(value):
-                problems.append(msg("attr.integer", "{name} must be a whole number", name=name))
-            unit = f" {attr['unit']}" if attr.get("unit") else ""
-            if attr.get("minimum") is not None and value < attr["minimum"]:
-                problems.append(
-                    msg(
-                        "attr.below",
-                        "{name} {value:g}{unit} is below the minimum {limit}{unit}",
-                        name=name,
-                        value=value,
-                        unit=unit,
-                        limit=attr["minimum"],
-                    )
-                )
-            if attr.get("maximum") is not None and value > attr["maximum"]:
-                problems.append(
-                    msg(
-                        "attr.above",
-                        "{name} {value:g}{unit} is above the maximum {limit}{unit}",
-                        name=name,
-                        value=value,
-                        unit=unit,
-                        limit=attr["maximum"],
-                    )
-                )
-        elif not isinstance(value, str):
+            problems += _check_number(name, attr, values[name], integer=kind == "integer")
+        elif not isinstance(values[name], str):
             problems.append(msg("attr.text", "{name} must be text", name=name))
     for name in values:
         if name not in spec:
             problems.append(
                 msg("attr.unknown", "{name} is not an attribute of this code's template", name=name)
             )
+    return problems
+
+
+def _missing(name: str, attr: dict) -> list[str]:
+    if not attr.get("required"):
+        return []
+    if attr.get("unit"):
+        return [msg("attr.required_unit", "{name} is required ({unit})", name=name, unit=attr["unit"])]
+    return [msg("attr.required", "{name} is required", name=name)]
+
+
+def _check_enum(name: str, attr: dict, value) -> list[str]:
+    allowed = attr.get("values") or []
+    if value in allowed:
+        return []
+    return [
+        msg(
+            "attr.enum",
+            "{name} {value!r} is not one of {allowed}",
+            name=name,
+            value=value,
+            allowed=", ".join(map(str, allowed)),
+        )
+    ]
+
+
+def _check_number(name: str, attr: dict, raw, *, integer: bool) -> list[str]:
+    value = raw
+    if isinstance(value, str):
+        try:
+            value = float(unicodedata.normalize("NFKC", value).strip())
+        except ValueError:
+            return [msg("attr.number_not", "{name} must be a number, not {value!r}", name=name, value=raw)]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return [msg("attr.number", "{name} must be a number", name=name)]
+    problems = []
+    if integer and value != int(value):
+        problems.append(msg("attr.integer", "{name} must be a whole number", name=name))
+    unit = f" {attr['unit']}" if attr.get("unit") else ""
+    for bound, key, words in (("minimum", "attr.below", "below"), ("maximum", "attr.above", "above")):
+        limit = attr.get(bound)
+        if limit is None or (value >= limit if bound == "minimum" else value <= limit):
+            continue
+        problems.append(
+            msg(
+                key,
+                "{name} {value:g}{unit} is " + words + " the " + bound + " {limit}{unit}",
+                name=name,
+                value=value,
+                unit=unit,
+                limit=limit,
+            )
+        )
     return problems
 
 
