@@ -128,6 +128,19 @@ class Scheme:
         segs = tokens[1:]
         if not segs and self.table_is_root:
             return Parsed(table, table, 0, None)
+        self._check_levels(segs)
+        canonical = table + self.tsep + self.ssep.join(segs)
+        if self.zero_padded:
+            return self._zero_padded(canonical, table, segs)
+        parent = (
+            table + self.tsep + self.ssep.join(segs[:-1])
+            if len(segs) > 1
+            else (table if self.table_is_root else None)
+        )
+        return Parsed(canonical, table, len(segs), parent)
+
+    def _check_levels(self, segs: list[str]) -> None:
+        """How many levels there are, and that each is two digits (Malformed otherwise)."""
         if not self.seg_min <= len(segs) <= self.seg_max:
             raise Malformed(
                 msg(
@@ -154,14 +167,9 @@ class Scheme:
                     if seg
                     else msg("code.level_empty", "an empty level (two separators)")
                 )
-        canonical = table + self.tsep + self.ssep.join(segs)
-        if not self.zero_padded:
-            parent = (
-                table + self.tsep + self.ssep.join(segs[:-1])
-                if len(segs) > 1
-                else (table if self.table_is_root else None)
-            )
-            return Parsed(canonical, table, len(segs), parent)
+
+    def _zero_padded(self, canonical: str, table: str, segs: list[str]) -> Parsed:
+        """A code whose unused levels are 00 (GB/T 51269): its level is the last non-00 one."""
         zero = self.zero
         level = 0
         for i, seg in enumerate(segs):
