@@ -255,14 +255,22 @@ def test_column_edges_keep_the_dataset_edges_intervals(client, contributor, chai
 
 
 def test_when_the_dataset_edge_ends_its_column_edges_end_too(client, contributor, chain):
-    # monthly is no longer written by load_monthly (a COMPLETE without outputs ends the output edge)
+    # monthly is dropped (lifecycleStateChange DROP: one of the explicit ends of docs/lineage.md's rule)
     body = event("load_monthly", ["daily"], "monthly", {}, when="2025-07-01T00:00:00Z")
-    body["outputs"] = []
+    body["outputs"][0]["facets"] = {"lifecycleStateChange": {"lifecycleStateChange": "DROP"}}
     send(client, contributor, body)
     assert (field("daily", "total"), field("monthly", "grand_total")) in pairs(
         graph(client, as_of="2025-06-01")
     )
     assert (field("daily", "total"), field("monthly", "grand_total")) not in pairs(graph(client))
+
+
+def test_a_run_that_lists_no_outputs_ends_no_column_edge(client, contributor, chain):
+    # the edge-ending rule: a COMPLETE listing no datasets ends nothing, at column level as at dataset level
+    body = event("load_monthly", ["daily"], "monthly", {}, when="2025-07-01T00:00:00Z")
+    body["outputs"] = []
+    send(client, contributor, body)
+    assert (field("daily", "total"), field("monthly", "grand_total")) in pairs(graph(client))
 
 
 def test_field_node_queries_depth_direction_and_errors(client, chain):
