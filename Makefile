@@ -8,6 +8,8 @@ PORT ?= 5000
 # The PostgreSQL the tests use (trust auth on this machine); `make test` runs every test on it too.
 YIMA_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export YIMA_TEST_POSTGRES_URL
+# test workers (pytest-xdist); 0 runs the suite in this one process (easier to debug)
+PYTEST_WORKERS ?= 2
 
 .PHONY: help install install-test serve test lint format bench conformance clean browser-deps fuzz fuzz-ci
 
@@ -60,7 +62,7 @@ test: install-test lint
 	@if ! $(BIN)/python -c "import psycopg,sys; psycopg.connect(sys.argv[1].replace('+psycopg','')).close()" "$(YIMA_TEST_POSTGRES_URL)" 2>/dev/null; then \
 	  echo "PostgreSQL is not reachable at $(YIMA_TEST_POSTGRES_URL): its tests will be skipped (start it, or set YIMA_TEST_POSTGRES_URL)"; \
 	  unset YIMA_TEST_POSTGRES_URL; export YIMA_TEST_POSTGRES_URL=; fi; \
-	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS)) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 bench: install-test
