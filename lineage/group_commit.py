@@ -11,6 +11,7 @@ one (no timer, no added latency) and many share a commit.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lineage.store import Raw, writers_queue
+
+log = logging.getLogger("yima.lineage")
 
 #: events per transaction at most: a bounded wait for the last of a batch and a bounded rollback
 MAX_BATCH = 256
@@ -91,6 +94,7 @@ class GroupCommit:
                 item.woken.set()
 
     def _write(self, session: Session, batch: list[_Item]) -> None:
+        committed, results = False, []
         try:
             with writers_queue(session):
                 raw = Raw(session)
@@ -99,20 +103,42 @@ class GroupCommit:
                         self._lock_keys(raw, sorted({i.key for i in batch if i.key is not None}))
                     results = [item.apply(raw) for item in batch]
                     session.commit()
+                    committed = True
                 finally:
                     raw.close()
         except BaseException as exc:
-            session.rollback()
-            self.fallbacks += 1
-            for item in batch:
-                item.alone = True  # answered by each request on its own: never left without an answer
+            if not committed:
+                self._failed(session, batch, exc)
+                if not isinstance(exc, Exception):
+                    raise  # SystemExit, KeyboardInterrupt: this thread stops, the others carry on
+                return
+            # the batch is stored: its answers stand (redoing it would answer "duplicate" for new events)
+            log.warning(
+                "lineage group commit: an error after the commit of %d events", len(batch), exc_info=exc
+            )
             if not isinstance(exc, Exception):
-                raise  # SystemExit, KeyboardInterrupt: this thread stops, the others carry on
-            return
+                self._answer(batch, results)
+                raise
+        self._answer(batch, results)
+
+    def _answer(self, batch: list[_Item], results: list) -> None:
         self.transactions += 1
         self.events += len(batch)
         for item, result in zip(batch, results, strict=True):
             item.result = result
+
+    def _failed(self, session: Session, batch: list[_Item], exc: BaseException) -> None:
+        """Nothing of the batch was stored: every request applies its own event alone."""
+        session.rollback()
+        self.fallbacks += 1
+        if len(batch) > 1:
+            log.info(
+                "lineage group commit: a batch of %d events failed (%r); each is written alone",
+                len(batch),
+                exc,
+            )
+        for item in batch:
+            item.alone = True  # answered by each request on its own: never left without an answer
 
 
 _COMMITTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

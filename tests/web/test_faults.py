@@ -130,7 +130,7 @@ def test_intake_killed_under_load_loses_no_event_it_answered_201(database_url, t
     server.kill()
     for t in threads:
         t.join(60)
-    assert not failures, failures[:3]
+    assert not failures, (failures[:3], server.output()[-4000:])
     assert len(answered) >= 40, server.output()
 
     engine = create_engine(database_url)
