@@ -18,8 +18,15 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str]) -> int:
-    names = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
-    for name in names:
+    known = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    if any(a in ("-h", "--help", "help") for a in argv):
+        print(__doc__.strip() + "\n\nbenchmarks: " + " ".join(known))
+        return 0
+    unknown = [a for a in argv if a not in known]
+    if unknown:
+        print(f"no benchmark named {', '.join(unknown)}; there are: {' '.join(known)}", file=sys.stderr)
+        return 2
+    for name in argv or known:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         print(f"\n== {name}: {(module.__doc__ or '').strip().splitlines()[0]}", flush=True)
         started = time.perf_counter()
