@@ -12,6 +12,7 @@ import json
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.web import test_ui_browser as ui
 from tests.web.test_ui_browser import get_json, login
@@ -129,10 +130,12 @@ def test_validation_invalid_first_with_original_line_numbers_counts_and_filter(p
     ]
     assert page.evaluate("document.activeElement.id") == "validate-summary"
     page.check("#only-invalid")  # submits the form again
-    page.wait_for_function("document.querySelectorAll('#validate-results tbody tr').length === 3")
+    # locator assertions, not wait_for_function: its string predicate is eval'd in the page, which the
+    # pages' CSP (no 'unsafe-eval') refuses with a console error when it has to poll across a navigation
+    expect(page.locator("#validate-results tbody tr")).to_have_count(3)
     assert [s for _, s in _rows(page)] == ["malformed", "malformed", "unknown"]
     page.locator('#error-counts button[data-type="unknown"]').click()
-    page.wait_for_function("document.querySelectorAll('#validate-results tbody tr').length === 1")
+    expect(page.locator("#validate-results tbody tr")).to_have_count(1)
     assert _rows(page) == [[8, "unknown"]]
     assert page.locator("#validate-codes").input_value().count("\n") == 7  # the text kept as pasted
 
@@ -308,9 +311,7 @@ def test_code_search_tells_the_true_total_pages_and_locates_in_the_tree(page, se
     hit.locator("a.locate").click()
     target = page.locator(f'#code-tree li[data-code="{code}"]')
     target.wait_for()
-    page.wait_for_function(
-        "code => document.activeElement && document.activeElement.dataset.code === code", arg=code
-    )
+    expect(target).to_be_focused()
     assert "revealed" in target.get_attribute("class")
 
 

@@ -94,7 +94,11 @@ class Receiver:
                     receiver.inflight[path] += 1
                     receiver.max_inflight[path] = max(receiver.max_inflight[path], receiver.inflight[path])
                 try:
-                    body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    length = int(self.headers.get("Content-Length") or 0)
+                    body = self.rfile.read(length)
+                    if len(body) < length:  # the sender died mid-request (kill -9): nothing was delivered
+                        self.close_connection = True
+                        return
                     if receiver.hold:
                         time.sleep(receiver.hold)
                     with receiver.lock:
