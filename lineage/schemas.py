@@ -100,6 +100,9 @@ class NodeSchema(Schema):
     dataset = fields.String(metadata={"description": "level=column: the field's dataset id"})
     field = fields.String(metadata={"description": "level=column: the field's name"})
     dataset_name = fields.String(metadata={"description": "level=column: the field's dataset name"})
+    parent = fields.String(
+        allow_none=True, metadata={"description": "a job's parent job (the OpenLineage ``parent`` run facet)"}
+    )
 
 
 class EdgeSchema(Schema):
