@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
 from pathlib import Path
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_smorest import Api
 from werkzeug.routing import IntegerConverter
 
@@ -32,6 +34,8 @@ from web.api import (
 from web.context import Yima
 from webhooks import checkpoint_events
 
+log = logging.getLogger("yima")
+
 #: the API's modules, each exposing ``blp`` or a list ``blueprints`` (registered in this order)
 API_MODULES = (
     health,
@@ -46,6 +50,38 @@ API_MODULES = (
     webhooks,
     changes,
 )
+
+
+#: how many times a request whose transaction lost a deadlock or a serialization race is run again
+#: before its caller is answered 503 (each try rolled back whole; the winner has committed by then)
+RETRIES = 3
+
+
+class YimaFlask(Flask):
+    """Flask that runs a request again when PostgreSQL chose its transaction as a deadlock victim or
+    failed it for serialization: bad luck among concurrent writers, not load, so the caller should
+    not see it (every view's write is one transaction, rolled back whole before the retry)."""
+
+    def dispatch_request(self):
+        for attempt in range(RETRIES + 1):
+            try:
+                return super().dispatch_request()
+            except Exception as exc:
+                if attempt == RETRIES or not errors.retryable(exc):
+                    raise
+                read = g.pop("db_session", None)
+                if read is not None:
+                    read.close()
+                log.info(
+                    "%s %s lost a database race (SQLSTATE %s): running it again (%d of %d)",
+                    request.method,
+                    request.path,
+                    errors.sqlstate(exc),
+                    attempt + 1,
+                    RETRIES,
+                )
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # let the winner's commit land
+        raise AssertionError("unreachable")
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -91,7 +127,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
 def _flask_app(cfg: Config) -> Flask:
     """The Flask object with Yima's settings: OpenAPI paths, cookie flags, 64-bit ids, JSON as written."""
-    app = Flask(__name__, instance_path=str(Path(cfg.instance_path).resolve()))
+    app = YimaFlask(__name__, instance_path=str(Path(cfg.instance_path).resolve()))
     app.config.update(
         SECRET_KEY=cfg.secret_key,
         MAX_CONTENT_LENGTH=cfg.max_content_length,

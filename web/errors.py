@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import uuid
 
+import psycopg
 from flask import Flask, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
@@ -114,6 +116,9 @@ _SQLITE_UNAVAILABLE = {7, 8, 10, 13, 14}  # NOMEM, READONLY, IOERR, FULL, CANTOP
 #: PostgreSQL SQLSTATEs: lock/statement timeouts and lost races the client may retry, and a server
 #: that is shutting down, starting, out of connections or gone (class 08, 53, 57P0x)
 _PG_BUSY = {"55P03", "57014", "40001", "40P01"}
+#: the two a transaction loses by bad luck rather than load: a deadlock victim and a serialization failure
+#: (the other side went on and committed). Rolled back whole, the request is simply run again.
+_PG_RETRYABLE = {"40P01", "40001"}
 _PG_UNAVAILABLE_PREFIXES = ("08", "53", "57P")
 
 _DB_MESSAGES = {
@@ -130,6 +135,8 @@ def database_trouble(exc: Exception) -> str | None:
     if getattr(exc, "connection_invalidated", False):
         return "unavailable"
     orig = getattr(exc, "orig", None)
+    if orig is None and type(exc).__module__.startswith(("psycopg", "sqlite3")):
+        orig = exc  # raised by the driver itself, on a hot path that writes on its cursor
     code = getattr(orig, "sqlite_errorcode", None)
     if code is not None:
         primary = code & 0xFF
@@ -145,11 +152,32 @@ def database_trouble(exc: Exception) -> str | None:
     return None
 
 
+def sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE of a database error, wrapped by SQLAlchemy or raised by psycopg itself
+    (the hot paths write on the driver's cursor); None for anything else."""
+    for err in (exc, getattr(exc, "orig", None)):
+        if err is not None and type(err).__module__.startswith("psycopg"):
+            return getattr(err, "sqlstate", None)
+    return None
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` lost a deadlock or a serialization race: its transaction was rolled back whole,
+    so running the request again is safe and will most likely succeed."""
+    return sqlstate(exc) in _PG_RETRYABLE
+
+
 def handle_operational_error(exc: Exception):
     trouble = database_trouble(exc)
     if trouble is None:
         return handle_unexpected(exc)
-    log.warning("database %s: %s", trouble, getattr(exc, "orig", None) or exc)
+    state = sqlstate(exc)
+    log.warning(
+        "database %s%s: %s",
+        trouble,
+        f" (SQLSTATE {state})" if state else "",
+        getattr(exc, "orig", None) or exc,
+    )
     return error_response(503, _DB_MESSAGES[trouble], headers={"Retry-After": "1"})
 
 
@@ -169,5 +197,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(InterfaceError, handle_operational_error)
     app.register_error_handler(SQLAlchemyTimeout, handle_operational_error)
+    app.register_error_handler(psycopg.OperationalError, handle_operational_error)
+    app.register_error_handler(sqlite3.OperationalError, handle_operational_error)
     app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -140,11 +140,20 @@ def test_two_servers_and_sixteen_writers_lose_nothing_and_never_fork(pg_database
             t.start()
         for t in threads:
             t.join(SECONDS + 300)
-        assert not out.broken, out.broken[:5]
+        assert not out.broken, (out.broken[:5], _database_trouble(servers))
         check_everything_is_there(servers[1].url, url, out)
     finally:
         for s in servers:
             s.stop()
+
+
+def _database_trouble(servers: list[Served]) -> list[str]:
+    """What the servers logged about the database (the SQLSTATE of a 503, a retried deadlock)."""
+    lines = []
+    for s in servers:
+        text_ = s.log.read_text(errors="replace") if s.log.exists() else ""
+        lines += [line for line in text_.splitlines() if "database" in line or "SQLSTATE" in line]
+    return lines[-20:]
 
 
 def check_everything_is_there(base: str, url: str, out: Outcomes) -> None:
