@@ -146,10 +146,16 @@ _COMMITTERS_GUARD = threading.Lock()
 
 
 def committer(session: Session, lock_keys: Callable[[Raw, list[str]], None] | None = None) -> GroupCommit:
-    """The ``GroupCommit`` of the session's engine in this process (made on first use)."""
-    engine = session.get_bind()
+    """The ``GroupCommit`` of the session's database in this process (made on first use).
+
+    Keyed by the engine's connection pool, which the engine's variants share (``Database.writer()``'s
+    sessions are bound to ``engine.execution_options(…)``, a different object): one queue per database,
+    whichever session asks."""
+    pool = session.get_bind().pool
     with _COMMITTERS_GUARD:
-        found = _COMMITTERS.get(engine)
+        found = _COMMITTERS.get(pool)
         if found is None:
-            found = _COMMITTERS[engine] = GroupCommit(lock_keys)
+            found = _COMMITTERS[pool] = GroupCommit(lock_keys)
+        elif lock_keys is not None:  # made first by someone only looking at its counters
+            found._lock_keys = lock_keys
         return found
