@@ -99,9 +99,10 @@ class GroupCommit:
             with writers_queue(session):
                 raw = Raw(session)
                 try:
-                    if self._lock_keys is not None:
-                        self._lock_keys(raw, sorted({i.key for i in batch if i.key is not None}))
-                    results = [item.apply(raw) for item in batch]
+                    with raw.pipeline():
+                        if self._lock_keys is not None:
+                            self._lock_keys(raw, sorted({i.key for i in batch if i.key is not None}))
+                        results = [item.apply(raw) for item in batch]
                     session.commit()
                     committed = True
                 finally:

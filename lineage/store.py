@@ -104,6 +104,7 @@ class Raw:
         self.cur = conn.connection.dbapi_connection.cursor()
         self.database = str(conn.engine.url)
         self._chain_locked = False  # a Raw lives for one transaction: the chain's lock, once taken, is held
+        self._head: tuple[int, str] | None = None  # (seq, hash) of the last entry this transaction wrote
 
     def sql(self, statement: str) -> str:
         return re.sub(r":(\w+)", r"%(\1)s", statement) if self.pg else statement
@@ -139,10 +140,23 @@ class Raw:
     def audit(self, **entry) -> None:
         """``registry.audit.record`` on this cursor (see ``registry.audit.record_raw``); the chain's lock is
         taken by the first entry of the transaction (a batch of events writes several)."""
-        audit.record_raw(
-            self.cur, postgresql=self.pg, database=self.database, locked=self._chain_locked, **entry
+        written = audit.record_raw(
+            self.cur,
+            postgresql=self.pg,
+            database=self.database,
+            locked=self._chain_locked,
+            head=self._head,
+            **entry,
         )
         self._chain_locked = True
+        self._head = (written.seq, written.hash)  # the next entry of this transaction follows it
+
+    def pipeline(self):
+        """PostgreSQL: a context in which statements whose results are not read are sent without waiting
+        for their answers (psycopg's pipeline mode; a result read, or the end, waits for what it needs):
+        a batch's inserts cost no round trip each. Errors surface at the next read or at the end, still
+        inside the transaction. SQLite: nothing."""
+        return self.cur.connection.pipeline() if self.pg else contextlib.nullcontext()
 
     def close(self) -> None:
         self.cur.close()

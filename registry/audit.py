@@ -176,7 +176,13 @@ _RAW_SQL = {
 
 
 def record_raw(
-    cursor, *, postgresql: bool, database: str | None = None, locked: bool = False, **change
+    cursor,
+    *,
+    postgresql: bool,
+    database: str | None = None,
+    locked: bool = False,
+    head: tuple[int, str] | None = None,
+    **change,
 ) -> AuditEntry:
     """``record`` for a hot path that writes its change on the driver's own cursor (sqlite3 or psycopg)
     of the session's open transaction: the same lock, the same entry builder, one plain insert.
@@ -185,13 +191,16 @@ def record_raw(
     caller's change must already be written on that cursor (on SQLite this holds the write lock); the
     entry commits or rolls back with it, and so does its leaf in the Merkle tree. ``postgresql`` picks
     the parameter style; ``database`` (the engine URL) lets the tree reuse its remembered frontier;
-    ``locked``: this transaction holds the chain's lock already (a second entry of one transaction).
+    ``locked``: this transaction holds the chain's lock already (a second entry of one transaction);
+    ``head``: and this is ``(seq, hash)`` of the entry it wrote last, the chain's head (no query).
     """
     sql = _RAW_SQL[postgresql]
     if postgresql and not locked:
         cursor.execute(sql["lock"], {"k": PG_LOCK_KEY})
-    cursor.execute(sql["head"])
-    entry = next_entry(cursor.fetchone(), **change)
+    if head is None or not locked:
+        cursor.execute(sql["head"])
+        head = cursor.fetchone()
+    entry = next_entry(head, **change)
     cursor.execute(sql["insert"], row_values(entry))
     merkle_store.append(cursor, [entry], database=database)
     return entry
