@@ -112,8 +112,29 @@ def next_entry(
         after=None if after is None else canonical(jsonable(after)),
         prev_hash=prev,
     )
-    entry.hash = entry_hash(prev, entry.body())
+    entry.hash = sha256_hex(prev + "\n" + canonical_body(entry))
     return entry
+
+
+_dump = json.JSONEncoder(ensure_ascii=False).encode  # one scalar as canonical JSON writes it
+
+
+def canonical_body(entry: AuditEntry) -> str:
+    """``canonical(entry.body())`` without parsing ``before``/``after`` back from the canonical text
+    they are stored as: the keys in sorted order, those two spliced in as they are (the same text
+    ``canonical`` would write, since they are canonical JSON already). On the write path of every change."""
+    parts = [
+        f'{{"action":{_dump(entry.action)},"actor":{_dump(entry.actor)}',
+        f',"after":{"null" if entry.after is None else entry.after},"at":{_dump(entry.at)}',
+        f',"before":{"null" if entry.before is None else entry.before}',
+        f',"entity_key":{_dump(entry.entity_key)},"entity_type":{_dump(entry.entity_type)}',
+    ]
+    if entry.organization is not None:
+        parts.append(f',"organization":{_dump(entry.organization)}')
+    if entry.request is not None:
+        parts.append(f',"request":{_dump(entry.request)}')
+    parts.append(f',"seq":{_dump(entry.seq)}}}')
+    return "".join(parts)
 
 
 def row_values(entry: AuditEntry) -> dict:

@@ -9,7 +9,9 @@ from sqlalchemy import text
 
 from catalog import organizations
 from registry import audit
+from registry.actors import Actor
 from registry.errors import Invalid
+from registry.jsonutil import canonical
 
 
 def recompute(entries):
@@ -178,3 +180,29 @@ def test_audit_list_pages_filtered_entries_in_the_envelope(client, db, steward):
     body = client.get("/api/v1/audit?actor=pager&page=3&per_page=2").get_json()
     assert {k: body[k] for k in ("total", "page", "per_page")} == {"total": 5, "page": 3, "per_page": 2}
     assert [e["entity_key"] for e in body["items"]] == ["PAGE-4"]
+
+
+@pytest.mark.parametrize(
+    "actor",
+    [
+        "plain",
+        Actor("张三", "ORG-1"),
+        Actor("监理", "SUP-2", request=42),
+        Actor('quote " and \\ back', None, request=7),
+    ],
+)
+@pytest.mark.parametrize("before", [None, {"x": [1, None, True, 2.5], "名": "中文\n\t", "z": {}}])
+def test_the_fast_hash_body_is_the_contracts_canonical_body(actor, before):
+    """The write path splices before/after into the hashed text; it must be exactly canonical(body())."""
+    after = {"opened": [["dataset:a:b", "job:a:j", "input"]], "emoji": "🙂", "big": 2**60, "neg": -0.0}
+    entry = audit.next_entry(
+        (41, "f" * 64),
+        actor=actor,
+        action="update",
+        entity_type="resource",
+        entity_key="R-1",
+        before=before,
+        after=after,
+    )
+    assert audit.canonical_body(entry) == canonical(entry.body())
+    assert entry.hash == audit.entry_hash(entry.prev_hash, entry.body())
