@@ -196,7 +196,17 @@ def upsert_nodes(raw: Raw, nodes: dict[str, dict], at) -> set[str]:
     return inserted
 
 
+#: one index probe per id, whatever the planner knows of the table (a fresh table, or autovacuum off, has no
+#: statistics, and ``node_id = ANY(…)`` is then planned as a scan of every node)
+_KNOWN_PG = (
+    "SELECT n.node_id, n.first_seen, n.facets FROM unnest(CAST(:ids AS text[])) AS k(id) "
+    "CROSS JOIN LATERAL (SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id = k.id) AS n"
+)
+
+
 def _known_nodes(raw: Raw, ids: list[str]) -> dict[str, tuple]:
+    if raw.pg:  # one array parameter: one statement text, prepared once, whatever the count
+        return {r[0]: r for r in raw.run(_KNOWN_PG, {"ids": ids}).fetchall()}
     known = {}
     for part in chunks(ids):
         keys = {f"n{i}": n for i, n in enumerate(part)}
