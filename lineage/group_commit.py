@@ -103,6 +103,7 @@ class GroupCommit:
                         if self._lock_keys is not None:
                             self._lock_keys(raw, sorted({i.key for i in batch if i.key is not None}))
                         results = [item.apply(raw) for item in batch]
+                        raw.write_audit()
                     session.commit()
                     committed = True
                 finally:

@@ -137,6 +137,7 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor:
     """The transaction of one event alone: its statements, then commit."""
     raw = Raw(session)
     summary = _statements(raw, parsed, row, nodes, actor)
+    raw.write_audit()
     session.commit()
     raw.close()
     return summary, True

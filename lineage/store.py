@@ -103,8 +103,7 @@ class Raw:
         self.pg = conn.dialect.name == "postgresql"
         self.cur = conn.connection.dbapi_connection.cursor()
         self.database = str(conn.engine.url)
-        self._chain_locked = False  # a Raw lives for one transaction: the chain's lock, once taken, is held
-        self._head: tuple[int, str] | None = None  # (seq, hash) of the last entry this transaction wrote
+        self._audit: list[dict] = []  # the entries this transaction will write, in order
 
     def sql(self, statement: str) -> str:
         return re.sub(r":(\w+)", r"%(\1)s", statement) if self.pg else statement
@@ -137,19 +136,15 @@ class Raw:
             groups.append("(" + ", ".join(":" + n for n in names) + ")")
         return ", ".join(groups), params
 
-    def audit(self, **entry) -> None:
-        """``registry.audit.record`` on this cursor (see ``registry.audit.record_raw``); the chain's lock is
-        taken by the first entry of the transaction (a batch of events writes several)."""
-        written = audit.record_raw(
-            self.cur,
-            postgresql=self.pg,
-            database=self.database,
-            locked=self._chain_locked,
-            head=self._head,
-            **entry,
-        )
-        self._chain_locked = True
-        self._head = (written.seq, written.hash)  # the next entry of this transaction follows it
+    def audit(self, **change) -> None:
+        """Queue ``registry.audit.record``'s keywords for one entry; ``write_audit`` writes the queue."""
+        self._audit.append(change)
+
+    def write_audit(self) -> None:
+        """Write the queued entries (``registry.audit.record_raw``) just before the commit: the chain's
+        lock is taken here, once, and held only for these few statements, whatever the batch's size."""
+        changes, self._audit = self._audit, []
+        audit.record_raw(self.cur, changes, postgresql=self.pg, database=self.database)
 
     def pipeline(self):
         """PostgreSQL: a context in which statements whose results are not read are sent without waiting

@@ -197,34 +197,33 @@ _RAW_SQL = {
 
 
 def record_raw(
-    cursor,
-    *,
-    postgresql: bool,
-    database: str | None = None,
-    locked: bool = False,
-    head: tuple[int, str] | None = None,
-    **change,
-) -> AuditEntry:
-    """``record`` for a hot path that writes its change on the driver's own cursor (sqlite3 or psycopg)
-    of the session's open transaction: the same lock, the same entry builder, one plain insert.
+    cursor, changes: list[dict], *, postgresql: bool, database: str | None = None
+) -> list[AuditEntry]:
+    """``record`` for a hot path that writes its changes on the driver's own cursor (sqlite3 or psycopg)
+    of the session's open transaction: the same lock, the same entry builder, one multi-row insert.
 
-    ``change`` is ``record``'s keywords (actor, action, entity_type, entity_key, before, after). The
-    caller's change must already be written on that cursor (on SQLite this holds the write lock); the
-    entry commits or rolls back with it, and so does its leaf in the Merkle tree. ``postgresql`` picks
-    the parameter style; ``database`` (the engine URL) lets the tree reuse its remembered frontier;
-    ``locked``: this transaction holds the chain's lock already (a second entry of one transaction);
-    ``head``: and this is ``(seq, hash)`` of the entry it wrote last, the chain's head (no query).
+    ``changes`` are ``record``'s keywords (actor, action, entity_type, entity_key, before, after), one
+    dict per entry, in order. The caller's changes must already be written on that cursor (on SQLite
+    this holds the write lock); the entries commit or roll back with them, and so do their leaves in
+    the Merkle tree. Called once, just before the commit, the chain's lock is held only for these
+    few statements however many changes the transaction made (a batch of events). ``postgresql``
+    picks the parameter style; ``database`` (the engine URL) lets the tree reuse its frontier.
     """
+    if not changes:
+        return []
     sql = _RAW_SQL[postgresql]
-    if postgresql and not locked:
+    if postgresql:
         cursor.execute(sql["lock"], {"k": PG_LOCK_KEY})
-    if head is None or not locked:
-        cursor.execute(sql["head"])
-        head = cursor.fetchone()
-    entry = next_entry(head, **change)
-    cursor.execute(sql["insert"], row_values(entry))
-    merkle_store.append(cursor, [entry], database=database)
-    return entry
+    cursor.execute(sql["head"])
+    head = cursor.fetchone()
+    entries = []
+    for change in changes:
+        entry = next_entry(head, **change)
+        entries.append(entry)
+        head = (entry.seq, entry.hash)
+    cursor.executemany(sql["insert"], [row_values(e) for e in entries])
+    merkle_store.append(cursor, entries, database=database)
+    return entries
 
 
 def record_change(
