@@ -28,6 +28,10 @@ log = logging.getLogger("yima.webhooks")
 HOT_POLL, HOT_SECONDS = 0.05, 2.0
 #: how long a holder that has caught up keeps its webhook, waiting for the next change (seconds)
 LINGER = 1.0
+#: an idle loop looks at most this often (seconds) however many commits wake it: under a stream of
+#: writes (hundreds of events a second) each commit would otherwise cost every loop thread a query,
+#: taken from the requests; a lone change after a quiet spell is still looked at at once
+IDLE_GAP = 0.05
 
 
 class DeliveryLoop:
@@ -88,8 +92,12 @@ class DeliveryLoop:
                 self.ctx.stopping.wait(max(self.settings.poll, 1.0))
                 continue
             if sent is None:
-                hot = time.monotonic() - active < HOT_SECONDS
+                looked = time.monotonic()
+                hot = looked - active < HOT_SECONDS
                 wakeup.SIGNAL.wait(seen, min(HOT_POLL, self.settings.poll) if hot else self.settings.poll)
+                gap = IDLE_GAP - (time.monotonic() - looked)
+                if gap > 0:  # woken again right after looking: let the burst gather
+                    self.ctx.stopping.wait(gap)
             else:
                 active = time.monotonic()
                 self._count(sent)
