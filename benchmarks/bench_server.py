@@ -24,6 +24,8 @@ from registry.tokens import create_token
 
 EVENTS = int(os.environ.get("YIMA_BENCH_SERVER_EVENTS", 5_000))
 CONCURRENT = 100
+#: the tuned figure's worker processes: one per core
+WORKERS = os.cpu_count() or 2
 BIN = Path(sys.executable).parent
 
 
@@ -115,7 +117,7 @@ def _ok(stats: dict, n: int) -> bool:
     return stats.get("success", 0) == n and not stats.get("failed")
 
 
-def _yima(url: str, workdir: Path, events: list[RunEvent]) -> tuple[float, dict]:
+def _yima(url: str, workdir: Path, events: list[RunEvent], *serve_args: str) -> tuple[float, dict]:
     migrations.upgrade(url)
     database = Database(url)
     with database.writer() as s:
@@ -124,7 +126,8 @@ def _yima(url: str, workdir: Path, events: list[RunEvent]) -> tuple[float, dict]
     port = _free_port()
     env = {"YIMA_DATABASE_URL": url, "YIMA_SECRET_KEY": "bench", "YIMA_INSTANCE_PATH": str(workdir)}
     code = "import sys; from web.cli import main; sys.exit(main())"
-    proc = _start([sys.executable, "-c", code, "serve", "--port", str(port)], port, env, cwd=workdir)
+    cmd = [sys.executable, "-c", code, "serve", "--port", str(port), *serve_args]
+    proc = _start(cmd, port, env, cwd=workdir)
     try:
         return _send(port, token, events)
     finally:
@@ -195,6 +198,12 @@ def run(workdir: Path) -> list[Figure]:
     figures.append(
         Figure("   SQLite / asyncio responder", rate / floor, "x", ">= 0.75", rate / floor >= 0.75)
     )
+    # tuned, not the default: a worker process per core (gunicorn's advice), the GIL no longer the ceiling
+    rate, stats = _yima(f"sqlite:///{workdir / 'server-2.db'}", workdir, events, "--workers", str(WORKERS))
+    figures.append(
+        Figure(f"yima serve --workers {WORKERS} (tuned), SQLite", rate, "ev/s", meets=_ok(stats, n))
+    )
+    figures.append(Figure("   tuned SQLite / asyncio responder", rate / floor, "x"))
     name = f"yima_bench_server_{os.getpid()}"
     url, admin = _pg_url(name)
     if url:
@@ -206,9 +215,18 @@ def run(workdir: Path) -> list[Figure]:
                     "   PostgreSQL / asyncio responder", rate / floor, "x", ">= 0.75", rate / floor >= 0.75
                 )
             )
+            tuned, _ = _pg_url(name + "_tuned")  # a fresh database: the same events, none a duplicate
+            rate, stats = _yima(tuned, workdir, events, "--workers", str(WORKERS))
+            figures.append(
+                Figure(
+                    f"yima serve --workers {WORKERS} (tuned), PostgreSQL", rate, "ev/s", meets=_ok(stats, n)
+                )
+            )
+            figures.append(Figure("   tuned PostgreSQL / asyncio responder", rate / floor, "x"))
         finally:
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                for db in (name, name + "_tuned"):
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
             admin.dispose()
     figures.append(load_figure())
     return figures

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Iterator
 
 from sqlalchemy import JSON, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -49,8 +51,36 @@ def make_engine(url: str, *, sqlite_busy_timeout: int = DEFAULT_BUSY_TIMEOUT_MS,
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine, sqlite_busy_timeout)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+        engine = create_engine(url, pool_size=10, max_overflow=20, **kwargs)
+        _ping_when_idle(engine, IDLE_PING_SECONDS)
     return engine
+
+
+#: PostgreSQL: a pooled connection idle for longer than this (seconds) is pinged before it is handed out
+IDLE_PING_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, for connections that sat idle: a connection back in the pool a
+    moment ago is handed out as it is (a busy server would otherwise pay a round trip on every
+    checkout, several per request), one idle longer is pinged and, if the server restarted or dropped
+    it, replaced (``DisconnectionError`` makes the pool connect anew). A connection that dies between
+    pings fails its next statement instead, which is answered 503 and invalidates the pool's older
+    connections, so the request after it connects afresh."""
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy):
+        last = record.info.get("yima_checked_in")
+        if last is None or time.monotonic() - last < idle:
+            return  # just connected, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("a pooled connection failed its ping") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection, record):
+        record.info["yima_checked_in"] = time.monotonic()
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
