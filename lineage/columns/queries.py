@@ -38,6 +38,33 @@ def _starts(graph: ColumnGraph, node: str) -> list[int]:
     return found
 
 
+def selection(
+    session: Session,
+    *,
+    node: str | None = None,
+    direction: str | None = "both",
+    depth: int | None = None,
+    as_of=None,
+) -> tuple[ColumnGraph, object, set[int] | None]:
+    """(graph, as_of, positions) of a column-level graph query: the positions of the field's (or a
+    dataset's fields') upstream/downstream within ``depth``, or None (the whole graph) without ``node``.
+    Raises Invalid, NotFound."""
+    if depth is not None and depth < 0:
+        raise Invalid("depth must be 0 or more", {"depth": ["negative"]})
+    direction = check_direction(direction)
+    moment = parse_time(as_of)
+    graph = graph_at(session, moment)
+    if not node:
+        return graph, moment, None
+    starts = _starts(graph, node)
+    keep = set(starts)
+    if direction in ("downstream", "both"):
+        keep |= set(graph.distances(starts, downstream=True, cutoff=depth))
+    if direction in ("upstream", "both"):
+        keep |= set(graph.distances(starts, downstream=False, cutoff=depth))
+    return graph, moment, keep
+
+
 def subgraph(
     session: Session,
     *,
@@ -50,21 +77,7 @@ def subgraph(
     and edges ``{"source", "target", "kind": "column", "transformation", …}``, sorted; the whole graph
     without ``node``, else the field's (or a dataset's fields') upstream/downstream within ``depth``.
     Raises Invalid, NotFound."""
-    if depth is not None and depth < 0:
-        raise Invalid("depth must be 0 or more", {"depth": ["negative"]})
-    direction = check_direction(direction)
-    moment = parse_time(as_of)
-    graph = graph_at(session, moment)
-    if node:
-        starts = _starts(graph, node)
-        keep = set(starts)
-        if direction in ("downstream", "both"):
-            keep |= set(graph.distances(starts, downstream=True, cutoff=depth))
-        if direction in ("upstream", "both"):
-            keep |= set(graph.distances(starts, downstream=False, cutoff=depth))
-        chosen: set[int] | None = keep
-    else:
-        chosen = None
+    graph, moment, chosen = selection(session, node=node, direction=direction, depth=depth, as_of=as_of)
     order = sorted(range(len(graph.ids)) if chosen is None else chosen, key=graph.ids.__getitem__)
     return {
         "as_of": iso(moment),
