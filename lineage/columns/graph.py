@@ -186,7 +186,8 @@ class ColumnGraph:
         self.field_hub: dict[int, int] = {}
         #: (s << 32 | t) → (s, t, transformations JSON, valid_from, valid_to)
         self.edges: dict[int, tuple] = {}
-        self.impacts: VersionedCache[str] = VersionedCache(size=self.MAX_IMPACTS)
+        #: starts → their impact (``lineage.columns.queries._Impact``)
+        self.impacts: VersionedCache[object] = VersionedCache(size=self.MAX_IMPACTS)
         self._frags: dict[int, str] = {}
         self._dataset_frags: dict[str, str] = {}
         self._lock = threading.Lock()
