@@ -206,7 +206,7 @@ class ColumnGraph:
         if ctl.latest_field is None or ctl.latest_field <= as_of:
             remap = None  # every field seen by then: positions are the timeline's
             self.ids = ids = list(ctl.field_ids)
-            self.pos = pos = dict(zip(ids, range(len(ids))))  # ``field_ids`` is in position order
+            self.pos = pos = dict(zip(ids, range(len(ids)), strict=True))  # ``field_ids``: position order
         else:
             self.ids = ids = [f for f in ctl.field_ids if fields[f][2] <= as_of]
             self.pos = pos = {f: i for i, f in enumerate(ids)}

@@ -131,8 +131,16 @@ class _Impact:
         self._lock = threading.Lock()
 
     def _fields(self, items) -> str:
-        fragment = self.graph.fragment
-        return ",".join([fragment(i) + str(d) + "}" for i, d in items])
+        frags, fragment = self.graph._frags, self.graph.fragment
+        ends: dict[int, str] = {}
+        out = []
+        for i, d in items:
+            frag = frags.get(i) or fragment(i)
+            end = ends.get(d)
+            if end is None:
+                end = ends[d] = str(d) + "}"
+            out.append(frag + end)
+        return ",".join(out)
 
     def body(self) -> str:
         with self._lock:
