@@ -162,6 +162,18 @@ class Timeline:
 
         return self._graphs.get((self.bucket(as_of), level), None, build)
 
+    def pairs_at(self, as_of: dt.datetime) -> set[tuple[str, str]]:
+        """(source, target) of every edge the graph at ``as_of`` holds, without building it (what the
+        column graph needs of it: which jobs write which datasets then)."""
+        nodes = self.nodes
+        pairs = set()
+        for s, t, _, vf, vt in self.edges:
+            if vf <= as_of and (vt is None or as_of < vt):
+                a, b = nodes.get(s), nodes.get(t)
+                if a is not None and b is not None and a["first_seen"] <= as_of and b["first_seen"] <= as_of:
+                    pairs.add((s, t))
+        return pairs
+
     def _build(self, as_of: dt.datetime) -> Graph:
         g = nx.DiGraph()
         g.add_nodes_from((n, attrs) for n, attrs in self.nodes.items() if attrs["first_seen"] <= as_of)

@@ -201,7 +201,7 @@ class ColumnGraph:
 
     def _build(self, as_of: dt.datetime) -> None:
         ctl = self.ctl
-        dg = ctl.tl.graph(as_of, "dataset").g._succ
+        writes = ctl.tl.pairs_at(as_of)  # the dataset graph's edges then (building it costs more)
         fields = ctl.fields
         if ctl.latest_field is None or ctl.latest_field <= as_of:
             remap = None  # every field seen by then: positions are the timeline's
@@ -215,7 +215,7 @@ class ColumnGraph:
         edges = self.edges
         hubs: dict[str, int] = {}
         for writer, rows in ctl.groups.items():
-            if writer is not None and writer[1] not in dg.get(writer[0], ()):
+            if writer is not None and writer not in writes:
                 continue  # the job no longer writes the dataset at as_of: nor its columns
             for row in rows:
                 a, b, trans, vf, vt = row
