@@ -44,6 +44,13 @@ class NodeQueryArgsSchema(Schema):
     as_of = _as_of()
 
 
+class ImpactFieldsQueryArgsSchema(PageArgsSchema):
+    """``/impact/fields``: a page of a field's impact's ``fields``."""
+
+    node = fields.String(required=True, metadata={"description": "a field id: datasetField:NS:NAME:FIELD"})
+    as_of = _as_of()
+
+
 class PathQueryArgsSchema(Schema):
     source = fields.String(required=True)
     target = fields.String(required=True)

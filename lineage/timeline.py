@@ -17,7 +17,7 @@ from catalog.models import DataResource, System
 from lineage.ids import check_level, iso, parse_time
 from lineage.models import LineageAlias, LineageEdge, LineageNode
 from registry import audit
-from registry.cache import VersionedCache
+from registry.cache import VersionedCache, gc_paused
 
 #: timelines by database, each valid for one audit head: every write anywhere is audited, so the head
 #: says whether anything changed, across ``yima serve`` worker processes too
@@ -27,7 +27,12 @@ _TIMELINES: VersionedCache[Timeline] = VersionedCache(size=2)
 def timeline(session: Session) -> Timeline:
     """The timeline at the current audit head (one indexed query to know whether the cache is current)."""
     head = audit.head(session)
-    return _TIMELINES.get(str(session.get_bind().url), head, lambda: Timeline(session, head))
+    return _TIMELINES.get(str(session.get_bind().url), head, lambda: _built(session, head))
+
+
+def _built(session: Session, head: str) -> Timeline:
+    with gc_paused():  # many small objects at once: see ``gc_paused``
+        return Timeline(session, head)
 
 
 def graph_at(session: Session, as_of=None, level: str = "dataset") -> Graph:
@@ -150,11 +155,24 @@ class Timeline:
         """The graph at ``as_of`` (naive UTC), built once per bucket and level."""
 
         def build() -> Graph:
-            if level == "dataset":
-                return self._build(as_of)
-            return self._system_level(self.graph(as_of, "dataset"))
+            with gc_paused():
+                if level == "dataset":
+                    return self._build(as_of)
+                return self._system_level(self.graph(as_of, "dataset"))
 
         return self._graphs.get((self.bucket(as_of), level), None, build)
+
+    def pairs_at(self, as_of: dt.datetime) -> set[tuple[str, str]]:
+        """(source, target) of every edge the graph at ``as_of`` holds, without building it (what the
+        column graph needs of it: which jobs write which datasets then)."""
+        nodes = self.nodes
+        pairs = set()
+        for s, t, _, vf, vt in self.edges:
+            if vf <= as_of and (vt is None or as_of < vt):
+                a, b = nodes.get(s), nodes.get(t)
+                if a is not None and b is not None and a["first_seen"] <= as_of and b["first_seen"] <= as_of:
+                    pairs.add((s, t))
+        return pairs
 
     def _build(self, as_of: dt.datetime) -> Graph:
         g = nx.DiGraph()

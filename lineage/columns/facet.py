@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import operator
+from typing import NamedTuple
 
 from lineage.ids import dataset_id
 from lineage.models import NODE_ID
@@ -100,10 +101,9 @@ def canonical(transformations: list[dict]) -> str:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class ColumnEdge:
+class ColumnEdge(NamedTuple):
     """One column edge to store: ``target_field`` None for a dataset-wide entry (then ``target`` is
-    the dataset's id)."""
+    the dataset's id). A tuple: an event makes dozens of them, a frozen dataclass costs more to build."""
 
     source_dataset: str
     source_field: str
@@ -121,31 +121,50 @@ class ColumnEdge:
         target = (
             target_dataset if target_field is None else FIELD_PREFIX + target_dataset[8:] + ":" + target_field
         )
-        return cls(
-            source_dataset, source_field, target_dataset, target_field, transformations, source, target
+        return _new_edge(
+            cls, (source_dataset, source_field, target_dataset, target_field, transformations, source, target)
         )
 
     def key(self) -> tuple[str, str, str]:
         return (self.source, self.target, self.transformations)
 
 
-def _inputs(items, default: dict | None) -> dict[tuple, list[dict]]:
+_new_edge = tuple.__new__
+_EDGE_ORDER = operator.itemgetter(5, 6, 4)  # ColumnEdge.key: (source, target, transformations)
+
+
+def _inputs(items, default: dict | None, indirect: list | None = None) -> dict[tuple, list[dict]]:
     """(namespace, name, field) → its transformations, for a list of input fields (entries without a
-    namespace, name or field are skipped)."""
+    namespace, name or field are skipped); ``indirect`` (a list) gets True when an INDIRECT one is read."""
     out: dict[tuple, list[dict]] = {}
     if not isinstance(items, list):
         return out
+    normalised = _NORMALISED
     for item in items:
         if not isinstance(item, dict):
             continue
-        parts = (item.get("namespace"), item.get("name"), item.get("field"))
+        get = item.get
+        parts = (get("namespace"), get("name"), get("field"))
         if not (
             parts[0] and parts[1] and parts[2] and isinstance(parts[0], str) and isinstance(parts[1], str)
         ) or not isinstance(parts[2], str):
             continue
-        raw = item.get("transformations")
-        found = [transformation(t) for t in raw if isinstance(t, dict)] if raw.__class__ is list else None
+        raw = get("transformations")
+        found = None
+        if raw.__class__ is list:
+            found = []
+            for t in raw:
+                if isinstance(t, dict):
+                    try:  # ``transformation(t)``, its memo read here (dozens per event)
+                        n = normalised[
+                            (t.get("type"), t.get("subtype"), t.get("description"), t.get("masking"))
+                        ]
+                    except (KeyError, TypeError):
+                        n = transformation(t)
+                    found.append(n)
         found = found or [default or transformation({})]
+        if indirect is not None and not indirect:
+            indirect.extend(True for t in found if t["type"] == "INDIRECT")
         known = out.get(parts)
         if known is None:
             out[parts] = found
@@ -189,31 +208,56 @@ def facet_edges(facet, target_dataset: str) -> list[ColumnEdge]:
     if not isinstance(facet, dict) or not isinstance(facet.get("fields"), dict | type(None)):
         return []
     per_field: dict[str, dict[tuple, list[dict]]] = {}
+    indirect: list = []  # any INDIRECT transformation in a field: else there is nothing to hoist
     for out_field, spec in (facet.get("fields") or {}).items():
         if not isinstance(spec, dict) or not isinstance(out_field, str) or not out_field:
             continue
         legacy = (
             _legacy(spec) if ("transformationType" in spec or "transformationDescription" in spec) else None
         )
-        per_field[out_field] = _inputs(spec.get("inputFields"), legacy)
-    dataset_wide = _hoist_copied(per_field)
+        per_field[out_field] = _inputs(spec.get("inputFields"), legacy, indirect)
+    dataset_wide = _hoist_copied(per_field) if indirect else {}
     for parts, trans in _inputs(facet.get("dataset"), None).items():
         dataset_wide.setdefault(parts, []).extend(trans)
     ids: dict[tuple[str, str], str] = {}
+    #: the stored form of each list of transformations, by the ids of the (memoised) dicts it holds:
+    #: they stay alive during this call, held by ``per_field``
+    stored: dict[tuple, str] = {}
 
-    def ds(ns: str, name: str) -> str:
-        found = ids.get((ns, name))
+    def canonical_of(trans: list[dict]) -> str:
+        key = tuple(map(id, trans))
+        found = stored.get(key)
         if found is None:
-            found = ids[(ns, name)] = dataset_id(ns, name)
+            found = stored[key] = canonical(trans)
         return found
 
-    edges = [
-        ColumnEdge.of(ds(ns, name), field, target_dataset, out_field, canonical(trans))
-        for out_field, inputs in per_field.items()
-        for (ns, name, field), trans in inputs.items()
-    ]
-    edges += [
-        ColumnEdge.of(ds(ns, name), field, target_dataset, None, canonical(trans))
-        for (ns, name, field), trans in dataset_wide.items()
-    ]
-    return sorted(edges, key=ColumnEdge.key)
+    edges = []
+    make = _new_edge
+    for out_field, inputs in per_field.items():
+        tail = ":" + out_field
+        target = FIELD_PREFIX + target_dataset[8:] + tail  # 8: len("dataset:")
+        for (ns, name, field), trans in inputs.items():
+            source_dataset = ids.get((ns, name))
+            if source_dataset is None:
+                source_dataset = ids[(ns, name)] = dataset_id(ns, name)
+            edges.append(
+                make(
+                    ColumnEdge,
+                    (
+                        source_dataset,
+                        field,
+                        target_dataset,
+                        out_field,
+                        canonical_of(trans),
+                        FIELD_PREFIX + source_dataset[8:] + ":" + field,
+                        target,
+                    ),
+                )
+            )
+    for (ns, name, field), trans in dataset_wide.items():
+        source_dataset = ids.get((ns, name))
+        if source_dataset is None:
+            source_dataset = ids[(ns, name)] = dataset_id(ns, name)
+        edges.append(ColumnEdge.of(source_dataset, field, target_dataset, None, canonical(trans)))
+    edges.sort(key=_EDGE_ORDER)
+    return edges

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from lineage.columns.facet import canonical
 from lineage.ids import iso
 from lineage.timeline import Timeline, timeline
-from registry.cache import VersionedCache
+from registry.cache import VersionedCache, gc_paused
 
 _COLUMN_TIMELINES: VersionedCache[ColumnTimeline] = VersionedCache(size=2)
 _LOAD = text(
@@ -35,7 +35,14 @@ _LOAD = text(
 def column_timeline(session: Session) -> ColumnTimeline:
     """The column timeline at the current audit head (built on the first column-level question)."""
     tl = timeline(session)
-    return _COLUMN_TIMELINES.get(str(session.get_bind().url), tl.head, lambda: ColumnTimeline(session, tl))
+    return _COLUMN_TIMELINES.get(
+        str(session.get_bind().url), tl.head, lambda: _built(ColumnTimeline, session, tl)
+    )
+
+
+def _built(cls, *args):
+    with gc_paused():  # millions of small objects: see ``gc_paused``
+        return cls(*args)
 
 
 def _split_dataset(node: str) -> tuple[str, str]:
@@ -51,11 +58,15 @@ class ColumnTimeline:
     def __init__(self, session: Session, tl: Timeline):
         self.tl = tl
         self.head = tl.head
-        #: field id → [dataset id, field name, first seen]
+        #: field id → [dataset id, field name, first seen, position in ``field_ids``]
         self.fields: dict[str, list] = {}
+        self.field_ids: list[str] = []  # in the order first read
         self.fields_of: dict[str, list[str]] = {}  # dataset id → its field ids
+        #: (job, target dataset) or None → rows (source position, target position or, for a
+        #: dataset-wide entry, the dataset's id, transformations, valid_from, valid_to)
         self.groups: dict[tuple | None, list[tuple]] = {}
         times = self._load(session)
+        self.latest_field = max((entry[2] for entry in self.fields.values()), default=None)
         self.boundaries = sorted(times | set(tl.boundaries))
         self._graphs: VersionedCache[ColumnGraph] = VersionedCache(size=self.MAX_GRAPHS)
 
@@ -69,51 +80,83 @@ class ColumnTimeline:
         finally:
             cur.close()
         parsed: dict = {}
+        moment = parsed.get
 
-        def when(value):  # SQLite gives text; PostgreSQL datetimes
-            if value is None:
-                return None
-            found = parsed.get(value)
-            if found is None:
-                found = parsed[value] = (
-                    value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
-                )
+        def when(value):  # SQLite gives text; PostgreSQL datetimes: each distinct one parsed once
+            found = parsed[value] = (
+                value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+            )
             return found
 
-        fields, fields_of = self.fields, self.fields_of
+        fields, fields_of, field_ids = self.fields, self.fields_of, self.field_ids
         #: rows grouped by who wrote them ((job, target dataset), or None for flows and job-less
         #: events): the graph checks once per group that the job still writes the dataset
         groups = self.groups
         intern = sys.intern
+        last_writer = rows = None
+        distinct: dict[str, str] = {}  # a few distinct transformation lists, one string each
+        trans_of = distinct.get
+
+        def trans_new(value: str) -> str:
+            distinct[value] = value
+            return value
+
         for s, t, sds, sf, tds, tf, trans, job, vf, vt, flow in data:
-            vf, vt = when(vf), when(vt)
-            tds = intern(tds)
-            writer = (intern(job), tds) if job is not None and flow is None else None
-            rows = groups.get(writer)
-            if rows is None:
-                rows = groups[writer] = []
-            rows.append((s, t, tds, intern(trans), vf, vt))
+            vf = moment(vf) or when(vf)
+            if vt is not None:
+                vt = moment(vt) or when(vt)
+            if job is None or flow is not None:
+                writer = None
+            elif last_writer is not None and job == last_writer[0] and tds == last_writer[1]:
+                writer = last_writer  # rows come mostly in the order they were written: one event's together
+            else:
+                writer = (intern(job), intern(tds))
+            if writer is not last_writer or rows is None:
+                rows = groups.get(writer)
+                if rows is None:
+                    rows = groups[writer] = []
+                last_writer = writer
             entry = fields.get(s)
             if entry is None:
                 sds = intern(sds)
-                fields[s] = [sds, sf, vf]
-                fields_of.setdefault(sds, []).append(s)
-            elif vf < entry[2]:
-                entry[2] = vf
-            if tf is not None:
+                a = len(field_ids)
+                fields[s] = [sds, sf, vf, a]
+                field_ids.append(s)
+                members = fields_of.get(sds)
+                if members is None:
+                    fields_of[sds] = [s]
+                else:
+                    members.append(s)
+            else:
+                a = entry[3]
+                if vf < entry[2]:
+                    entry[2] = vf
+            if tf is None:
+                b = intern(t)  # a dataset-wide entry: its target is the dataset's id
+            else:
                 entry = fields.get(t)
                 if entry is None:
-                    fields[t] = [tds, tf, vf]
-                    fields_of.setdefault(tds, []).append(t)
-                elif vf < entry[2]:
-                    entry[2] = vf
+                    tds = writer[1] if writer is not None else intern(tds)
+                    b = len(field_ids)
+                    fields[t] = [tds, tf, vf, b]
+                    field_ids.append(t)
+                    members = fields_of.get(tds)
+                    if members is None:
+                        fields_of[tds] = [t]
+                    else:
+                        members.append(t)
+                else:
+                    b = entry[3]
+                    if vf < entry[2]:
+                        entry[2] = vf
+            rows.append((a, b, trans_of(trans) or trans_new(trans), vf, vt))
         return set(parsed.values())
 
     def bucket(self, as_of: dt.datetime) -> int:
         return bisect.bisect_right(self.boundaries, as_of)
 
     def graph(self, as_of: dt.datetime) -> ColumnGraph:
-        return self._graphs.get(self.bucket(as_of), None, lambda: ColumnGraph(self, as_of))
+        return self._graphs.get(self.bucket(as_of), None, lambda: _built(ColumnGraph, self, as_of))
 
     def dataset_info(self, dataset: str) -> tuple[str, str, str | None, str | None]:
         """(namespace, name, system, resource) of a dataset id, known to lineage or not."""
@@ -137,13 +180,14 @@ class ColumnGraph:
         self.ids: list[str] = []
         self.pos: dict[str, int] = {}
         self.succ: list[list[int]] = []
-        self.pred: list[list[int]] = []
+        self._pred: list[list[int]] | None = None  # built on the first upstream question
         #: hubs: a dataset node standing for its fields (dataset-wide entries); hub → its field positions
         self.hub_fields: dict[int, list[int]] = {}
         self.field_hub: dict[int, int] = {}
-        #: (s << 32 | t) → (transformations JSON, valid_from, valid_to)
+        #: (s << 32 | t) → (s, t, transformations JSON, valid_from, valid_to)
         self.edges: dict[int, tuple] = {}
-        self.impacts: VersionedCache[str] = VersionedCache(size=self.MAX_IMPACTS)
+        #: starts → their impact (``lineage.columns.queries._Impact``)
+        self.impacts: VersionedCache[object] = VersionedCache(size=self.MAX_IMPACTS)
         self._frags: dict[int, str] = {}
         self._dataset_frags: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -153,39 +197,69 @@ class ColumnGraph:
         i = self.pos[node] = len(self.ids)
         self.ids.append(node)
         self.succ.append([])
-        self.pred.append([])
         return i
 
     def _build(self, as_of: dt.datetime) -> None:
         ctl = self.ctl
-        dg = ctl.tl.graph(as_of, "dataset").g._succ
-        self.ids = ids = [f for f, entry in ctl.fields.items() if entry[2] <= as_of]
-        self.pos = pos = {f: i for i, f in enumerate(ids)}
+        writes = ctl.tl.pairs_at(as_of)  # the dataset graph's edges then (building it costs more)
+        fields = ctl.fields
+        if ctl.latest_field is None or ctl.latest_field <= as_of:
+            remap = None  # every field seen by then: positions are the timeline's
+            self.ids = ids = list(ctl.field_ids)
+            self.pos = pos = dict(zip(ids, range(len(ids)), strict=True))  # ``field_ids``: position order
+        else:
+            self.ids = ids = [f for f in ctl.field_ids if fields[f][2] <= as_of]
+            self.pos = pos = {f: i for i, f in enumerate(ids)}
+            remap = [pos.get(f, -1) for f in ctl.field_ids]
         self.succ = succ = [[] for _ in ids]
-        self.pred = pred = [[] for _ in ids]
         edges = self.edges
+        hubs: dict[str, int] = {}
         for writer, rows in ctl.groups.items():
-            if writer is not None and writer[1] not in dg.get(writer[0], ()):
+            if writer is not None and writer not in writes:
                 continue  # the job no longer writes the dataset at as_of: nor its columns
-            for s, t, tds, trans, vf, vt in rows:
+            for row in rows:
+                a, b, trans, vf, vt = row
                 if vf > as_of or (vt is not None and as_of >= vt):
                     continue
-                a, b = pos[s], pos.get(t)
-                if b is None:
-                    b = self._add(t)  # a dataset-wide entry's dataset
-                    self._hub(b, tds)
+                if b.__class__ is str:  # a dataset-wide entry's dataset (its id is the target)
+                    hub = hubs.get(b)
+                    if hub is None:
+                        hub = hubs[b] = self._add(b)
+                        self._hub(hub, b)
+                    b = hub
+                    if remap is not None:
+                        a = remap[a]
+                    row = (a, b, trans, vf, vt)
+                elif remap is not None:
+                    a, b = remap[a], remap[b]
+                    row = (a, b, trans, vf, vt)
                 key = a << 32 | b
                 found = edges.get(key)
                 if found is None:
-                    edges[key] = (trans, vf, vt)
+                    edges[key] = row
                     succ[a].append(b)
-                    pred[b].append(a)
                 else:
                     edges[key] = _merge(found, trans, vf, vt)
 
+    @property
+    def pred(self) -> list[list[int]]:
+        """Each node's predecessors (built from ``succ`` on the first upstream question)."""
+        pred = self._pred
+        if pred is None:
+            with self._lock:
+                pred = self._pred
+                if pred is None:
+                    with gc_paused():
+                        pred = [[] for _ in self.ids]
+                        for a, outs in enumerate(self.succ):
+                            for b in outs:
+                                pred[b].append(a)
+                    self._pred = pred
+        return pred
+
     def edge(self, a: int, b: int) -> tuple:
         """(transformations JSON, valid_from, valid_to) of the edge a → b."""
-        return self.edges[a << 32 | b]
+        return self.edges[a << 32 | b][2:]
 
     def _hub(self, i: int, dataset: str) -> None:
         members = [self.pos[f] for f in self.ctl.fields_of.get(dataset, ()) if f in self.pos]
@@ -278,7 +352,7 @@ class ColumnGraph:
                 "system": system,
                 "resource": resource,
             }
-        dataset, field, _ = self.ctl.fields[node]
+        dataset, field, _, _ = self.ctl.fields[node]
         ns, name, system, resource = self.ctl.dataset_info(dataset)
         return {
             "id": node,
@@ -305,8 +379,7 @@ class ColumnGraph:
                 text = moments[moment] = iso(moment)
             return text
 
-        for key, (trans, vf, vt) in self.edges.items():
-            a, b = key >> 32, key & 0xFFFFFFFF
+        for a, b, trans, vf, vt in self.edges.values():
             if keep is not None and (a not in keep or b not in keep):
                 continue
             transformations = loaded.get(trans)
@@ -340,7 +413,7 @@ class ColumnGraph:
         frag = self._frags.get(i)
         if frag is None:
             node = self.ids[i]
-            dataset, field, _ = self.ctl.fields[node]
+            dataset, field, _, _ = self.ctl.fields[node]
             tail = self._dataset_frags.get(dataset)
             if tail is None:
                 _, _, system, resource = self.ctl.dataset_info(dataset)
@@ -362,9 +435,9 @@ def _one(value):
 def _merge(found: tuple, trans: str, vf, vt) -> tuple:
     """Two rows of one (source, target): every transformation of both, the earliest start, open if
     either is."""
-    old, start, end = found
+    a, b, old, start, end = found
     if trans != old:
         old = canonical(json.loads(old) + json.loads(trans))
     if end is not None and (vt is None or vt > end):
         end = vt
-    return (old, min(start, vf), end)
+    return (a, b, old, min(start, vf), end)

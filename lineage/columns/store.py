@@ -24,7 +24,6 @@ _COLUMNS = (
 
 
 _INSERT = f"INSERT INTO lineage_column_edge ({', '.join(_COLUMNS)}) VALUES "
-_INSERT_SQLITE = _INSERT + "(" + ", ".join("?" for _ in _COLUMNS) + ")"
 _INSERT_PG = _INSERT + "(" + ", ".join("%s" for _ in _COLUMNS) + ")"
 
 
@@ -66,8 +65,9 @@ def apply_event(raw: Raw, parsed: ParsedEvent, jid: str | None, event_id: int, a
 
 
 def insert(raw: Raw, edges: list[ColumnEdge], *, job, at, event_id=None, flow_id=None, until=None) -> None:
-    """Insert column edges valid from ``at`` (``raw.time``) to ``until``: one prepared statement run
-    for every row (``executemany``), cheaper per row than a multi-row statement's parameter map."""
+    """Insert column edges valid from ``at`` (``raw.time``) to ``until``. PostgreSQL: one prepared
+    statement run for every row (psycopg's ``executemany`` pipelines them); SQLite: multi-row
+    statements with positional parameters (a tenth cheaper than ``executemany`` at 50 rows)."""
     if not edges:
         return
     rows = [
@@ -87,7 +87,25 @@ def insert(raw: Raw, edges: list[ColumnEdge], *, job, at, event_id=None, flow_id
         )
         for e in edges
     ]
-    raw.cur.executemany(_INSERT_PG if raw.pg else _INSERT_SQLITE, rows)
+    if raw.pg:
+        raw.cur.executemany(_INSERT_PG, rows)
+        return
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        part = rows[start : start + _SQLITE_ROWS]
+        raw.cur.execute(_sqlite_insert(len(part)), [v for row in part for v in row])
+
+
+#: rows per SQLite statement: 12 parameters each, within the 999 of older SQLite builds
+_SQLITE_ROWS = 999 // len(_COLUMNS)
+_SQLITE_INSERTS: dict[int, str] = {}
+
+
+def _sqlite_insert(n: int) -> str:
+    sql = _SQLITE_INSERTS.get(n)
+    if sql is None:
+        group = "(" + ", ".join("?" for _ in _COLUMNS) + ")"
+        sql = _SQLITE_INSERTS[n] = _INSERT + ", ".join([group] * n)
+    return sql
 
 
 def _open_edges(raw: Raw, output: str, jid: str | None) -> dict[tuple, tuple]:

@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from lineage import drift, events, flows, intake, queries
+from lineage.columns import queries as column_queries
 from lineage.export.bundle import audited_manifest, export, zipped
 from lineage.export.formats import FORMATS
 from lineage.schemas import (
@@ -19,6 +20,7 @@ from lineage.schemas import (
     FlowSchema,
     GraphQueryArgsSchema,
     GraphSchema,
+    ImpactFieldsQueryArgsSchema,
     LevelQueryArgsSchema,
     NodeQueryArgsSchema,
     OrphanPageSchema,
@@ -198,8 +200,35 @@ class Impact(MethodView):
     @_answers({"200": "every downstream dataset, job and system with its distance"})
     def get(self, args):
         """Every dataset, job and system downstream of ``node`` as of ``as_of``, with its distance
-        (derivation steps)."""
+        (derivation steps); of a field: every field, dataset and system (``/impact/fields`` pages
+        the fields)."""
         body = queries.impact_json(session(), args["node"], as_of=args.get("as_of"))
+        return Response(body, 200, mimetype="application/json")
+
+
+_IMPACT_FIELD = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "field": {"type": "string"},
+        "dataset": {"type": "string"},
+        "system": {"type": ["string", "null"]},
+        "resource": {"type": ["string", "null"]},
+        "distance": {"type": "integer"},
+    },
+}
+
+
+@blp.route("/impact/fields")
+class ImpactFields(MethodView):
+    @blp.arguments(ImpactFieldsQueryArgsSchema, location="query")
+    @_answers({"200": "a page of the fields downstream of a field"}, _envelope(_IMPACT_FIELD))
+    def get(self, args):
+        """A page of the ``fields`` of a field's impact (the same items in the same order, by distance
+        then id), in the list envelope: a root field of a large graph reaches hundreds of thousands."""
+        body = column_queries.impact_fields_json(
+            session(), args["node"], as_of=args.get("as_of"), page=args["page"], per_page=args["per_page"]
+        )
         return Response(body, 200, mimetype="application/json")
 
 
