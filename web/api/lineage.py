@@ -212,8 +212,8 @@ _IMPACT_FIELD = {
         "id": {"type": "string"},
         "field": {"type": "string"},
         "dataset": {"type": "string"},
-        "system": {"type": ["string", "null"]},
-        "resource": {"type": ["string", "null"]},
+        "system": {"type": "string", "nullable": True},
+        "resource": {"type": "string", "nullable": True},
         "distance": {"type": "integer"},
     },
 }
