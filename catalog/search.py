@@ -24,7 +24,6 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
-    text,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
@@ -154,7 +153,7 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _term_condition(session: Session, term: str):
+def _term_condition(session: Session, term: str, form: str = "index"):
     """The condition on ``resource_search`` for one search term, answered by the database's own text index.
 
     3+ characters: substring match on the search text (SQLite FTS5 trigram phrase; PostgreSQL LIKE on
@@ -162,19 +161,29 @@ def _term_condition(session: Session, term: str):
     pair among the resource's ``grams`` (FTS5 unicode61 token; PostgreSQL: an element of the grams
     split on spaces, via the array GIN index of migration 0010).
     Anything else short (punctuation) falls back to LIKE over the search table.
+
+    ``form`` (the same rows either way): ``"index"`` as above; ``"scan"`` for a broad match read by
+    a scan rather than driven from the index (SQLite: the FTS rowids are probed, ``resource_id + 0``,
+    while a covering index of ``resource_search`` is read; PostgreSQL: the pair as
+    ``grams LIKE '% 工程 %'``, which the planner can estimate from the column's statistics, where the
+    array containment has none).
     """
     rs = ResourceSearch
     sqlite = session.get_bind().dialect.name == "sqlite"
+    key = rs.resource_id + 0 if form == "scan" else rs.resource_id
     if len(term) >= 3:
         if sqlite:
             phrase = '"' + term.replace('"', '""') + '"'
-            return rs.resource_id.in_(select(_FTS.c.rowid).where(_FTS.c.resource_fts.op("MATCH")(phrase)))
+            return key.in_(select(_FTS.c.rowid).where(_FTS.c.resource_fts.op("MATCH")(phrase)))
         return rs.text.like(f"%{_like_escape(term)}%", escape="\\")
     if term.isalnum():
         if sqlite:
-            return rs.resource_id.in_(
+            return key.in_(
                 select(_FTS_GRAMS.c.rowid).where(_FTS_GRAMS.c.resource_fts_grams.op("MATCH")(f'"{term}"'))
             )
+        if form == "scan":
+            # the grams are " a b ab … ": an element is a space-delimited token (alphanumeric: no LIKE wildcard)
+            return rs.grams.like(f"% {term} %")
         # an exact element of the grams as an array: the GIN index ``resource_fts_grams`` (migration 0010)
         # answers it without a recheck, so the grams are never read from the rows; the separator is a
         # literal so that the expression is the index's own under any plan
@@ -184,15 +193,15 @@ def _term_condition(session: Session, term: str):
     return rs.text.like(f"%{_like_escape(term)}%", escape="\\")
 
 
-def _search_conditions(session: Session, args: dict) -> tuple[list, bool]:
-    """The WHERE conditions of a search, and whether it is a text search.
+def _search_conditions(session: Session, args: dict, form: str = "index") -> tuple[list, bool]:
+    """The WHERE conditions of a search, and whether it is a text search (``form``: see ``_term_condition``).
 
     A text search (``q`` or ``tag``) reads ``resource_search`` alone (it carries the filter columns);
     a plain listing reads ``data_resource`` and its indexes.
     """
     conds = []
     for term in normalise_query(args.get("q")).split():
-        conds.append(_term_condition(session, term))
+        conds.append(_term_condition(session, term, form))
     tag = (args.get("tag") or "").strip()
     if tag:
         conds.append(ResourceSearch.tags.like(f"%|{_like_escape(tag)}|%", escape="\\"))
@@ -279,32 +288,158 @@ def _facets_in_one_pass(matched):
     )
 
 
-def _memory_for_matches(session: Session) -> None:
-    """On PostgreSQL, room for the matched rows (id, code, rank, facets: ~100 bytes each) for this
-    transaction: at the default 4 MB a broad term (50,000 matches) spills the CTE to a temporary file."""
+# --- broad matches ---------------------------------------------------------------------------
+# A term that matches most of the catalog (工程 in a catalog of 工程 resources) makes the ordinary
+# statement materialize and sort every row. Such a search is answered differently: the facets are
+# counted straight from the match (no materialized copy; SQLite reads a covering index of the facet
+# columns instead of every wide search row), and the page is read in code order from an index,
+# stopping as soon as it is full. Both answers are the same rows and counts; only the plan differs.
+
+#: a text search is broad when its match is estimated at this share of the searched rows or more …
+BROAD_SHARE = 0.25
+#: … and at this many rows or more (below, the ordinary statement is cheap whatever the share)
+BROAD_MIN = 5000
+
+
+def _fts_count(session: Session, term: str) -> int | None:
+    """SQLite: how many resources the FTS5 index finds for one term (None: a term it does not answer)."""
+    if len(term) >= 3:
+        fts, phrase = _FTS.c.resource_fts, '"' + term.replace('"', '""') + '"'
+        source = _FTS
+    elif term.isalnum():
+        fts, phrase, source = _FTS_GRAMS.c.resource_fts_grams, f'"{term}"', _FTS_GRAMS
+    else:
+        return None
+    return session.scalar(select(func.count()).select_from(source).where(fts.op("MATCH")(phrase)))
+
+
+def _pg_estimate(session: Session, args: dict) -> tuple[float, float]:
+    """PostgreSQL: the planner's estimate of the rows a search matches and of the rows of the table
+    (one ``EXPLAIN``, nothing read), from the conditions in their estimable ``scan`` form."""
+    conds, _ = _search_conditions(session, args, "scan")
+    probe = union_all(
+        select(literal(1)).select_from(ResourceSearch).where(*conds),
+        select(literal(1)).select_from(ResourceSearch),
+    )
+    compiled = probe.compile(dialect=session.get_bind().dialect)
+    plan = (
+        session.connection()
+        .exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params)
+        .scalar()
+    )
+    children = plan[0]["Plan"]["Plans"]
+    return float(children[0]["Plan Rows"]), float(children[1]["Plan Rows"])
+
+
+def _is_broad(session: Session, args: dict) -> bool:
+    """Whether a search is broad (``BROAD_SHARE`` and ``BROAD_MIN``). SQLite counts each term's matches
+    in its FTS index (exact, cheap: no row is read), longest term first, stopping at the first narrow
+    one; PostgreSQL asks the planner. A tag filter (not in the covering index) is never broad."""
+    terms = normalise_query(args.get("q")).split()
+    if not terms or (args.get("tag") or "").strip():
+        return False
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL work_mem = '32MB'"))
+        estimate, rows = _pg_estimate(session, args)
+        return estimate >= BROAD_MIN and estimate >= BROAD_SHARE * rows
+    counts = []
+    for term in sorted(set(terms), key=len, reverse=True):
+        n = _fts_count(session, term)
+        if n is None or n < BROAD_MIN:
+            return False
+        counts.append(n)
+    rows = session.scalar(select(func.count()).select_from(ResourceSearch))
+    return min(counts) >= BROAD_SHARE * rows
 
 
-def _matched_and_page(session: Session, args: dict, page: int, per_page: int):
-    _memory_for_matches(session)
-    return session.execute(_search_statement(session, args, page, per_page))
+def _broad_facets_statement(session: Session, args: dict):
+    """Rows ``(facet, value, n)`` of a broad search. PostgreSQL: ``GROUPING SETS`` straight over the
+    index-driven match (no materialized copy). SQLite: the matching rows are counted per combination
+    of the six facet values while the covering index ``resource_fts_facets`` is read in its order
+    (the FTS rowids probed, no temporary sort), then each facet sums those few combinations."""
+    rs = ResourceSearch
+    columns = [getattr(rs, f) for f in FACETS]
+    if session.get_bind().dialect.name == "postgresql":
+        conds, _ = _search_conditions(session, args)
+        return _facets_in_one_pass(select(*columns).where(*conds).subquery("matched"))
+    conds, _ = _search_conditions(session, args, "scan")
+    combos = (
+        select(*columns, func.count().label("n")).where(*conds).group_by(*columns).cte("combos")
+    ).prefix_with("MATERIALIZED")
+    return union_all(
+        *(
+            select(
+                literal(f).label("facet"), combos.c[f].label("value"), func.sum(combos.c.n).label("n")
+            ).group_by(combos.c[f])
+            for f in FACETS
+        )
+    )
+
+
+def _walk_statement(session: Session, args: dict, extra: tuple, offset: int, limit: int):
+    """The ids of matching rows in code order (``resource_fts_code``: the walk stops when the page is full)."""
+    conds, _ = _search_conditions(session, args, "scan")
+    rs = ResourceSearch
+    return select(rs.resource_id).where(*conds, *extra).order_by(rs.code).offset(offset).limit(limit)
+
+
+def _broad_page(session: Session, args: dict, offset: int, limit: int, total: int) -> list[tuple[int, int]]:
+    """``(id, rank)`` of one page of a broad search, in the order of ``_ORDER``: names containing ``q``
+    first (a walk of those, then, if the page goes past them, a walk of the others), both by code."""
+    if offset >= total:
+        return []
+    sort = args.get("sort") if args.get("sort") in SORTS else "relevance"
+    rs = ResourceSearch
+    if sort == "name":
+        conds, _ = _search_conditions(session, args)
+        stmt = select(rs.resource_id).where(*conds).order_by(rs.name, rs.code).offset(offset).limit(limit)
+        return [(rid, 1) for rid in session.scalars(stmt)]
+    if sort == "code":
+        return [(rid, 1) for rid in session.scalars(_walk_statement(session, args, (), offset, limit))]
+    named = rs.name.like(f"%{_like_escape(normalise_query(args.get('q')))}%", escape="\\")
+    first = list(session.scalars(_walk_statement(session, args, (named,), 0, offset + limit)))
+    page = [(rid, 0) for rid in first[offset:]]
+    if len(first) < offset + limit:  # every name match is in ``first``: the others follow them
+        rest = _walk_statement(session, args, (~named,), max(0, offset - len(first)), limit - len(page))
+        page += [(rid, 1) for rid in session.scalars(rest)]
+    return page
+
+
+# --- running it ----------------------------------------------------------------------------
+
+
+def _statements(session: Session, args: dict, page: int, per_page: int) -> tuple[bool, list]:
+    """Whether the search is broad, and the statements it runs (for the plans): the ordinary
+    statement, or a broad search's facet statement and the first walk of its page."""
+    if _is_broad(session, args):
+        named = ResourceSearch.name.like(f"%{_like_escape(normalise_query(args.get('q')))}%", escape="\\")
+        walk = _walk_statement(session, args, (named,), 0, page * per_page)
+        return True, [_broad_facets_statement(session, args), walk]
+    return False, [_search_statement(session, args, page, per_page)]
 
 
 def explain_search(session: Session, args: dict, analyze: bool = False) -> list[str]:
     """The database's plan for the search ``args`` (first page), one line per item: PostgreSQL's
-    ``EXPLAIN`` (``ANALYZE, BUFFERS`` if asked: the statement runs), SQLite's ``EXPLAIN QUERY PLAN``.
+    ``EXPLAIN`` (``ANALYZE, BUFFERS`` if asked: the statement runs), SQLite's ``EXPLAIN QUERY PLAN``;
+    a broad search (see ``_is_broad``) has two statements, each headed by ``-- facets`` / ``-- page``.
     What the benchmark prints and the query-shape test reads."""
     page, per_page = clamp(args.get("page"), args.get("per_page"))
-    _memory_for_matches(session)
-    compiled = _search_statement(session, args, page, per_page).compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
-    )
-    sql = str(compiled)
-    if session.get_bind().dialect.name == "sqlite":
-        return [row[-1] for row in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
-    prefix = "EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN "
-    return [row[0] for row in session.connection().exec_driver_sql(prefix + sql)]
+    broad, statements = _statements(session, args, page, per_page)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    lines = []
+    for label, statement in zip(("-- facets", "-- page") if broad else ("",), statements, strict=True):
+        compiled = statement.compile(
+            dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
+        )
+        if label:
+            lines.append(label)
+        if sqlite:
+            lines += [
+                row[-1] for row in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled))
+            ]
+        else:
+            prefix = "EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN "
+            lines += [row[0] for row in session.connection().exec_driver_sql(prefix + str(compiled))]
+    return lines
 
 
 def search_resources(session: Session, args: dict) -> Page:
@@ -318,12 +453,15 @@ def search_resources(session: Session, args: dict) -> Page:
     page, per_page = clamp(args.get("page"), args.get("per_page"))
     facets: dict[str, dict] = {f: {} for f in FACETS}
     page_ids: dict[int, int] = {}
-    for facet, value, n in _matched_and_page(session, args, page, per_page):
+    broad, statements = _statements(session, args, page, per_page)
+    for facet, value, n in session.execute(statements[0]):
         if facet:
-            facets[facet][value if value is not None else ""] = n
+            facets[facet][value if value is not None else ""] = int(n)
         else:
             page_ids[int(value)] = n
     total = sum(facets[FACETS[0]].values())
+    if broad:
+        page_ids = dict(_broad_page(session, args, (page - 1) * per_page, per_page, total))
     for f in FACETS:
         facets[f] = dict(sorted(facets[f].items(), key=lambda kv: (-kv[1], kv[0])))
     items = []
