@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import array as pg_array
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from catalog.models import DataResource, ResourceSearch, System
 from registry.paging import Page, clamp
@@ -243,7 +243,7 @@ def _search_statement(session: Session, args: dict, page: int, per_page: int):
         select(
             key.label("id"),
             source.code.label("code"),
-            source.name.label("name"),
+            *([source.name.label("name")] if sort == "name" else []),  # the CTE is kept narrow
             rank.label("rank"),
             *(getattr(source, f) for f in FACETS),
         )
@@ -273,15 +273,15 @@ def _search_statement(session: Session, args: dict, page: int, per_page: int):
     return union_all(*parts)
 
 
-def _facets_in_one_pass(matched):
-    """``(facet, value, n)`` for every facet from one scan of ``matched`` (PostgreSQL ``GROUPING SETS``).
-    ``GROUPING(…)`` tells the sets apart (a NULL system is a value, not the absence of a column): in
-    the set of facet i every bit but bit (5 − i) is set."""
-    columns = [matched.c[f] for f in FACETS]
+def _facets_in_one_pass(matched, names: tuple[str, ...] = FACETS):
+    """``(facet, value, n)`` for every column ``names`` of ``matched`` (the facets) from one scan of it
+    (PostgreSQL ``GROUPING SETS``). ``GROUPING(…)`` tells the sets apart (a NULL system is a value, not
+    the absence of a column): in the set of column i every bit but bit (n − 1 − i) is set."""
+    columns = [matched.c[f] for f in names]
     mask = func.grouping(*columns)
-    last = len(FACETS) - 1
-    full = (1 << len(FACETS)) - 1
-    facet = case(*((mask == full - (1 << (last - i)), literal(f)) for i, f in enumerate(FACETS)))
+    last = len(names) - 1
+    full = (1 << len(names)) - 1
+    facet = case(*((mask == full - (1 << (last - i)), literal(f)) for i, f in enumerate(names)))
     value = case(*((mask == full - (1 << (last - i)), cast(c, String)) for i, c in enumerate(columns)))
     return select(facet.label("facet"), value.label("value"), func.count().label("n")).group_by(
         func.grouping_sets(*columns)
@@ -331,24 +331,25 @@ def _pg_estimate(session: Session, args: dict) -> tuple[float, float]:
     return float(children[0]["Plan Rows"]), float(children[1]["Plan Rows"])
 
 
-def _is_broad(session: Session, args: dict) -> bool:
-    """Whether a search is broad (``BROAD_SHARE`` and ``BROAD_MIN``). SQLite counts each term's matches
-    in its FTS index (exact, cheap: no row is read), longest term first, stopping at the first narrow
-    one; PostgreSQL asks the planner. A tag filter (not in the covering index) is never broad."""
+def _is_broad(session: Session, args: dict) -> tuple[bool, float | None]:
+    """Whether a search is broad (``BROAD_SHARE`` and ``BROAD_MIN``), and on PostgreSQL the planner's
+    row count of the table. SQLite counts each term's matches in its FTS index (exact, cheap: no row
+    is read), longest term first, stopping at the first narrow one; PostgreSQL asks the planner. A tag
+    filter (not in the covering index) is never broad."""
     terms = normalise_query(args.get("q")).split()
     if not terms or (args.get("tag") or "").strip():
-        return False
+        return False, None
     if session.get_bind().dialect.name == "postgresql":
         estimate, rows = _pg_estimate(session, args)
-        return estimate >= BROAD_MIN and estimate >= BROAD_SHARE * rows
+        return estimate >= BROAD_MIN and estimate >= BROAD_SHARE * rows, rows
     counts = []
     for term in sorted(set(terms), key=len, reverse=True):
         n = _fts_count(session, term)
         if n is None or n < BROAD_MIN:
-            return False
+            return False, None
         counts.append(n)
     rows = session.scalar(select(func.count()).select_from(ResourceSearch))
-    return min(counts) >= BROAD_SHARE * rows
+    return min(counts) >= BROAD_SHARE * rows, None
 
 
 def _broad_facets_statement(session: Session, args: dict):
@@ -359,8 +360,10 @@ def _broad_facets_statement(session: Session, args: dict):
     rs = ResourceSearch
     columns = [getattr(rs, f) for f in FACETS]
     if session.get_bind().dialect.name == "postgresql":
+        # one more set: how many names contain ``q`` (the first rank), which tells the page where to read
         conds, _ = _search_conditions(session, args)
-        return _facets_in_one_pass(select(*columns).where(*conds).subquery("matched"))
+        matched = select(*columns, _named(args).label(NAMED)).where(*conds).subquery("matched")
+        return _facets_in_one_pass(matched, (*FACETS, NAMED))
     conds, _ = _search_conditions(session, args, "scan")
     combos = (
         select(*columns, func.count().label("n")).where(*conds).group_by(*columns).cte("combos")
@@ -375,6 +378,15 @@ def _broad_facets_statement(session: Session, args: dict):
     )
 
 
+#: the extra "facet" of a broad search on PostgreSQL: the matches whose name contains ``q`` (value "true")
+NAMED = "_named"
+
+
+def _named(args: dict):
+    """Whether a resource's name contains the whole ``q``: the first rank of the relevance order."""
+    return ResourceSearch.name.like(f"%{_like_escape(normalise_query(args.get('q')))}%", escape="\\")
+
+
 def _walk_statement(session: Session, args: dict, extra: tuple, offset: int, limit: int):
     """The ids of matching rows in code order (``resource_fts_code``: the walk stops when the page is full)."""
     conds, _ = _search_conditions(session, args, "scan")
@@ -382,9 +394,13 @@ def _walk_statement(session: Session, args: dict, extra: tuple, offset: int, lim
     return select(rs.resource_id).where(*conds, *extra).order_by(rs.code).offset(offset).limit(limit)
 
 
-def _broad_page(session: Session, args: dict, offset: int, limit: int, total: int) -> list[tuple[int, int]]:
+def _broad_page(
+    session: Session, args: dict, offset: int, limit: int, total: int, named: int | None, rows: float | None
+) -> list[tuple[int, int]]:
     """``(id, rank)`` of one page of a broad search, in the order of ``_ORDER``: names containing ``q``
-    first (a walk of those, then, if the page goes past them, a walk of the others), both by code."""
+    first, then the others, both by code. Each part is a walk in code order, except on PostgreSQL
+    (which knows both parts' sizes, ``named`` of ``total``, and the table's ``rows``) where a part too
+    sparse or a page too deep for a walk to end soon is sorted from the text index instead."""
     if offset >= total:
         return []
     sort = args.get("sort") if args.get("sort") in SORTS else "relevance"
@@ -393,28 +409,43 @@ def _broad_page(session: Session, args: dict, offset: int, limit: int, total: in
         conds, _ = _search_conditions(session, args)
         stmt = select(rs.resource_id).where(*conds).order_by(rs.name, rs.code).offset(offset).limit(limit)
         return [(rid, 1) for rid in session.scalars(stmt)]
+
+    def part(extra: tuple, start: int, count: int, size: int | None, rank: int) -> list[tuple[int, int]]:
+        if count <= 0 or (size is not None and start >= size):
+            return []
+        # a walk reads about (start + count) · rows / size rows; sorting the part reads size rows
+        if size is None or rows is None or (start + count) * rows * 4 <= size * size:
+            stmt = _walk_statement(session, args, extra, start, count)
+        else:
+            conds, _ = _search_conditions(session, args)
+            stmt = select(rs.resource_id).where(*conds, *extra).order_by(rs.code).offset(start).limit(count)
+        return [(rid, rank) for rid in session.scalars(stmt)]
+
     if sort == "code":
-        return [(rid, 1) for rid in session.scalars(_walk_statement(session, args, (), offset, limit))]
-    named = rs.name.like(f"%{_like_escape(normalise_query(args.get('q')))}%", escape="\\")
-    first = list(session.scalars(_walk_statement(session, args, (named,), 0, offset + limit)))
-    page = [(rid, 0) for rid in first[offset:]]
+        return part((), offset, limit, total, 1)
+    name_match = _named(args)
+    if named is not None:
+        page = part((name_match,), offset, limit, named, 0)
+        return page + part((~name_match,), max(0, offset - named), limit - len(page), total - named, 1)
+    first = part((name_match,), 0, offset + limit, None, 0)
+    page = first[offset:]
     if len(first) < offset + limit:  # every name match is in ``first``: the others follow them
-        rest = _walk_statement(session, args, (~named,), max(0, offset - len(first)), limit - len(page))
-        page += [(rid, 1) for rid in session.scalars(rest)]
+        page += part((~name_match,), max(0, offset - len(first)), limit - len(page), None, 1)
     return page
 
 
 # --- running it ----------------------------------------------------------------------------
 
 
-def _statements(session: Session, args: dict, page: int, per_page: int) -> tuple[bool, list]:
-    """Whether the search is broad, and the statements it runs (for the plans): the ordinary
-    statement, or a broad search's facet statement and the first walk of its page."""
-    if _is_broad(session, args):
-        named = ResourceSearch.name.like(f"%{_like_escape(normalise_query(args.get('q')))}%", escape="\\")
-        walk = _walk_statement(session, args, (named,), 0, page * per_page)
-        return True, [_broad_facets_statement(session, args), walk]
-    return False, [_search_statement(session, args, page, per_page)]
+def _statements(session: Session, args: dict, page: int, per_page: int) -> tuple[bool, float | None, list]:
+    """Whether the search is broad (and the table's estimated rows, see ``_is_broad``), and the
+    statements it runs: the ordinary statement, or a broad search's facet statement and (for the
+    plans) the first walk of its page."""
+    broad, rows = _is_broad(session, args)
+    if broad:
+        walk = _walk_statement(session, args, (_named(args),), 0, page * per_page)
+        return True, rows, [_broad_facets_statement(session, args), walk]
+    return False, None, [_search_statement(session, args, page, per_page)]
 
 
 def explain_search(session: Session, args: dict, analyze: bool = False) -> list[str]:
@@ -423,7 +454,7 @@ def explain_search(session: Session, args: dict, analyze: bool = False) -> list[
     a broad search (see ``_is_broad``) has two statements, each headed by ``-- facets`` / ``-- page``.
     What the benchmark prints and the query-shape test reads."""
     page, per_page = clamp(args.get("page"), args.get("per_page"))
-    broad, statements = _statements(session, args, page, per_page)
+    broad, _, statements = _statements(session, args, page, per_page)
     sqlite = session.get_bind().dialect.name == "sqlite"
     lines = []
     for label, statement in zip(("-- facets", "-- page") if broad else ("",), statements, strict=True):
@@ -453,21 +484,26 @@ def search_resources(session: Session, args: dict) -> Page:
     page, per_page = clamp(args.get("page"), args.get("per_page"))
     facets: dict[str, dict] = {f: {} for f in FACETS}
     page_ids: dict[int, int] = {}
-    broad, statements = _statements(session, args, page, per_page)
+    broad, rows, statements = _statements(session, args, page, per_page)
+    named = None
     for facet, value, n in session.execute(statements[0]):
-        if facet:
+        if facet == NAMED:
+            named = (named or 0) + (int(n) if value == "true" else 0)
+        elif facet:
             facets[facet][value if value is not None else ""] = int(n)
         else:
             page_ids[int(value)] = n
     total = sum(facets[FACETS[0]].values())
     if broad:
-        page_ids = dict(_broad_page(session, args, (page - 1) * per_page, per_page, total))
+        page_ids = dict(_broad_page(session, args, (page - 1) * per_page, per_page, total, named, rows))
     for f in FACETS:
         facets[f] = dict(sorted(facets[f].items(), key=lambda kv: (-kv[1], kv[0])))
     items = []
     if page_ids:
         order = {rid: i for i, rid in enumerate(page_ids)}  # the statement's order (rank, or the sort asked)
-        items = list(session.scalars(select(DataResource).where(DataResource.id.in_(list(page_ids)))))
+        # the fields in the same round trip (a join) rather than selectin's second statement
+        page_items = select(DataResource).where(DataResource.id.in_(list(page_ids)))
+        items = list(session.scalars(page_items.options(joinedload(DataResource.fields))).unique())
         items.sort(key=lambda r: order[r.id])
     return Page(items, total, page, per_page, extra={"facets": facets})
 
