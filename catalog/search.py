@@ -223,13 +223,14 @@ _ORDER = {
 }
 
 
-def _search_statement(session: Session, args: dict, page: int, per_page: int):
+def _search_statement(session: Session, args: dict, page: int, per_page: int, cap: int | None = None):
     """One statement: the match is evaluated once into a materialized CTE; the facet counts and the
     page's ids come back together (a few dozen rows, whatever the number of matches): rows
     ``(facet, value, n)`` and ``("", id, rank)`` for the page.
 
     PostgreSQL counts every facet in one pass over the matches (``GROUPING SETS``: one hash table per
-    facet); SQLite has no grouping sets, and reads the matches once per facet.
+    facet); SQLite has no grouping sets, and reads the matches once per facet. ``cap``: at most that
+    many matches are read (PostgreSQL: a search that reaches it is broad, and is answered again).
     """
     conds, textual = _search_conditions(session, args)
     q = normalise_query(args.get("q"))
@@ -248,6 +249,7 @@ def _search_statement(session: Session, args: dict, page: int, per_page: int):
             *(getattr(source, f) for f in FACETS),
         )
         .where(*conds)
+        .limit(cap)
         .cte("matched")
         .prefix_with("MATERIALIZED")
     )
@@ -295,10 +297,18 @@ def _facets_in_one_pass(matched, names: tuple[str, ...] = FACETS):
 # columns instead of every wide search row), and the page is read in code order from an index,
 # stopping as soon as it is full. Both answers are the same rows and counts; only the plan differs.
 
-#: a text search is broad when its match is estimated at this share of the searched rows or more …
-BROAD_SHARE = 0.25
-#: … and at this many rows or more (below, the ordinary statement is cheap whatever the share)
+#: a text search is broad when it matches this many rows or more (PostgreSQL: the ordinary
+#: statement reads at most one more, and a search that reaches it is answered by the broad path) …
 BROAD_MIN = 5000
+#: … and (SQLite, where the broad path reads an index of every row) this share of the rows or more
+BROAD_SHARE = 0.25
+#: the extra "facet" of a broad search on PostgreSQL with the table's rows (the planner's count)
+ROWS = "_rows"
+
+
+def _may_be_broad(args: dict) -> bool:
+    """A search by ``q`` without a tag filter (the tags are in neither broad index)."""
+    return bool(normalise_query(args.get("q")).split()) and not (args.get("tag") or "").strip()
 
 
 def _fts_count(session: Session, term: str) -> int | None:
@@ -313,43 +323,20 @@ def _fts_count(session: Session, term: str) -> int | None:
     return session.scalar(select(func.count()).select_from(source).where(fts.op("MATCH")(phrase)))
 
 
-def _pg_estimate(session: Session, args: dict) -> tuple[float, float]:
-    """PostgreSQL: the planner's estimate of the rows a search matches and of the rows of the table
-    (one ``EXPLAIN``, nothing read), from the conditions in their estimable ``scan`` form."""
-    conds, _ = _search_conditions(session, args, "scan")
-    probe = union_all(
-        select(literal(1)).select_from(ResourceSearch).where(*conds),
-        select(literal(1)).select_from(ResourceSearch),
-    )
-    compiled = probe.compile(dialect=session.get_bind().dialect)
-    plan = (
-        session.connection()
-        .exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params)
-        .scalar()
-    )
-    children = plan[0]["Plan"]["Plans"]
-    return float(children[0]["Plan Rows"]), float(children[1]["Plan Rows"])
-
-
-def _is_broad(session: Session, args: dict) -> tuple[bool, float | None]:
-    """Whether a search is broad (``BROAD_SHARE`` and ``BROAD_MIN``), and on PostgreSQL the planner's
-    row count of the table. SQLite counts each term's matches in its FTS index (exact, cheap: no row
-    is read), longest term first, stopping at the first narrow one; PostgreSQL asks the planner. A tag
-    filter (not in the covering index) is never broad."""
-    terms = normalise_query(args.get("q")).split()
-    if not terms or (args.get("tag") or "").strip():
-        return False, None
-    if session.get_bind().dialect.name == "postgresql":
-        estimate, rows = _pg_estimate(session, args)
-        return estimate >= BROAD_MIN and estimate >= BROAD_SHARE * rows, rows
+def _sqlite_is_broad(session: Session, args: dict) -> bool:
+    """SQLite: whether a search is broad (``BROAD_MIN`` and ``BROAD_SHARE``), from each term's count
+    in its FTS index (exact and cheap: no row is read), longest term first, stopping at the first
+    narrow one."""
+    if not _may_be_broad(args):
+        return False
     counts = []
-    for term in sorted(set(terms), key=len, reverse=True):
+    for term in sorted(set(normalise_query(args.get("q")).split()), key=len, reverse=True):
         n = _fts_count(session, term)
         if n is None or n < BROAD_MIN:
-            return False, None
+            return False
         counts.append(n)
     rows = session.scalar(select(func.count()).select_from(ResourceSearch))
-    return min(counts) >= BROAD_SHARE * rows, None
+    return min(counts) >= BROAD_SHARE * rows
 
 
 def _broad_facets_statement(session: Session, args: dict):
@@ -363,7 +350,13 @@ def _broad_facets_statement(session: Session, args: dict):
         # one more set: how many names contain ``q`` (the first rank), which tells the page where to read
         conds, _ = _search_conditions(session, args)
         matched = select(*columns, _named(args).label(NAMED)).where(*conds).subquery("matched")
-        return _facets_in_one_pass(matched, (*FACETS, NAMED))
+        rows = literal_column(
+            "(SELECT reltuples::bigint FROM pg_class WHERE oid = 'resource_search'::regclass)"
+        )
+        return union_all(
+            _facets_in_one_pass(matched, (*FACETS, NAMED)),
+            select(literal(ROWS), cast(literal(None), String), rows),
+        )
     conds, _ = _search_conditions(session, args, "scan")
     combos = (
         select(*columns, func.count().label("n")).where(*conds).group_by(*columns).cte("combos")
@@ -437,27 +430,50 @@ def _broad_page(
 # --- running it ----------------------------------------------------------------------------
 
 
-def _statements(session: Session, args: dict, page: int, per_page: int) -> tuple[bool, float | None, list]:
-    """Whether the search is broad (and the table's estimated rows, see ``_is_broad``), and the
-    statements it runs: the ordinary statement, or a broad search's facet statement and (for the
-    plans) the first walk of its page."""
-    broad, rows = _is_broad(session, args)
-    if broad:
-        walk = _walk_statement(session, args, (_named(args),), 0, page * per_page)
-        return True, rows, [_broad_facets_statement(session, args), walk]
-    return False, None, [_search_statement(session, args, page, per_page)]
+def _collect(result) -> tuple[dict[str, dict], dict[int, int], int | None, float | None]:
+    """The facets, page ``{id: rank}``, name matches (``NAMED``) and table rows (``ROWS``) of a result."""
+    facets: dict[str, dict] = {f: {} for f in FACETS}
+    page_ids: dict[int, int] = {}
+    named = rows = None
+    for facet, value, n in result:
+        if facet == NAMED:
+            named = (named or 0) + (int(n) if value == "true" else 0)
+        elif facet == ROWS:
+            rows = float(n) if n is not None and n > 0 else None
+        elif facet:
+            facets[facet][value if value is not None else ""] = int(n)
+        else:
+            page_ids[int(value)] = n
+    return facets, page_ids, named, rows
+
+
+def _is_broad(session: Session, args: dict) -> bool:
+    """Whether the search takes the broad path (PostgreSQL: its capped ordinary statement is run)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return _sqlite_is_broad(session, args)
+    if not _may_be_broad(args):
+        return False
+    facets = _collect(session.execute(_search_statement(session, args, 1, 1, cap=BROAD_MIN + 1)))[0]
+    return sum(facets[FACETS[0]].values()) > BROAD_MIN
 
 
 def explain_search(session: Session, args: dict, analyze: bool = False) -> list[str]:
     """The database's plan for the search ``args`` (first page), one line per item: PostgreSQL's
-    ``EXPLAIN`` (``ANALYZE, BUFFERS`` if asked: the statement runs), SQLite's ``EXPLAIN QUERY PLAN``;
-    a broad search (see ``_is_broad``) has two statements, each headed by ``-- facets`` / ``-- page``.
-    What the benchmark prints and the query-shape test reads."""
+    ``EXPLAIN`` (``ANALYZE, BUFFERS`` if asked: the statement runs), SQLite's ``EXPLAIN QUERY PLAN``.
+    A broad search (``BROAD_MIN``) has two statements, headed ``-- facets`` and ``-- page`` (its first
+    walk). What the benchmark prints and the query-shape test reads."""
     page, per_page = clamp(args.get("page"), args.get("per_page"))
-    broad, _, statements = _statements(session, args, page, per_page)
+    if _is_broad(session, args):
+        walk = _walk_statement(session, args, (_named(args),), 0, page * per_page)
+        labelled = [("-- facets", _broad_facets_statement(session, args)), ("-- page", walk)]
+    else:
+        cap = (
+            BROAD_MIN + 1 if session.get_bind().dialect.name == "postgresql" and _may_be_broad(args) else None
+        )
+        labelled = [("", _search_statement(session, args, page, per_page, cap))]
     sqlite = session.get_bind().dialect.name == "sqlite"
     lines = []
-    for label, statement in zip(("-- facets", "-- page") if broad else ("",), statements, strict=True):
+    for label, statement in labelled:
         compiled = statement.compile(
             dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
         )
@@ -479,20 +495,23 @@ def search_resources(session: Session, args: dict) -> Page:
     them (``DataResource`` items), the total, and ``extra["facets"]`` (counts per value of each filter
     over the whole result, most frequent first).
 
-    Resources whose name contains ``q`` come first, then by code.
+    Resources whose name contains ``q`` come first, then by code. A broad search (``BROAD_MIN``)
+    gets the same answer from other statements: see "broad matches" above.
     """
     page, per_page = clamp(args.get("page"), args.get("per_page"))
-    facets: dict[str, dict] = {f: {} for f in FACETS}
-    page_ids: dict[int, int] = {}
-    broad, rows, statements = _statements(session, args, page, per_page)
-    named = None
-    for facet, value, n in session.execute(statements[0]):
-        if facet == NAMED:
-            named = (named or 0) + (int(n) if value == "true" else 0)
-        elif facet:
-            facets[facet][value if value is not None else ""] = int(n)
-        else:
-            page_ids[int(value)] = n
+    if session.get_bind().dialect.name == "sqlite":
+        broad = _sqlite_is_broad(session, args)
+        capped = False
+    else:  # found out from the ordinary statement itself, read up to one match past BROAD_MIN
+        broad, capped = False, _may_be_broad(args)
+    if not broad:
+        cap = BROAD_MIN + 1 if capped else None
+        facets, page_ids, named, rows = _collect(
+            session.execute(_search_statement(session, args, page, per_page, cap))
+        )
+        broad = capped and sum(facets[FACETS[0]].values()) > BROAD_MIN
+    if broad:
+        facets, _, named, rows = _collect(session.execute(_broad_facets_statement(session, args)))
     total = sum(facets[FACETS[0]].values())
     if broad:
         page_ids = dict(_broad_page(session, args, (page - 1) * per_page, per_page, total, named, rows))

@@ -134,10 +134,10 @@ def test_a_broad_match_is_counted_from_an_index_and_paged_by_a_walk_in_code_orde
 )
 def test_a_broad_search_answers_what_the_ordinary_statement_answers(many, broad_at_1000, monkeypatch, args):
     with many.session() as s:
-        assert search._is_broad(s, args)[0]
+        assert search._is_broad(s, args)
         broad = search.search_resources(s, args)
         monkeypatch.setattr(search, "BROAD_MIN", 10**9)
-        assert not search._is_broad(s, args)[0]
+        assert not search._is_broad(s, args)
         ordinary = search.search_resources(s, args)
     assert broad.total == ordinary.total and broad.extra == ordinary.extra
     assert [r.code for r in broad.items] == [r.code for r in ordinary.items]
