@@ -1,6 +1,7 @@
 """Resource search: the per-resource search text (with pinyin), its maintenance on save, and the query with facets.
 
-The database does the matching (SQLite FTS5 / PostgreSQL pg_trgm, both created by migration 0003); see
+The database does the matching (SQLite FTS5 / PostgreSQL pg_trgm, created by migrations 0003 and 0010; the
+indexes of a broad match by 0012); see
 docs/catalog.md "Search" for the rules. ``index_resource`` is called by every resource and system save.
 """
 

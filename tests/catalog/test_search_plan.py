@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import insert, text
 
+from catalog import search
 from catalog.demo import load_organizations
 from catalog.models import DataResource, ResourceSearch
-from catalog import search
 from catalog.search import explain_search, search_resources, search_row
 
 ROWS = 3000
