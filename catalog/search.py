@@ -273,25 +273,29 @@ def _search_statement(session: Session, args: dict, page: int, per_page: int, ca
         .limit(per_page)
         .subquery()
     )
+    page_facet = literal_column("-1") if session.get_bind().dialect.name == "postgresql" else literal("")
     parts.append(
-        select(literal("").label("facet"), cast(ranked.c.id, String), ranked.c.rank).select_from(ranked)
+        select(page_facet.label("facet"), cast(ranked.c.id, String), ranked.c.rank).select_from(ranked)
     )
     return union_all(*parts)
 
 
 def _facets_in_one_pass(matched, names: tuple[str, ...] = FACETS):
-    """``(facet, value, n)`` for every column ``names`` of ``matched`` (the facets) from one scan of it
+    """``(mask, value, n)`` for every column ``names`` of ``matched`` (the facets) from one scan of it
     (PostgreSQL ``GROUPING SETS``). ``GROUPING(…)`` tells the sets apart (a NULL system is a value, not
-    the absence of a column): in the set of column i every bit but bit (n − 1 − i) is set."""
+    the absence of a column): in the set of column i every bit but bit (n − 1 − i) is set
+    (``_MASKS``); the value is the one column of the set that is not NULL for being outside it. The
+    statement stays small (one GROUPING and one COALESCE): SQLAlchemy builds and keys it per search."""
     columns = [matched.c[f] for f in names]
-    mask = func.grouping(*columns)
-    last = len(names) - 1
-    full = (1 << len(names)) - 1
-    facet = case(*((mask == full - (1 << (last - i)), literal(f)) for i, f in enumerate(names)))
-    value = case(*((mask == full - (1 << (last - i)), cast(c, String)) for i, c in enumerate(columns)))
-    return select(facet.label("facet"), value.label("value"), func.count().label("n")).group_by(
-        func.grouping_sets(*columns)
-    )
+    value = func.coalesce(*(cast(c, String) for c in columns))
+    return select(
+        func.grouping(*columns).label("facet"), value.label("value"), func.count().label("n")
+    ).group_by(func.grouping_sets(*columns))
+
+
+def _masks(names: tuple[str, ...]) -> dict[int, str]:
+    full, last = (1 << len(names)) - 1, len(names) - 1
+    return {full - (1 << (last - i)): name for i, name in enumerate(names)}
 
 
 # --- broad matches ---------------------------------------------------------------------------
@@ -359,7 +363,7 @@ def _broad_facets_statement(session: Session, args: dict):
         )
         return union_all(
             _facets_in_one_pass(matched, (*FACETS, NAMED)),
-            select(literal(ROWS), cast(literal(None), String), rows),
+            select(literal_column(str(_ROWS_MASK)), cast(literal(None), String), rows),
         )
     conds, _ = _search_conditions(session, args, "scan")
     combos = (
@@ -443,12 +447,20 @@ def _plan_for_memory(session: Session) -> None:
         session.execute(text("SELECT set_config('random_page_cost', '1.1', true)"))
 
 
+#: PostgreSQL's facet column is the ``GROUPING`` mask: which facet (or ``NAMED``) a row counts; the page's
+#: rows are -1 and the broad statement's table rows -2 (SQLite's facet column is the facet's name)
+_MASKS = {**_masks(FACETS), **_masks((*FACETS, NAMED)), -1: "", -2: ROWS}
+_ROWS_MASK = -2
+
+
 def _collect(result) -> tuple[dict[str, dict], dict[int, int], int | None, float | None]:
     """The facets, page ``{id: rank}``, name matches (``NAMED``) and table rows (``ROWS``) of a result."""
     facets: dict[str, dict] = {f: {} for f in FACETS}
     page_ids: dict[int, int] = {}
     named = rows = None
     for facet, value, n in result:
+        if isinstance(facet, int):
+            facet = _MASKS[facet]
         if facet == NAMED:
             named = (named or 0) + (int(n) if value == "true" else 0)
         elif facet == ROWS:
