@@ -277,6 +277,13 @@ def _search_statement(session: Session, args: dict, page: int, per_page: int, ca
     parts.append(
         select(page_facet.label("facet"), cast(ranked.c.id, String), ranked.c.rank).select_from(ranked)
     )
+    if cap:
+        # a search that reaches the cap is broad: its facets and page are not counted or sorted here
+        # (a one-time filter skips them), only how many rows were read comes back
+        counted = select(func.count().label("n")).select_from(matched).cte("counted")  # counted once
+        read = select(counted.c.n).scalar_subquery()
+        parts = [part.where(read < cap) for part in parts]
+        parts.append(select(literal_column(str(_READ_MASK)), cast(literal(None), String), read))
     return union_all(*parts)
 
 
@@ -312,6 +319,8 @@ BROAD_MIN = 5000
 BROAD_SHARE = 0.25
 #: the extra "facet" of a broad search on PostgreSQL with the table's rows (the planner's count)
 ROWS = "_rows"
+#: the extra "facet" of a capped ordinary statement: how many matches it read (up to the cap)
+READ = "_read"
 
 
 def _may_be_broad(args: dict) -> bool:
@@ -449,15 +458,16 @@ def _plan_for_memory(session: Session) -> None:
 
 #: PostgreSQL's facet column is the ``GROUPING`` mask: which facet (or ``NAMED``) a row counts; the page's
 #: rows are -1 and the broad statement's table rows -2 (SQLite's facet column is the facet's name)
-_MASKS = {**_masks(FACETS), **_masks((*FACETS, NAMED)), -1: "", -2: ROWS}
-_ROWS_MASK = -2
+_MASKS = {**_masks(FACETS), **_masks((*FACETS, NAMED)), -1: "", -2: ROWS, -3: READ}
+_ROWS_MASK, _READ_MASK = -2, -3
 
 
-def _collect(result) -> tuple[dict[str, dict], dict[int, int], int | None, float | None]:
-    """The facets, page ``{id: rank}``, name matches (``NAMED``) and table rows (``ROWS``) of a result."""
+def _collect(result) -> tuple[dict[str, dict], dict[int, int], int | None, float | None, int | None]:
+    """The facets, page ``{id: rank}``, name matches (``NAMED``), table rows (``ROWS``) and rows read by
+    a capped statement (``READ``) of a result."""
     facets: dict[str, dict] = {f: {} for f in FACETS}
     page_ids: dict[int, int] = {}
-    named = rows = None
+    named = rows = read = None
     for facet, value, n in result:
         if isinstance(facet, int):
             facet = _MASKS[facet]
@@ -465,11 +475,13 @@ def _collect(result) -> tuple[dict[str, dict], dict[int, int], int | None, float
             named = (named or 0) + (int(n) if value == "true" else 0)
         elif facet == ROWS:
             rows = float(n) if n is not None and n > 0 else None
+        elif facet == READ:
+            read = int(n)
         elif facet:
             facets[facet][value if value is not None else ""] = int(n)
         else:
             page_ids[int(value)] = n
-    return facets, page_ids, named, rows
+    return facets, page_ids, named, rows, read
 
 
 def _is_broad(session: Session, args: dict) -> bool:
@@ -478,8 +490,8 @@ def _is_broad(session: Session, args: dict) -> bool:
         return _sqlite_is_broad(session, args)
     if not _may_be_broad(args):
         return False
-    facets = _collect(session.execute(_search_statement(session, args, 1, 1, cap=BROAD_MIN + 1)))[0]
-    return sum(facets[FACETS[0]].values()) > BROAD_MIN
+    read = _collect(session.execute(_search_statement(session, args, 1, 1, cap=BROAD_MIN + 1)))[4]
+    return (read or 0) > BROAD_MIN
 
 
 def explain_search(session: Session, args: dict, analyze: bool = False) -> list[str]:
@@ -533,12 +545,12 @@ def search_resources(session: Session, args: dict) -> Page:
         broad, capped = False, _may_be_broad(args)
     if not broad:
         cap = BROAD_MIN + 1 if capped else None
-        facets, page_ids, named, rows = _collect(
+        facets, page_ids, named, rows, read = _collect(
             session.execute(_search_statement(session, args, page, per_page, cap))
         )
-        broad = capped and sum(facets[FACETS[0]].values()) > BROAD_MIN
+        broad = capped and (read or 0) > BROAD_MIN
     if broad:
-        facets, _, named, rows = _collect(session.execute(_broad_facets_statement(session, args)))
+        facets, _, named, rows, _ = _collect(session.execute(_broad_facets_statement(session, args)))
     total = sum(facets[FACETS[0]].values())
     if broad:
         page_ids = dict(_broad_page(session, args, (page - 1) * per_page, per_page, total, named, rows))
