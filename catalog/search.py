@@ -228,7 +228,8 @@ _ORDER = {
 def _search_statement(session: Session, args: dict, page: int, per_page: int, cap: int | None = None):
     """One statement: the match is evaluated once into a materialized CTE; the facet counts and the
     page's ids come back together (a few dozen rows, whatever the number of matches): rows
-    ``(facet, value, n)`` and ``("", id, rank)`` for the page.
+    ``(facet, value, n)`` and ``("", id, rank)`` for the page (PostgreSQL: the facet is its ``GROUPING``
+    mask and the page's is -1; ``_collect`` reads both).
 
     PostgreSQL counts every facet in one pass over the matches (``GROUPING SETS``: one hash table per
     facet); SQLite has no grouping sets, and reads the matches once per facet. ``cap``: at most that
