@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import insert, text
 
+from catalog import search
 from catalog.demo import load_organizations
 from catalog.models import DataResource, ResourceSearch
 from catalog.search import explain_search, search_resources, search_row
@@ -89,3 +90,54 @@ def test_search_totals_and_facets_agree_with_the_rows(many):
     assert broad.extra["facets"]["security_grade"] == {"general": 1500, "important": 1500}
     assert narrow.total == ROWS // len(SUBJECTS)
     assert sum(narrow.extra["facets"]["status"].values()) == narrow.total
+
+
+@pytest.fixture
+def broad_at_1000(monkeypatch):
+    """A match of 1,000 rows or more (a third of ``many`` or more) counts as broad."""
+    monkeypatch.setattr(search, "BROAD_MIN", 1000)
+
+
+def test_a_broad_match_is_counted_from_an_index_and_paged_by_a_walk_in_code_order(many, broad_at_1000):
+    plan = _plan(many, "工程", seqscan=many.dialect != "postgresql")
+    facets, page = plan.split("-- page")
+    assert plan.startswith("-- facets"), plan
+    if many.dialect == "postgresql":
+        # the facets straight from the exact array index (no materialized copy of 3,000 rows), the
+        # page from the code index, stopping after the page: no sort of the matches
+        assert "resource_fts_grams" in facets and "CTE" not in facets, facets
+        assert "Index Scan using resource_fts_code" in page and "Sort" not in page, page
+    else:
+        # every row's facets from the covering index (no lookup of the wide search rows, no sort of them)
+        assert "COVERING INDEX resource_fts_facets" in facets, facets
+        assert "INTEGER PRIMARY KEY" not in facets and "MATERIALIZE matched" not in facets, facets
+        assert "COVERING INDEX resource_fts_code" in page and "TEMP B-TREE" not in page, page
+    # a narrow term keeps the ordinary statement
+    assert "-- facets" not in _plan(many, "招标公告")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"q": "工程"},
+        {"q": "工程", "page": 7, "per_page": 50},
+        {"q": "工程", "sort": "code", "page": 3, "per_page": 7},
+        {"q": "工程", "sort": "name", "per_page": 9},
+        {"q": "工程", "security_grade": "important", "page": 2},
+        {"q": "工程 号", "per_page": 1000, "page": 3},  # past the last page
+        {"q": "gc", "page": 2},  # pinyin: every row matches, no name contains it (all rank 1)
+        # every code has a 0 (R0xxxx), 723 names have one: they come first, then the 2,277 others
+        {"q": "0", "page": 2, "per_page": 50},
+        {"q": "0", "page": 8, "per_page": 100},  # a page across the two ranks
+        {"q": "0", "page": 3, "per_page": 1000},  # the second rank only
+    ],
+)
+def test_a_broad_search_answers_what_the_ordinary_statement_answers(many, broad_at_1000, monkeypatch, args):
+    with many.session() as s:
+        assert search._is_broad(s, args)
+        broad = search.search_resources(s, args)
+        monkeypatch.setattr(search, "BROAD_MIN", 10**9)
+        assert not search._is_broad(s, args)
+        ordinary = search.search_resources(s, args)
+    assert broad.total == ordinary.total and broad.extra == ordinary.extra
+    assert [r.code for r in broad.items] == [r.code for r in ordinary.items]
