@@ -128,7 +128,7 @@ def test_validation_invalid_first_with_original_line_numbers_counts_and_filter(p
         ["malformed", "2"],
         ["unknown", "1"],
     ]
-    assert page.evaluate("document.activeElement.id") == "validate-summary"
+    expect(page.locator("#validate-summary")).to_be_focused()  # focused by the page's script once it ran
     page.check("#only-invalid")  # submits the form again
     # locator assertions, not wait_for_function: its string predicate is eval'd in the page, which the
     # pages' CSP (no 'unsafe-eval') refuses with a console error when it has to poll across a navigation
@@ -193,8 +193,7 @@ def test_code_form_applies_the_apis_rules_and_shows_every_error_at_once(page, se
     page.fill("#f-unit", "米" * 40)  # the API answers 422 above 32
     page.click("#save-code")
     summary = page.locator("#error-summary")
-    summary.wait_for()
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    expect(summary).to_be_focused()  # focused by the page's script once it ran
     links = summary.locator("a").evaluate_all("as => as.map(a => [a.getAttribute('href'), a.textContent])")
     assert [h for h, _ in links] == ["#f-name", "#f-unit"]  # both at once, in page order
     assert "最多 32 个字符" in links[1][1]
@@ -246,8 +245,8 @@ def test_resource_form_keeps_the_typing_after_a_conflict(page, server, browser):
     page.fill("#f-summary", "我刚写好的摘要，不能丢。")
     page.click("#save")
     conflict = page.locator("#conflict")
-    conflict.wait_for()
-    assert page.evaluate("document.activeElement.id") == "conflict"
+    # the page's script moves the focus once it has run: wait for it rather than read it at once
+    expect(conflict).to_be_focused()
     assert page.locator("#f-summary").input_value() == "我刚写好的摘要，不能丢。"
     assert "另一位管理员改的名称" in conflict.locator('li[data-key="name"]').inner_text()
     page.click("#save")  # now a deliberate save over the latest version
