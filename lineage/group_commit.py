@@ -104,10 +104,12 @@ class GroupCommit:
                             self._lock_keys(raw, sorted({i.key for i in batch if i.key is not None}))
                         results = [item.apply(raw) for item in batch]
                         raw.write_audit()
-                    session.commit()
-                    committed = True
                 finally:
+                    # before the commit: the commit hands the connection back to the pool, which may
+                    # close it (an overflow connection), and a cursor closed after that raises
                     raw.close()
+                session.commit()
+                committed = True
         except BaseException as exc:
             if not committed:
                 self._failed(session, batch, exc)

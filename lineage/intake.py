@@ -138,8 +138,8 @@ def _apply(session: Session, parsed: ParsedEvent, row: dict, nodes: dict, actor:
     raw = Raw(session)
     summary = _statements(raw, parsed, row, nodes, actor)
     raw.write_audit()
+    raw.close()  # before the commit, which may hand the connection back to the pool (and close it)
     session.commit()
-    raw.close()
     return summary, True
 
 

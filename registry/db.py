@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 from sqlalchemy import JSON, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -34,6 +34,10 @@ def utcnow() -> dt.datetime:
 
 #: how long a SQLite statement waits for a lock held by another connection (YIMA_SQLITE_BUSY_TIMEOUT)
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
+#: connections kept per engine, and opened beyond them under a burst (closed again when handed back).
+#: SQLite too: with SQLAlchemy's default (5 + 10) a server's 8 request threads, its token checks and its
+#: delivery loop kept opening and closing overflow connections (each open runs four PRAGMAs)
+POOL_SIZE, POOL_OVERFLOW = 10, 20
 
 
 def make_engine(url: str, *, sqlite_busy_timeout: int = DEFAULT_BUSY_TIMEOUT_MS, **kwargs) -> Engine:
@@ -48,10 +52,14 @@ def make_engine(url: str, *, sqlite_busy_timeout: int = DEFAULT_BUSY_TIMEOUT_MS,
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": sqlite_busy_timeout / 1000}
+        if make_url(url).database not in (None, "", ":memory:") and "poolclass" not in kwargs:
+            kwargs = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, **kwargs}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine, sqlite_busy_timeout)
     else:
-        engine = create_engine(url, pool_size=10, max_overflow=20, **kwargs)
+        if "poolclass" not in kwargs:
+            kwargs = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, **kwargs}
+        engine = create_engine(url, **kwargs)
         _ping_when_idle(engine, IDLE_PING_SECONDS)
     return engine
 

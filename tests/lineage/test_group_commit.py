@@ -121,3 +121,24 @@ def test_events_of_one_job_in_one_batch_apply_in_order(db):
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(LineageEvent)) == 30
         assert audit.verify(s).ok
+
+
+def test_a_connection_closed_by_the_pool_at_commit_is_no_error(database_url, caplog):
+    """The pool may close a connection the moment a commit hands it back (an overflow connection; here
+    every one, with NullPool): the batch's cursor is closed before that, so no batch is logged as
+    failing after its commit, and every event is stored and answered as created."""
+    from sqlalchemy.pool import NullPool
+
+    from registry.db import Database
+
+    db = Database(database_url, poolclass=NullPool)
+    try:
+        with caplog.at_level("INFO", logger="yima.lineage"):
+            answers = _ingest_all(db, [event(n) for n in range(48)])
+        assert all(created for _, created in answers)
+        assert not [r for r in caplog.records if "lineage group commit" in r.getMessage()]
+        with db.session() as s:
+            assert s.scalar(select(func.count()).select_from(LineageEvent)) == 48
+            assert audit.verify(s).ok
+    finally:
+        db.dispose()
