@@ -5,7 +5,10 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -15,10 +18,17 @@ from sqlalchemy.engine import make_url
 
 import migrations
 from benchmarks.bench_lineage import generate
-from benchmarks.common import Figure, load_figure
+from benchmarks.common import ROOT, Figure, load_figure
 from tests.web.processes import Served, request, token, yima_env
 
 CLIENT_PROCESSES = 4  # client load in processes of its own (one Python process would be the ceiling)
+#: with wrk installed (Debian's ``wrk``), the load comes from it instead: keep-alive connections in all,
+#: split between the servers; a C client leaves the two cores to the servers and PostgreSQL
+WRK = shutil.which("wrk")
+WRK_CONNECTIONS = 8
+#: seconds of validations before each measurement, not counted
+WARM_UP = 3
+WRK_SCRIPT = ROOT / "benchmarks" / "wrk_load.lua"
 SECONDS = float(os.environ.get("YIMA_BENCH_SCALEOUT_SECONDS", 15))
 CODES = 40
 VALIDATE = "/api/v1/validate/codes?scheme=szgws-me&code={}"
@@ -60,6 +70,30 @@ def _rate(bases: list[str], headers: dict, bodies_of=None) -> float:
         return total / (time.perf_counter() - t)
 
 
+def _wrk_rate(bases: list[str], headers: dict, workdir: Path, bodies_of=None, seconds=SECONDS) -> float:
+    """Requests per second answered by ``bases`` under wrk's load: one wrk per server, run at once."""
+    secret = headers["Authorization"].split(" ", 1)[1]
+    each = max(1, WRK_CONNECTIONS // len(bases))
+    procs = []
+    for k, base in enumerate(bases):
+        args = ["validate", secret]
+        if bodies_of is not None:
+            path = workdir / f"wrk-bodies-{k}.jsonl"
+            path.write_bytes(b"\n".join(bodies_of(k, len(bases))) + b"\n")
+            args = ["intake", secret, str(path)]
+        cmd = [WRK, "-t1", f"-c{each}", f"-d{seconds:g}s", "--timeout", "60s", "-s", str(WRK_SCRIPT), base]
+        procs.append(subprocess.Popen([*cmd, "--", *args], stdout=subprocess.PIPE, text=True))
+    total = 0.0
+    for proc in procs:
+        out, _ = proc.communicate(timeout=seconds + 120)
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        errors = re.search(r"Socket errors: (.*)", out)
+        if proc.returncode or bad or errors:
+            raise RuntimeError(f"wrk: {out.strip()}")
+        total += float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return total
+
+
 def _seed(base: str, admin: dict) -> None:
     csv = "编码,名称\n" + "".join(f"{code(i)},材料{i}\n" for i in range(CODES))
     path = "/api/v1/schemes/szgws-me/releases/s1/import?filename=s1.csv"
@@ -81,9 +115,9 @@ def _visibility(one: str, other: str, steward: dict, reader: dict) -> list[float
     return seen
 
 
-def _events_for(k: int, offset: int) -> list[bytes]:
+def _events_for(k: int, offset: int, clients: int = CLIENT_PROCESSES) -> list[bytes]:
     events = generate(seed=13 + offset)
-    return [json.dumps(e).encode() for e in events[k::CLIENT_PROCESSES]]
+    return [json.dumps(e).encode() for e in events[k::clients]]
 
 
 def run(workdir: Path) -> list[Figure]:
@@ -108,12 +142,22 @@ def run(workdir: Path) -> list[Figure]:
         try:
             _seed(servers[0].url, admin)
             one = [servers[0].url]
-            v1 = _rate(one, contributor)
-            i1 = _rate(one, contributor, lambda k: _events_for(k, 0))
+            if WRK:
+                _wrk_rate(one, contributor, workdir, seconds=WARM_UP)  # caches, pools, prepared statements
+                v1 = _wrk_rate(one, contributor, workdir)
+                i1 = _wrk_rate(one, contributor, workdir, lambda k, n: _events_for(k, 0, n))
+            else:
+                v1 = _rate(one, contributor)
+                i1 = _rate(one, contributor, lambda k: _events_for(k, 0))
             servers[1].start()
             both = [s.url for s in servers]
-            v2 = _rate(both, contributor)
-            i2 = _rate(both, contributor, lambda k: _events_for(k, 1))
+            if WRK:
+                _wrk_rate(both, contributor, workdir, seconds=WARM_UP)
+                v2 = _wrk_rate(both, contributor, workdir)
+                i2 = _wrk_rate(both, contributor, workdir, lambda k, n: _events_for(k, 1, n))
+            else:
+                v2 = _rate(both, contributor)
+                i2 = _rate(both, contributor, lambda k: _events_for(k, 1))
             seen = _visibility(servers[0].url, servers[1].url, steward, contributor)
         finally:
             for s in servers:
@@ -122,8 +166,13 @@ def run(workdir: Path) -> list[Figure]:
         with admin_engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin_engine.dispose()
+    load = (
+        f"wrk, {WRK_CONNECTIONS} keep-alive connections"
+        if WRK
+        else f"{CLIENT_PROCESSES} Python keep-alive clients; install wrk for a load that leaves the cores to the servers"
+    )
     return figures + [
-        Figure(f"one-code validations, 1 process ({CLIENT_PROCESSES} keep-alive clients)", v1, "req/s"),
+        Figure(f"one-code validations, 1 process ({load})", v1, "req/s"),
         Figure("one-code validations, 2 processes on one PostgreSQL", v2, "req/s"),
         Figure("   validation: 2 processes / 1", v2 / v1, "x", ">= 1.5", v2 / v1 >= 1.5),
         Figure("lineage intake (RunEvents, 12 datasets), 1 process", i1, "ev/s"),
