@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from registry import token_cache
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -136,4 +138,5 @@ class Database:
             session.close()
 
     def dispose(self) -> None:
+        token_cache.stop(self.engine)
         self.engine.dispose()

@@ -9,7 +9,7 @@ import secrets
 from sqlalchemy import Boolean, DateTime, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from registry import audit
+from registry import audit, token_cache
 from registry.db import Base, utcnow
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from registry.jsonutil import sha256_hex
@@ -127,6 +127,7 @@ def revoke_token(session: Session, name: str, *, actor: str) -> Token:
         after=token.snapshot(),
     )
     session.commit()
+    token_cache.void_all()  # here at once; other processes when the trigger's notification arrives
     return token
 
 
@@ -141,12 +142,26 @@ _LOOKUP = select(_T.c.name, _T.c.role, _T.c.organization).where(
 
 
 def identify(engine, secret: str) -> tuple[str, str, str | None] | None:
-    """``(name, role, organization)`` of the live token for this secret, or None: the per-request check, kept to one
-    small Core query on its own connection (no ORM session), and never cached, so a revoked token
-    stops working at once."""
+    """``(name, role, organization)`` of the live token for this secret, or None: the per-request check.
+
+    One small Core query on its own connection (no ORM session); on PostgreSQL a live token's answer is
+    remembered until any token changes (``registry.token_cache``: a revocation holds in every process
+    as soon as its notification arrives)."""
+    digest = sha256_hex(secret)
+    cache = token_cache.for_engine(engine)
+    if cache is not None:
+        found = cache.get(digest)
+        if found is not None:
+            return found
+        generation = cache.generation
     with engine.connect() as conn:
-        row = conn.execute(_LOOKUP, {"h": sha256_hex(secret)}).first()
-    return None if row is None else (row[0], row[1], row[2])
+        row = conn.execute(_LOOKUP, {"h": digest}).first()
+    if row is None:
+        return None
+    answer = (row[0], row[1], row[2])
+    if cache is not None:
+        cache.put(digest, answer, generation)
+    return answer
 
 
 def authenticate(session: Session, secret: str) -> Token | None:
