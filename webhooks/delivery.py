@@ -82,8 +82,8 @@ def claim(ctx: Context, owner: str) -> int | None:
     """Take the lease of one webhook with work due (the furthest behind first), or None. Writes nothing
     when nothing is due (an idle loop only reads)."""
     now = utcnow()
-    with ctx.db.session() as s:
-        if s.execute(select(_W.c.id).where(_due(now)).limit(1)).first() is None:
+    with ctx.db.engine.connect() as conn:  # a Core connection: an idle loop's look is its cheapest query
+        if conn.execute(select(_W.c.id).where(_due(now)).limit(1)).first() is None:
             return None
     with ctx.db.writer() as s:
         query = select(_W.c.id).where(_due(now)).order_by(_W.c.cursor_seq, _W.c.id).limit(8)
