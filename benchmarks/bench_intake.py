@@ -28,7 +28,7 @@ def _rate(url: str, events: list[dict], batch: int) -> tuple[float, int]:
     migrations.upgrade(url)
     database = Database(url)
     with database.session() as s:
-        committer = group_commit.committer(s, intake._lock_jobs)
+        committer = group_commit.committer(s, intake._begin_batch)
     committer.max_batch = batch
 
     def one(event):

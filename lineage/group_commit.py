@@ -28,11 +28,12 @@ MAX_BATCH = 256
 
 
 class _Item:
-    __slots__ = ("apply", "key", "woken", "lead", "done", "result", "alone")
+    __slots__ = ("apply", "key", "data", "woken", "lead", "done", "result", "alone")
 
-    def __init__(self, apply: Callable[[Raw], Any], key: str | None):
+    def __init__(self, apply: Callable[[Raw], Any], key: str | None, data: Any = None):
         self.apply = apply
         self.key = key
+        self.data = data  # what ``begin`` may prepare for this item (e.g. the nodes it names)
         self.woken = threading.Event()
         self.lead = False  # this item's thread writes the next batch
         self.done = False
@@ -43,13 +44,14 @@ class _Item:
 class GroupCommit:
     """The queue of one database's pending writes (one per engine, per process).
 
-    ``lock_keys(raw, keys)`` is called at the start of each batch with the batch's keys (e.g. jobs), so
-    that the locks the writes take are taken once, in one order, before any write: batches of two
-    processes never hold one another's locks crosswise.
+    ``begin(raw, keys, data)`` is called at the start of each batch with the batch's keys (e.g. jobs),
+    sorted, and its items' ``data``, in order: the locks the writes take are taken once, in one order,
+    before any write (batches of two processes never hold one another's locks crosswise), and what the
+    items will look up can be looked up once for all of them.
     """
 
-    def __init__(self, lock_keys: Callable[[Raw, list[str]], None] | None = None):
-        self._lock_keys = lock_keys
+    def __init__(self, begin: Callable[[Raw, list[str], list], None] | None = None):
+        self._begin = begin
         #: events per transaction at most (1: every event its own transaction, the benchmark's baseline)
         self.max_batch = MAX_BATCH
         #: what this process has written so far: events in shared transactions, those transactions, and
@@ -59,11 +61,13 @@ class GroupCommit:
         self._queue: list[_Item] = []
         self._leading = False
 
-    def submit(self, session: Session, apply: Callable[[Raw], Any], alone: Callable[[], Any], key=None):
+    def submit(
+        self, session: Session, apply: Callable[[Raw], Any], alone: Callable[[], Any], key=None, data=None
+    ):
         """Run ``apply(raw)`` (statements only, no commit) in the next batch and return its result once
         that batch has committed. If the batch failed, run ``alone()`` (the one-event path, which commits
         or raises on its own) instead and return what it returns."""
-        item = _Item(apply, key)
+        item = _Item(apply, key, data)
         with self._guard:
             self._queue.append(item)
             if not self._leading:
@@ -100,8 +104,9 @@ class GroupCommit:
                 raw = Raw(session)
                 try:
                     with raw.pipeline():
-                        if self._lock_keys is not None:
-                            self._lock_keys(raw, sorted({i.key for i in batch if i.key is not None}))
+                        if self._begin is not None:
+                            keys = sorted({i.key for i in batch if i.key is not None})
+                            self._begin(raw, keys, [i.data for i in batch])
                         results = [item.apply(raw) for item in batch]
                         raw.write_audit()
                 finally:
@@ -149,7 +154,7 @@ _COMMITTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _COMMITTERS_GUARD = threading.Lock()
 
 
-def committer(session: Session, lock_keys: Callable[[Raw, list[str]], None] | None = None) -> GroupCommit:
+def committer(session: Session, begin: Callable[[Raw, list[str], list], None] | None = None) -> GroupCommit:
     """The ``GroupCommit`` of the session's database in this process (made on first use).
 
     Keyed by the engine's connection pool, which the engine's variants share (``Database.writer()``'s
@@ -159,7 +164,7 @@ def committer(session: Session, lock_keys: Callable[[Raw, list[str]], None] | No
     with _COMMITTERS_GUARD:
         found = _COMMITTERS.get(pool)
         if found is None:
-            found = _COMMITTERS[pool] = GroupCommit(lock_keys)
-        elif lock_keys is not None:  # made first by someone only looking at its counters
-            found._lock_keys = lock_keys
+            found = _COMMITTERS[pool] = GroupCommit(begin)
+        elif begin is not None:  # made first by someone only looking at its counters
+            found._begin = begin
         return found

@@ -36,9 +36,16 @@ _EVENT_COLUMNS = (
 )
 _ALIAS_COLUMNS = ("alias", "node_id", "type", "event_id")
 _EDGE_COLUMNS = ("source", "target", "kind", "job", "valid_from", "run_id", "event_id")
+_EDGE_TYPES = ("text", "text", "text", "text", "timestamp", "text", "integer")
 _INSERT_EVENT = (
     f"INSERT INTO lineage_event ({', '.join(_EVENT_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in _EVENT_COLUMNS)}) RETURNING id"
+)
+
+
+_INSERT_EVENT_WITH_ID = (
+    f"INSERT INTO lineage_event (id, {', '.join(_EVENT_COLUMNS)}) "
+    f"VALUES (:id, {', '.join(':' + c for c in _EVENT_COLUMNS)})"
 )
 
 
@@ -57,11 +64,12 @@ def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[d
     parsed = validate_event(event)  # validation and hashing before any lock
     row = _event_row(parsed, sha256_hex(canonical(event)), raw, actor)
     nodes = _nodes_of(parsed)
-    return group_commit.committer(session, _lock_jobs).submit(
+    return group_commit.committer(session, _begin_batch).submit(
         session,
         lambda raw: (_statements(raw, parsed, row, nodes, actor, job_locked=True), True),
         alone=lambda: _ingest_alone(session, parsed, row, nodes, actor),
         key=_job_key(parsed, row),
+        data=(nodes, row["event_time"]),
     )
 
 
@@ -75,14 +83,23 @@ def _job_key(parsed: ParsedEvent, row: dict) -> str:
     return job_id(*parsed.job) if parsed.job else row["sha256"]
 
 
-def _lock_jobs(raw: Raw, keys: list[str]) -> None:
-    """PostgreSQL: a batch takes its jobs' locks first, in one order (the lock keys'), before any write."""
-    if raw.pg and keys:
+def _begin_batch(raw: Raw, keys: list[str], events: list[tuple[dict, object]]) -> None:
+    """PostgreSQL: a batch takes its jobs' locks first, in one order (the lock keys'), before any write;
+    then draws its events' ids, looks up every node its events name and inserts those that are new,
+    once for all of them, so that no event's statements wait for an answer (in pipeline mode the server
+    works through them while the next are prepared). SQLite has no round trips to save: nothing.
+    ``events``: each item's ``(nodes, event time)``."""
+    if not raw.pg:
+        return
+    if keys:
         raw.run(
             "SELECT pg_advisory_xact_lock(:space, h) FROM "
             "(SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS s",
             {"space": _JOB_LOCK_SPACE, "keys": keys},
         )
+    raw.reserve_event_ids(len(events))
+    raw.prefetch_nodes([n for nodes, _ in events for n in nodes])
+    raw.create_nodes([(nodes, raw.time(at)) for nodes, at in events])
 
 
 def _event_row(parsed: ParsedEvent, digest: str, raw: str, actor: str) -> dict:
@@ -161,7 +178,11 @@ def _statements(
         "received_at": raw.time(row["received_at"]),
         "warnings": raw.json(row["warnings"]),
     }
-    event_id = raw.run(_INSERT_EVENT, params).fetchone()[0]
+    event_id = raw.event_id()
+    if event_id is None:
+        event_id = raw.run(_INSERT_EVENT, params).fetchone()[0]
+    else:  # drawn with the batch: nothing to wait for
+        raw.run(_INSERT_EVENT_WITH_ID, params | {"id": event_id})
     new_nodes = upsert_nodes(raw, nodes, at)
     opened, closed = [], []
     applies = parsed.kind != "RunEvent" or parsed.event_type in OPENING_STATES
@@ -201,11 +222,12 @@ def _edge_changes(raw: Raw, parsed: ParsedEvent, jid: str, event_id: int, at, *,
     wanted |= {(jid, ds["id"], "output") for ds in parsed.outputs if ds["id"] not in gone}
     current = {} if job_is_new else _open_edges(raw, jid)  # a new job has no edges yet: no need to look
     opened = sorted(wanted - set(current))
-    for part in chunks(opened):
-        groups, values = raw.values(
-            _EDGE_COLUMNS, [(s, t, k, jid, at, parsed.run_id, event_id) for s, t, k in part]
-        )
-        raw.run(f"INSERT INTO lineage_edge ({', '.join(_EDGE_COLUMNS)}) VALUES {groups}", values)
+    raw.insert(
+        "lineage_edge",
+        _EDGE_COLUMNS,
+        _EDGE_TYPES,
+        [(s, t, k, jid, at, parsed.run_id, event_id) for s, t, k in opened],
+    )
     ending = _ending(raw, parsed, jid, current, wanted, at)
     _end_edges(raw, ending, event_id, at)
     return opened, sorted((r[1], r[2], r[3]) for r in ending)

@@ -104,6 +104,14 @@ class Raw:
         self.cur = conn.connection.dbapi_connection.cursor()
         self.database = str(conn.engine.url)
         self._audit: list[dict] = []  # the entries this transaction will write, in order
+        #: PostgreSQL, in a batch: event ids drawn from the sequence up front (``reserve_event_ids``), and
+        #: the nodes looked up up front (``prefetch_nodes``) as this transaction has left them: each
+        #: event's statements then need no answer from the server until the commit (pipeline mode)
+        self._event_ids: list[int] = []
+        self.node_rows: dict[str, tuple] = {}
+        self.prefetched: set[str] = set()
+        #: node id → the ``nodes`` dict of the batch's event that created it (``create_nodes``)
+        self.created: dict[str, dict] = {}
 
     def sql(self, statement: str) -> str:
         return re.sub(r":(\w+)", r"%(\1)s", statement) if self.pg else statement
@@ -135,6 +143,70 @@ class Raw:
             params.update(zip(names, row, strict=True))
             groups.append("(" + ", ".join(":" + n for n in names) + ")")
         return ", ".join(groups), params
+
+    def insert(self, table: str, columns: tuple[str, ...], types: tuple[str, ...], rows: list[tuple]) -> None:
+        """Insert ``rows``. PostgreSQL: one statement text whatever their count (one array per column,
+        unnested; ``types`` are the arrays' element types), so it is parsed and prepared once instead of
+        per row count with a parameter per value; SQLite: multi-row VALUES in chunks."""
+        if not rows:
+            return
+        if self.pg:
+            arrays = {f"a{i}": [r[i] for r in rows] for i in range(len(columns))}
+            unnest = ", ".join(f"CAST(:a{i} AS {t}[])" for i, t in enumerate(types))
+            self.run(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({unnest})", arrays)
+            return
+        for part in chunks(rows):
+            groups, values = self.values(columns, part)
+            self.run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {groups}", values)
+
+    def reserve_event_ids(self, n: int) -> None:
+        """PostgreSQL: draw ``n`` ids of ``lineage_event`` from its sequence in one round trip."""
+        cur = self.run(
+            "SELECT nextval(pg_get_serial_sequence('lineage_event', 'id')) FROM generate_series(1, :n)",
+            {"n": n},
+        )
+        self._event_ids.extend(r[0] for r in cur.fetchall())
+        self._event_ids.reverse()  # popped from the end, in the sequence's order
+
+    def event_id(self) -> int | None:
+        """A reserved event id, or None (none reserved: the insert returns its own)."""
+        return self._event_ids.pop() if self._event_ids else None
+
+    def prefetch_nodes(self, ids: list[str]) -> None:
+        """Look up these nodes now, in one statement; ``upsert_nodes`` then reads them from here."""
+        ids = sorted(set(ids) - self.prefetched)
+        if ids:
+            self.node_rows.update(_known_nodes(self, ids))
+            self.prefetched.update(ids)
+
+    def create_nodes(self, events: list[tuple[dict, object]]) -> None:
+        """A batch's nodes that do not exist yet, inserted at once for all its events (``(nodes, at)``
+        each, in order): each as the first event naming it would have inserted it. ``upsert_nodes``
+        then answers that event as having created it, and the later ones as updates."""
+        creators: dict[str, tuple[dict, object]] = {}
+        for nodes, at in events:
+            for n in nodes:
+                if n not in self.node_rows and n not in creators:
+                    creators[n] = (nodes, at)
+        if not creators:
+            return
+        ids = sorted(creators)
+        made: set[str] = set()
+        for part in chunks(ids):
+            rows = [_node_row(self, creators[n][0], n, creators[n][1]) for n in part]
+            groups, values = self.values(_NODE_COLUMNS, rows)
+            sql = (
+                f"INSERT INTO lineage_node ({', '.join(_NODE_COLUMNS)}) VALUES {groups} "
+                "ON CONFLICT (node_id) DO NOTHING RETURNING node_id"
+            )
+            made.update(r[0] for r in self.run(sql, values).fetchall())
+        for n in ids:
+            nodes, at = creators[n]
+            if n in made:
+                self.node_rows[n] = (n, at, nodes[n].get("facets"))
+                self.created[n] = nodes
+            else:  # another process's a moment ago: looked up when its event comes
+                self.prefetched.discard(n)
 
     def audit(self, **change) -> None:
         """Queue ``registry.audit.record``'s keywords for one entry; ``write_audit`` writes the queue."""
@@ -178,16 +250,23 @@ def upsert_nodes(raw: Raw, nodes: dict[str, dict], at) -> set[str]:
     if not nodes:
         return set()
     ids = sorted(nodes)  # one order for all writers: no deadlocks
-    known = _known_nodes(raw, ids)
-    new = [n for n in ids if n not in known]
-    inserted = _insert_nodes(raw, nodes, new, at)
+    if raw.prefetched:  # a batch's: only the ids it did not know of are looked up
+        raw.prefetch_nodes(ids)
+    else:
+        raw.node_rows.update(_known_nodes(raw, ids))
+    made = {n for n in ids if raw.created.get(n) is nodes}  # inserted for this event by the batch
+    known = {n: raw.node_rows[n] for n in ids if n in raw.node_rows and n not in made}
+    new = [n for n in ids if n not in known and n not in made]
+    inserted = _insert_nodes(raw, nodes, new, at) | made
     for n in new:
-        if n not in inserted:  # created a moment ago by a writer of another job (PostgreSQL)
-            known[n] = raw.run(
+        if n in inserted:
+            raw.node_rows[n] = (n, at, nodes[n].get("facets"))
+        else:  # created a moment ago by a writer of another job (PostgreSQL)
+            known[n] = raw.node_rows[n] = raw.run(
                 "SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id = :n", {"n": n}
             ).fetchone()
     for node in sorted(known):
-        _update_node(raw, node, known[node], nodes[node].get("facets"), at)
+        raw.node_rows[node] = _update_node(raw, node, known[node], nodes[node].get("facets"), at)
     return inserted
 
 
@@ -211,20 +290,15 @@ def _known_nodes(raw: Raw, ids: list[str]) -> dict[str, tuple]:
     return known
 
 
+def _node_row(raw: Raw, nodes: dict[str, dict], n: str, at) -> tuple:
+    node = nodes[n]
+    return (n, node["type"], node["namespace"], node["name"], raw.json(node.get("facets")), at)
+
+
 def _insert_nodes(raw: Raw, nodes: dict[str, dict], new: list[str], at) -> set[str]:
     inserted: set[str] = set()
     for part in chunks(new):
-        rows = [
-            (
-                n,
-                nodes[n]["type"],
-                nodes[n]["namespace"],
-                nodes[n]["name"],
-                raw.json(nodes[n].get("facets")),
-                at,
-            )
-            for n in part
-        ]
+        rows = [_node_row(raw, nodes, n, at) for n in part]
         groups, values = raw.values(_NODE_COLUMNS, rows)
         sql = (
             f"INSERT INTO lineage_node ({', '.join(_NODE_COLUMNS)}) VALUES {groups} "
@@ -234,10 +308,12 @@ def _insert_nodes(raw: Raw, nodes: dict[str, dict], new: list[str], at) -> set[s
     return inserted
 
 
-def _update_node(raw: Raw, node: str, row: tuple, facets: dict | None, at) -> None:
+def _update_node(raw: Raw, node: str, row: tuple, facets: dict | None, at) -> tuple:
+    """Move first_seen back, merge the facets; returns the row as it now is."""
     _, first_seen, facets_now = row
     if first_seen > at:
         raw.run("UPDATE lineage_node SET first_seen = :when WHERE node_id = :n", {"when": at, "n": node})
+        first_seen = at
     if facets:
         current = raw.load_json(facets_now) or {}
         merged = {**current, **facets}
@@ -246,3 +322,5 @@ def _update_node(raw: Raw, node: str, row: tuple, facets: dict | None, at) -> No
                 "UPDATE lineage_node SET facets = :facets WHERE node_id = :n",
                 {"facets": raw.json(merged), "n": node},
             )
+            facets_now = merged
+    return (node, first_seen, facets_now)

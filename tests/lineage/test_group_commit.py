@@ -142,3 +142,28 @@ def test_a_connection_closed_by_the_pool_at_commit_is_no_error(database_url, cap
             assert audit.verify(s).ok
     finally:
         db.dispose()
+
+
+def test_a_dataset_named_by_many_events_of_one_batch_ends_as_if_they_came_one_by_one(db):
+    """Events sharing a batch name the same new dataset with their own facets and times: it is created
+    once (PostgreSQL: by the batch, for the first event naming it), first seen at the earliest time,
+    with every event's facets, and each output edge is where its event put it."""
+    from lineage.models import LineageEdge, LineageNode
+
+    bodies = []
+    for n in range(40):
+        body = event(1000 - n)  # later events carry earlier times
+        body["inputs"] = [
+            {"namespace": "gc", "name": "shared", "facets": {f"yima_f{n}": {"_producer": "t", "n": n}}}
+        ]
+        bodies.append(body)
+    answers = _ingest_all(db, bodies)
+    assert all(created for _, created in answers)
+    with db.session() as s:
+        node = s.scalar(select(LineageNode).where(LineageNode.node_id == "dataset:gc:shared"))
+        assert node is not None
+        assert str(node.first_seen).startswith("2025-01-01 00:16:01")  # event(961), the earliest
+        assert set(node.facets) == {f"yima_f{n}" for n in range(40)}
+        inputs = s.scalars(select(LineageEdge).where(LineageEdge.source == "dataset:gc:shared")).all()
+        assert sorted(e.target for e in inputs) == sorted(f"job:gc:job_{1000 - n}" for n in range(40))
+        assert audit.verify(s).ok
