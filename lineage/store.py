@@ -29,6 +29,7 @@ INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityErr
 #: rows per multi-row statement: well within SQLite's 32,766 and PostgreSQL's 65,535 parameters
 CHUNK = 500
 _NODE_COLUMNS = ("node_id", "type", "namespace", "name", "facets", "first_seen")
+_NODE_TYPES = ("text", "text", "text", "text", "jsonb", "timestamp")
 _LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:k)")
 
 
@@ -144,20 +145,48 @@ class Raw:
             groups.append("(" + ", ".join(":" + n for n in names) + ")")
         return ", ".join(groups), params
 
-    def insert(self, table: str, columns: tuple[str, ...], types: tuple[str, ...], rows: list[tuple]) -> None:
-        """Insert ``rows``. PostgreSQL: one statement text whatever their count (one array per column,
-        unnested; ``types`` are the arrays' element types), so it is parsed and prepared once instead of
-        per row count with a parameter per value; SQLite: multi-row VALUES in chunks."""
+    def insert(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        types: tuple[str, ...],
+        rows: list[tuple],
+        suffix: str = "",
+    ) -> list[tuple]:
+        """Insert ``rows`` (``jsonb`` columns as Python values), then ``suffix`` (``ON CONFLICT …
+        RETURNING …``); returns what it returns. PostgreSQL: one statement text whatever their count
+        (one array per column, unnested; ``types`` are the arrays' element types), so it is parsed and
+        prepared once instead of per row count with a parameter per value; SQLite: multi-row VALUES in
+        chunks."""
         if not rows:
-            return
+            return []
+        json_at = {i for i, t in enumerate(types) if t == "jsonb"}
+        if json_at:
+            dump = json.dumps
+            rows = [
+                tuple((None if v is None else dump(v)) if i in json_at else v for i, v in enumerate(r))
+                for r in rows
+            ]
+        names = ", ".join(columns)
         if self.pg:
             arrays = {f"a{i}": [r[i] for r in rows] for i in range(len(columns))}
-            unnest = ", ".join(f"CAST(:a{i} AS {t}[])" for i, t in enumerate(types))
-            self.run(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({unnest})", arrays)
-            return
+            unnest = ", ".join(
+                f"CAST(:a{i} AS {'text' if t == 'jsonb' else t}[])" for i, t in enumerate(types)
+            )
+            picked = ", ".join(
+                f"CAST(c{i} AS jsonb)" if i in json_at else f"c{i}" for i in range(len(columns))
+            )
+            cols = ", ".join(f"c{i}" for i in range(len(columns)))
+            sql = f"INSERT INTO {table} ({names}) SELECT {picked} FROM unnest({unnest}) AS u({cols}) {suffix}"
+            cur = self.run(sql, arrays)
+            return cur.fetchall() if suffix and "RETURNING" in suffix else []
+        out: list[tuple] = []
         for part in chunks(rows):
             groups, values = self.values(columns, part)
-            self.run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {groups}", values)
+            cur = self.run(f"INSERT INTO {table} ({names}) VALUES {groups} {suffix}", values)
+            if suffix and "RETURNING" in suffix:
+                out.extend(cur.fetchall())
+        return out
 
     def reserve_event_ids(self, n: int) -> None:
         """PostgreSQL: draw ``n`` ids of ``lineage_event`` from its sequence in one round trip."""
@@ -191,15 +220,19 @@ class Raw:
         if not creators:
             return
         ids = sorted(creators)
-        made: set[str] = set()
-        for part in chunks(ids):
-            rows = [_node_row(self, creators[n][0], n, creators[n][1]) for n in part]
-            groups, values = self.values(_NODE_COLUMNS, rows)
-            sql = (
-                f"INSERT INTO lineage_node ({', '.join(_NODE_COLUMNS)}) VALUES {groups} "
-                "ON CONFLICT (node_id) DO NOTHING RETURNING node_id"
-            )
-            made.update(r[0] for r in self.run(sql, values).fetchall())
+        rows = []
+        for n in ids:
+            nodes, at = creators[n]
+            node = nodes[n]
+            rows.append((n, node["type"], node["namespace"], node["name"], node.get("facets"), at))
+        returned = self.insert(
+            "lineage_node",
+            _NODE_COLUMNS,
+            _NODE_TYPES,
+            rows,
+            "ON CONFLICT (node_id) DO NOTHING RETURNING node_id",
+        )
+        made = {r[0] for r in returned}
         for n in ids:
             nodes, at = creators[n]
             if n in made:
