@@ -14,7 +14,15 @@ from lineage.events import OPENING_STATES, ParsedEvent, load_event_body, validat
 from lineage.ids import dataset_id, job_id
 from lineage.models import NODE_ID, LineageEvent
 from lineage.snapshots import EVENT_ENTITY, event_after
-from lineage.store import INTEGRITY_ERRORS, Raw, chunks, upsert_nodes, writers_queue
+from lineage.store import (
+    INTEGRITY_ERRORS,
+    Raw,
+    chunks,
+    finite_json,
+    stored_json,
+    upsert_nodes,
+    writers_queue,
+)
 from registry.db import utcnow
 from registry.jsonutil import canonical, sha256_hex
 
@@ -57,12 +65,13 @@ def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[d
     is not stored twice and gives created False. Raises Invalid for a malformed event, with nothing
     stored. Edges open at the event's time and end by the edge-ending rule (``_ending``).
     """
-    if isinstance(body, dict):
-        event, raw = body, json.dumps(body, ensure_ascii=False)
-    else:
-        event, raw = load_event_body(body)
+    event, raw = (body, None) if isinstance(body, dict) else load_event_body(body)
     parsed = validate_event(event)  # validation and hashing before any lock
-    row = _event_row(parsed, sha256_hex(canonical(event)), raw, actor)
+    text = canonical(event)
+    finite = finite_json(text)  # orjson may write the stored JSON (``stored_json``)
+    if raw is None:  # the text kept is not hashed: the sha256 is the canonical form's
+        raw = stored_json(event, finite=finite)
+    row = _event_row(parsed, sha256_hex(text), raw, actor) | {"finite": finite}
     nodes = _nodes_of(parsed)
     return group_commit.committer(session, _begin_batch).submit(
         session,
@@ -176,14 +185,14 @@ def _statements(
     params = {c: row[c] for c in _EVENT_COLUMNS} | {
         "event_time": at,
         "received_at": raw.time(row["received_at"]),
-        "warnings": raw.json(row["warnings"]),
+        "warnings": raw.json(row["warnings"], finite=True),  # strings
     }
     event_id = raw.event_id()
     if event_id is None:
         event_id = raw.run(_INSERT_EVENT, params).fetchone()[0]
     else:  # drawn with the batch: nothing to wait for
         raw.run(_INSERT_EVENT_WITH_ID, params | {"id": event_id})
-    new_nodes = upsert_nodes(raw, nodes, at)
+    new_nodes = upsert_nodes(raw, nodes, at, finite=row["finite"])
     opened, closed = [], []
     applies = parsed.kind != "RunEvent" or parsed.event_type in OPENING_STATES
     if jid and applies:

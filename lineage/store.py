@@ -11,6 +11,7 @@ import re
 import sqlite3
 import threading
 
+import orjson
 import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import text
@@ -122,12 +123,14 @@ class Raw:
             return moment
         return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
-    def json(self, value):
+    def json(self, value, *, finite: bool = False):
+        """``value`` as the driver takes a JSON column; ``finite``: it holds no NaN nor Infinity, so
+        ``stored_json``'s orjson may write it."""
         if value is None:
             return None
         if self.pg:
-            return Json(value)
-        return json.dumps(value)
+            return Json(value, _orjson_or_json) if finite else Json(value)
+        return stored_json(value, finite=True) if finite else json.dumps(value)
 
     def load_json(self, value):
         return json.loads(value) if isinstance(value, str) else value
@@ -265,6 +268,37 @@ class Raw:
 _SQL_CACHE: dict[tuple[bool, str], str] = {}
 
 
+def stored_json(value, *, finite: bool) -> str:
+    """The JSON text of a value kept in a column whose exact bytes nobody hashes (a node's facets, an
+    event's body given as a dict): read back, the same values as ``json.dumps``' text.
+
+    ``finite`` (the caller knows the value holds no NaN nor Infinity: orjson would write them as
+    null): orjson's compact text, about ten times faster for an event's facets; what orjson refuses (an
+    integer beyond 64 bits, a key that is not a string, nesting deeper than 255) falls back to
+    ``json.dumps``, as does a value that may not be finite."""
+    if finite:
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # orjson.JSONEncodeError
+            pass
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _orjson_or_json(value) -> bytes | str:
+    """psycopg's ``Json`` dumps for a value known to be finite (see ``stored_json``)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value)
+
+
+def finite_json(text: str) -> bool:
+    """Whether ``json.dumps``' text of a value (canonical or not) shows no NaN nor Infinity, so orjson
+    writes the value as ``json.dumps`` would mean it. A string that merely contains those words is a
+    false alarm: the slower, exact path."""
+    return "NaN" not in text and "Infinity" not in text
+
+
 def chunks(items: list, size: int = CHUNK):
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -273,12 +307,13 @@ def chunks(items: list, size: int = CHUNK):
 # --- the node upsert ------------------------------------------------------------------------
 
 
-def upsert_nodes(raw: Raw, nodes: dict[str, dict], at) -> set[str]:
+def upsert_nodes(raw: Raw, nodes: dict[str, dict], at, *, finite: bool = False) -> set[str]:
     """Insert the nodes not seen yet (a node another writer has just created is skipped and treated as
     known), move first_seen back to ``at`` for an older event, keep the newest facets.
 
     ``nodes`` maps node id → ``{"type", "namespace", "name", "facets"?}``; ``at`` is ``raw.time(…)``.
-    Returns the ids this call created. The caller holds the writers' lock.
+    Returns the ids this call created. The caller holds the writers' lock. ``finite``: the facets hold no
+    NaN nor Infinity (``stored_json``).
     """
     if not nodes:
         return set()
@@ -290,7 +325,7 @@ def upsert_nodes(raw: Raw, nodes: dict[str, dict], at) -> set[str]:
     made = {n for n in ids if raw.created.get(n) is nodes}  # inserted for this event by the batch
     known = {n: raw.node_rows[n] for n in ids if n in raw.node_rows and n not in made}
     new = [n for n in ids if n not in known and n not in made]
-    inserted = _insert_nodes(raw, nodes, new, at) | made
+    inserted = _insert_nodes(raw, nodes, new, at, finite) | made
     for n in new:
         if n in inserted:
             raw.node_rows[n] = (n, at, nodes[n].get("facets"))
@@ -299,7 +334,7 @@ def upsert_nodes(raw: Raw, nodes: dict[str, dict], at) -> set[str]:
                 "SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id = :n", {"n": n}
             ).fetchone()
     for node in sorted(known):
-        raw.node_rows[node] = _update_node(raw, node, known[node], nodes[node].get("facets"), at)
+        raw.node_rows[node] = _update_node(raw, node, known[node], nodes[node].get("facets"), at, finite)
     return inserted
 
 
@@ -323,15 +358,15 @@ def _known_nodes(raw: Raw, ids: list[str]) -> dict[str, tuple]:
     return known
 
 
-def _node_row(raw: Raw, nodes: dict[str, dict], n: str, at) -> tuple:
+def _node_row(raw: Raw, nodes: dict[str, dict], n: str, at, finite: bool) -> tuple:
     node = nodes[n]
-    return (n, node["type"], node["namespace"], node["name"], raw.json(node.get("facets")), at)
+    return (n, node["type"], node["namespace"], node["name"], raw.json(node.get("facets"), finite=finite), at)
 
 
-def _insert_nodes(raw: Raw, nodes: dict[str, dict], new: list[str], at) -> set[str]:
+def _insert_nodes(raw: Raw, nodes: dict[str, dict], new: list[str], at, finite: bool) -> set[str]:
     inserted: set[str] = set()
     for part in chunks(new):
-        rows = [_node_row(raw, nodes, n, at) for n in part]
+        rows = [_node_row(raw, nodes, n, at, finite) for n in part]
         groups, values = raw.values(_NODE_COLUMNS, rows)
         sql = (
             f"INSERT INTO lineage_node ({', '.join(_NODE_COLUMNS)}) VALUES {groups} "
@@ -341,7 +376,7 @@ def _insert_nodes(raw: Raw, nodes: dict[str, dict], new: list[str], at) -> set[s
     return inserted
 
 
-def _update_node(raw: Raw, node: str, row: tuple, facets: dict | None, at) -> tuple:
+def _update_node(raw: Raw, node: str, row: tuple, facets: dict | None, at, finite: bool) -> tuple:
     """Move first_seen back, merge the facets; returns the row as it now is."""
     _, first_seen, facets_now = row
     if first_seen > at:
@@ -351,9 +386,11 @@ def _update_node(raw: Raw, node: str, row: tuple, facets: dict | None, at) -> tu
         current = raw.load_json(facets_now) or {}
         merged = {**current, **facets}
         if merged != current:
+            # SQLite's text of the stored facets may hold a NaN an earlier event sent
+            finite = finite and (not isinstance(facets_now, str) or finite_json(facets_now))
             raw.run(
                 "UPDATE lineage_node SET facets = :facets WHERE node_id = :n",
-                {"facets": raw.json(merged), "n": node},
+                {"facets": raw.json(merged, finite=finite), "n": node},
             )
             facets_now = merged
     return (node, first_seen, facets_now)

@@ -133,21 +133,23 @@ _new_edge = tuple.__new__
 _EDGE_ORDER = operator.itemgetter(5, 6, 4)  # ColumnEdge.key: (source, target, transformations)
 
 
-def _inputs(items, default: dict | None, indirect: list | None = None) -> dict[tuple, list[dict]]:
+def _inputs(items, default: dict | None) -> tuple[dict[tuple, list[dict]], bool]:
     """(namespace, name, field) → its transformations, for a list of input fields (entries without a
-    namespace, name or field are skipped); ``indirect`` (a list) gets True when an INDIRECT one is read."""
+    namespace, name or field are skipped), and whether an INDIRECT transformation was read."""
     out: dict[tuple, list[dict]] = {}
+    indirect = False
     if not isinstance(items, list):
-        return out
+        return out, indirect
     normalised = _NORMALISED
     for item in items:
         if not isinstance(item, dict):
             continue
         get = item.get
         parts = (get("namespace"), get("name"), get("field"))
+        ns, name, field = parts
         if not (
-            parts[0] and parts[1] and parts[2] and isinstance(parts[0], str) and isinstance(parts[1], str)
-        ) or not isinstance(parts[2], str):
+            ns and name and field and isinstance(ns, str) and isinstance(name, str) and isinstance(field, str)
+        ):
             continue
         raw = get("transformations")
         found = None
@@ -162,15 +164,16 @@ def _inputs(items, default: dict | None, indirect: list | None = None) -> dict[t
                     except (KeyError, TypeError):
                         n = transformation(t)
                     found.append(n)
-        found = found or [default or transformation({})]
-        if indirect is not None and not indirect:
-            indirect.extend(True for t in found if t["type"] == "INDIRECT")
+                    if n["type"] == "INDIRECT":
+                        indirect = True
+        if not found:
+            found = [default or transformation({})]
         known = out.get(parts)
         if known is None:
             out[parts] = found
         else:
             known.extend(found)
-    return out
+    return out, indirect
 
 
 def _hoist_copied(per_field: dict[str, dict[tuple, list[dict]]]) -> dict[tuple, list[dict]]:
@@ -208,56 +211,46 @@ def facet_edges(facet, target_dataset: str) -> list[ColumnEdge]:
     if not isinstance(facet, dict) or not isinstance(facet.get("fields"), dict | type(None)):
         return []
     per_field: dict[str, dict[tuple, list[dict]]] = {}
-    indirect: list = []  # any INDIRECT transformation in a field: else there is nothing to hoist
+    indirect = False  # any INDIRECT transformation in a field: else there is nothing to hoist
     for out_field, spec in (facet.get("fields") or {}).items():
         if not isinstance(spec, dict) or not isinstance(out_field, str) or not out_field:
             continue
         legacy = (
             _legacy(spec) if ("transformationType" in spec or "transformationDescription" in spec) else None
         )
-        per_field[out_field] = _inputs(spec.get("inputFields"), legacy, indirect)
+        per_field[out_field], found = _inputs(spec.get("inputFields"), legacy)
+        indirect = indirect or found
     dataset_wide = _hoist_copied(per_field) if indirect else {}
-    for parts, trans in _inputs(facet.get("dataset"), None).items():
+    for parts, trans in _inputs(facet.get("dataset"), None)[0].items():
         dataset_wide.setdefault(parts, []).extend(trans)
-    ids: dict[tuple[str, str], str] = {}
+    #: an input field's (source dataset, source field id), by its (namespace, name, field)
+    sources: dict[tuple, tuple[str, str]] = {}
     #: the stored form of each list of transformations, by the ids of the (memoised) dicts it holds:
     #: they stay alive during this call, held by ``per_field``
-    stored: dict[tuple, str] = {}
+    stored: dict = {}
 
-    def canonical_of(trans: list[dict]) -> str:
-        key = tuple(map(id, trans))
-        found = stored.get(key)
-        if found is None:
-            found = stored[key] = canonical(trans)
+    def source_of(parts: tuple) -> tuple[str, str]:
+        source_dataset = dataset_id(parts[0], parts[1])
+        found = sources[parts] = (source_dataset, FIELD_PREFIX + source_dataset[8:] + ":" + parts[2])
         return found
 
     edges = []
+    append = edges.append
     make = _new_edge
+    prefix = FIELD_PREFIX + target_dataset[8:] + ":"  # 8: len("dataset:")
     for out_field, inputs in per_field.items():
-        tail = ":" + out_field
-        target = FIELD_PREFIX + target_dataset[8:] + tail  # 8: len("dataset:")
-        for (ns, name, field), trans in inputs.items():
-            source_dataset = ids.get((ns, name))
-            if source_dataset is None:
-                source_dataset = ids[(ns, name)] = dataset_id(ns, name)
-            edges.append(
-                make(
-                    ColumnEdge,
-                    (
-                        source_dataset,
-                        field,
-                        target_dataset,
-                        out_field,
-                        canonical_of(trans),
-                        FIELD_PREFIX + source_dataset[8:] + ":" + field,
-                        target,
-                    ),
-                )
+        target = prefix + out_field
+        for parts, trans in inputs.items():
+            source_dataset, source = sources.get(parts) or source_of(parts)
+            key = id(trans[0]) if len(trans) == 1 else tuple(map(id, trans))
+            text = stored.get(key)
+            if text is None:
+                text = stored[key] = canonical(trans)
+            append(
+                make(ColumnEdge, (source_dataset, parts[2], target_dataset, out_field, text, source, target))
             )
-    for (ns, name, field), trans in dataset_wide.items():
-        source_dataset = ids.get((ns, name))
-        if source_dataset is None:
-            source_dataset = ids[(ns, name)] = dataset_id(ns, name)
-        edges.append(ColumnEdge.of(source_dataset, field, target_dataset, None, canonical(trans)))
+    for parts, trans in dataset_wide.items():
+        source_dataset = dataset_id(parts[0], parts[1])
+        edges.append(ColumnEdge.of(source_dataset, parts[2], target_dataset, None, canonical(trans)))
     edges.sort(key=_EDGE_ORDER)
     return edges

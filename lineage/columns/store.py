@@ -3,28 +3,21 @@ job's dataset edges, on intake's own cursor) and those of a declared flow's colu
 
 from __future__ import annotations
 
+import itertools
+
 from lineage.columns.facet import ColumnEdge, facet_edges
 from lineage.events import OPENING_STATES, ParsedEvent
 from lineage.store import Raw, chunks
 
-_COLUMNS = (
-    "source",
-    "target",
-    "source_dataset",
-    "source_field",
-    "target_dataset",
-    "target_field",
-    "transformations",
-    "job",
-    "valid_from",
-    "valid_to",
-    "event_id",
-    "flow_id",
-)
+#: a ``ColumnEdge``'s seven values are columns of the same names, in the tuple's order; then what one
+#: insert's edges share
+_EDGE_COLUMNS = ColumnEdge._fields
+_SHARED_COLUMNS = ("job", "valid_from", "valid_to", "event_id", "flow_id")
+_COLUMNS = _EDGE_COLUMNS + _SHARED_COLUMNS
 
 
-_INSERT = f"INSERT INTO lineage_column_edge ({', '.join(_COLUMNS)}) VALUES "
-_INSERT_PG = _INSERT + "(" + ", ".join("%s" for _ in _COLUMNS) + ")"
+_INSERT = f"INSERT INTO lineage_column_edge ({', '.join(_COLUMNS)}) "
+_INSERT_PG = _INSERT + "VALUES (" + ", ".join("%s" for _ in _COLUMNS) + ")"
 
 
 def event_column_edges(parsed: ParsedEvent) -> dict[str, list[ColumnEdge]]:
@@ -65,46 +58,36 @@ def apply_event(raw: Raw, parsed: ParsedEvent, jid: str | None, event_id: int, a
 
 
 def insert(raw: Raw, edges: list[ColumnEdge], *, job, at, event_id=None, flow_id=None, until=None) -> None:
-    """Insert column edges valid from ``at`` (``raw.time``) to ``until``. PostgreSQL: one prepared
-    statement run for every row (psycopg's ``executemany`` pipelines them); SQLite: multi-row
-    statements with positional parameters (a tenth cheaper than ``executemany`` at 50 rows)."""
+    """Insert column edges valid from ``at`` (``raw.time``) to ``until``, in their order. PostgreSQL: one
+    prepared statement run for every row (psycopg's ``executemany`` pipelines them); SQLite: one
+    ``INSERT … SELECT`` per few hundred edges, the edges' own tuples as its ``VALUES`` rows and what
+    they share bound once (at 50 edges, 40% less than a 12-value row each: binding is most of it)."""
     if not edges:
         return
-    rows = [
-        (
-            e.source,
-            e.target,
-            e.source_dataset,
-            e.source_field,
-            e.target_dataset,
-            e.target_field,
-            e.transformations,
-            job,
-            at,
-            until,
-            event_id,
-            flow_id,
-        )
-        for e in edges
-    ]
+    shared = (job, at, until, event_id, flow_id)
     if raw.pg:
-        raw.cur.executemany(_INSERT_PG, rows)
+        raw.cur.executemany(_INSERT_PG, [e + shared for e in edges])
         return
-    for start in range(0, len(rows), _SQLITE_ROWS):
-        part = rows[start : start + _SQLITE_ROWS]
-        raw.cur.execute(_sqlite_insert(len(part)), [v for row in part for v in row])
+    for start in range(0, len(edges), _SQLITE_ROWS):
+        part = edges[start : start + _SQLITE_ROWS]
+        raw.cur.execute(_sqlite_insert(len(part)), [*shared, *itertools.chain.from_iterable(part)])
 
 
-#: rows per SQLite statement: 12 parameters each, within the 999 of older SQLite builds
-_SQLITE_ROWS = 999 // len(_COLUMNS)
+#: edges per SQLite statement: 7 parameters each, within the 999 of older SQLite builds
+_SQLITE_ROWS = (999 - len(_SHARED_COLUMNS)) // len(_EDGE_COLUMNS)
 _SQLITE_INSERTS: dict[int, str] = {}
 
 
 def _sqlite_insert(n: int) -> str:
+    """SQLite reads a ``VALUES`` list in a ``FROM`` in its order (the edges' ids follow it)."""
     sql = _SQLITE_INSERTS.get(n)
     if sql is None:
-        group = "(" + ", ".join("?" for _ in _COLUMNS) + ")"
-        sql = _SQLITE_INSERTS[n] = _INSERT + ", ".join([group] * n)
+        values = ", ".join(f"column{i + 1}" for i in range(len(_EDGE_COLUMNS)))
+        shared = ", ".join("?" for _ in _SHARED_COLUMNS)
+        group = "(" + ", ".join("?" for _ in _EDGE_COLUMNS) + ")"
+        sql = _SQLITE_INSERTS[n] = (
+            f"{_INSERT}SELECT {values}, {shared} FROM (VALUES {', '.join([group] * n)})"
+        )
     return sql
 
 
