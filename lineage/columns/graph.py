@@ -26,10 +26,14 @@ from lineage.timeline import Timeline, timeline
 from registry.cache import VersionedCache, gc_paused
 
 _COLUMN_TIMELINES: VersionedCache[ColumnTimeline] = VersionedCache(size=2)
+#: only what the graph needs: a field's dataset is its id's head (``field_name``), a dataset-wide
+#: entry is told by its missing target field
 _LOAD = text(
-    "SELECT source, target, source_dataset, source_field, target_dataset, target_field, "
-    "transformations, job, valid_from, valid_to, flow_id FROM lineage_column_edge"
+    "SELECT source, target, source_dataset, target_dataset, target_field IS NULL, transformations, "
+    "job, valid_from, valid_to, flow_id FROM lineage_column_edge"
 )
+#: rows per fetch: the rows of a chunk are read while they are fresh, not 400,000 tuples kept at once
+_FETCH = 4096
 
 
 def column_timeline(session: Session) -> ColumnTimeline:
@@ -58,27 +62,28 @@ class ColumnTimeline:
     def __init__(self, session: Session, tl: Timeline):
         self.tl = tl
         self.head = tl.head
-        #: field id → [dataset id, field name, first seen, position in ``field_ids``]
-        self.fields: dict[str, list] = {}
+        #: field id → its position in ``field_ids``, ``field_dataset`` and ``field_first``
+        self.fields: dict[str, int] = {}
         self.field_ids: list[str] = []  # in the order first read
+        self.field_dataset: list[str] = []  # each field's dataset id
+        self.field_first: list[dt.datetime] = []  # when each field was first seen
         self.fields_of: dict[str, list[str]] = {}  # dataset id → its field ids
         #: (job, target dataset) or None → rows (source position, target position or, for a
         #: dataset-wide entry, the dataset's id, transformations, valid_from, valid_to)
         self.groups: dict[tuple | None, list[tuple]] = {}
         times = self._load(session)
-        self.latest_field = max((entry[2] for entry in self.fields.values()), default=None)
+        self.latest_field = max(self.field_first, default=None)
         self.boundaries = sorted(times | set(tl.boundaries))
         self._graphs: VersionedCache[ColumnGraph] = VersionedCache(size=self.MAX_GRAPHS)
+
+    def field(self, node: str) -> tuple[str, str]:
+        """(dataset id, field name) of a field id seen."""
+        dataset = self.field_dataset[self.fields[node]]
+        return dataset, field_name(node, dataset)
 
     def _load(self, session: Session) -> set[dt.datetime]:
         """Every column edge row, on the driver's cursor (400,000 rows: SQLAlchemy's per-row work
         would be most of the time); repeated strings interned, each distinct moment parsed once."""
-        cur = session.connection().connection.dbapi_connection.cursor()
-        try:
-            cur.execute(_LOAD.text)
-            data = cur.fetchall()
-        finally:
-            cur.close()
         parsed: dict = {}
         moment = parsed.get
 
@@ -88,7 +93,14 @@ class ColumnTimeline:
             )
             return found
 
-        fields, fields_of, field_ids = self.fields, self.fields_of, self.field_ids
+        fields, field_ids, field_dataset, first = (
+            self.fields,
+            self.field_ids,
+            self.field_dataset,
+            self.field_first,
+        )
+        position = fields.get
+        fields_of = self.fields_of
         #: rows grouped by who wrote them ((job, target dataset), or None for flows and job-less
         #: events): the graph checks once per group that the job still writes the dataset
         groups = self.groups
@@ -101,55 +113,53 @@ class ColumnTimeline:
             distinct[value] = value
             return value
 
-        for s, t, sds, sf, tds, tf, trans, job, vf, vt, flow in data:
-            vf = moment(vf) or when(vf)
-            if vt is not None:
-                vt = moment(vt) or when(vt)
-            if job is None or flow is not None:
-                writer = None
-            elif last_writer is not None and job == last_writer[0] and tds == last_writer[1]:
-                writer = last_writer  # rows come mostly in the order they were written: one event's together
+        def new_field(node: str, dataset: str, vf) -> int:
+            i = fields[node] = len(field_ids)
+            field_ids.append(node)
+            field_dataset.append(dataset)
+            first.append(vf)
+            members = fields_of.get(dataset)
+            if members is None:
+                fields_of[dataset] = [node]
             else:
-                writer = (intern(job), intern(tds))
-            if writer is not last_writer or rows is None:
-                rows = groups.get(writer)
-                if rows is None:
-                    rows = groups[writer] = []
-                last_writer = writer
-            entry = fields.get(s)
-            if entry is None:
-                sds = intern(sds)
-                a = len(field_ids)
-                fields[s] = [sds, sf, vf, a]
-                field_ids.append(s)
-                members = fields_of.get(sds)
-                if members is None:
-                    fields_of[sds] = [s]
-                else:
-                    members.append(s)
-            else:
-                a = entry[3]
-                if vf < entry[2]:
-                    entry[2] = vf
-            if tf is None:
-                b = intern(t)  # a dataset-wide entry: its target is the dataset's id
-            else:
-                entry = fields.get(t)
-                if entry is None:
-                    tds = writer[1] if writer is not None else intern(tds)
-                    b = len(field_ids)
-                    fields[t] = [tds, tf, vf, b]
-                    field_ids.append(t)
-                    members = fields_of.get(tds)
-                    if members is None:
-                        fields_of[tds] = [t]
+                members.append(node)
+            return i
+
+        cur = session.connection().connection.dbapi_connection.cursor()
+        try:
+            cur.execute(_LOAD.text)
+            while data := cur.fetchmany(_FETCH):
+                for s, t, sds, tds, wide, trans, job, vf, vt, flow in data:
+                    vf = moment(vf) or when(vf)
+                    if vt is not None:
+                        vt = moment(vt) or when(vt)
+                    if job is None or flow is not None:
+                        writer = None
+                    elif last_writer is not None and job == last_writer[0] and tds == last_writer[1]:
+                        writer = last_writer  # rows come mostly in the order written: an event's together
                     else:
-                        members.append(t)
-                else:
-                    b = entry[3]
-                    if vf < entry[2]:
-                        entry[2] = vf
-            rows.append((a, b, trans_of(trans) or trans_new(trans), vf, vt))
+                        writer = (intern(job), intern(tds))
+                    if writer is not last_writer or rows is None:
+                        rows = groups.get(writer)
+                        if rows is None:
+                            rows = groups[writer] = []
+                        last_writer = writer
+                    a = position(s)
+                    if a is None:
+                        a = new_field(s, intern(sds), vf)
+                    elif vf < first[a]:
+                        first[a] = vf
+                    if wide:
+                        b = intern(t)  # a dataset-wide entry: its target is the dataset's id
+                    else:
+                        b = position(t)
+                        if b is None:
+                            b = new_field(t, writer[1] if writer is not None else intern(tds), vf)
+                        elif vf < first[b]:
+                            first[b] = vf
+                    rows.append((a, b, trans_of(trans) or trans_new(trans), vf, vt))
+        finally:
+            cur.close()
         return set(parsed.values())
 
     def bucket(self, as_of: dt.datetime) -> int:
@@ -202,13 +212,13 @@ class ColumnGraph:
     def _build(self, as_of: dt.datetime) -> None:
         ctl = self.ctl
         writes = ctl.tl.pairs_at(as_of)  # the dataset graph's edges then (building it costs more)
-        fields = ctl.fields
         if ctl.latest_field is None or ctl.latest_field <= as_of:
             remap = None  # every field seen by then: positions are the timeline's
             self.ids = ids = list(ctl.field_ids)
             self.pos = pos = dict(zip(ids, range(len(ids)), strict=True))  # ``field_ids``: position order
         else:
-            self.ids = ids = [f for f in ctl.field_ids if fields[f][2] <= as_of]
+            first = ctl.field_first
+            self.ids = ids = [f for i, f in enumerate(ctl.field_ids) if first[i] <= as_of]
             self.pos = pos = {f: i for i, f in enumerate(ids)}
             remap = [pos.get(f, -1) for f in ctl.field_ids]
         self.succ = succ = [[] for _ in ids]
@@ -352,7 +362,7 @@ class ColumnGraph:
                 "system": system,
                 "resource": resource,
             }
-        dataset, field, _, _ = self.ctl.fields[node]
+        dataset, field = self.ctl.field(node)
         ns, name, system, resource = self.ctl.dataset_info(dataset)
         return {
             "id": node,
@@ -413,7 +423,7 @@ class ColumnGraph:
         frag = self._frags.get(i)
         if frag is None:
             node = self.ids[i]
-            dataset, field, _, _ = self.ctl.fields[node]
+            dataset, field = self.ctl.field(node)
             tail = self._dataset_frags.get(dataset)
             if tail is None:
                 _, _, system, resource = self.ctl.dataset_info(dataset)
@@ -422,6 +432,12 @@ class ColumnGraph:
                 )
             frag = self._frags[i] = '{"id":' + _json(node) + ',"field":' + _json(field) + tail
         return frag
+
+
+def field_name(node: str, dataset: str) -> str:
+    """The field name of a field id of ``dataset``: what follows ``datasetField:{namespace}:{name}:``
+    (``facet.field_id``; a name may hold colons)."""
+    return node[len(dataset) + 6 :]  # len("datasetField:") - len("dataset:") + len(":")
 
 
 def _json(value: str | None) -> str:

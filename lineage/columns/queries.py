@@ -165,7 +165,9 @@ def _impact_parts(graph: ColumnGraph, starts: list[int]) -> _Impact:
     reached: list[tuple[int, int]] = []
     datasets: dict[str, list[int]] = {}
     systems: dict[str, list[int]] = {}
-    ctl_fields, ids, hubs = graph.ctl.fields, graph.ids, graph.hub_fields
+    ctl = graph.ctl
+    ids, hubs = graph.ids, graph.hub_fields
+    position, field_dataset = ctl.fields.__getitem__, ctl.field_dataset
     add = reached.append
     for distance, level in enumerate(graph.downstream_levels(starts), start=1):
         for i in level:
@@ -173,12 +175,12 @@ def _impact_parts(graph: ColumnGraph, starts: list[int]) -> _Impact:
                 datasets.setdefault(ids[i], [distance, 0])
                 continue
             add((i, distance))
-            entry = datasets.get(ctl_fields[ids[i]][0])
+            dataset = field_dataset[position(ids[i])]
+            entry = datasets.get(dataset)
             if entry is None:
-                datasets[ctl_fields[ids[i]][0]] = [distance, 1]
+                datasets[dataset] = [distance, 1]
             else:
                 entry[1] += 1
-    ctl = graph.ctl
     dataset_items = []
     for dataset, (d, count) in datasets.items():
         ns, name, system, resource = ctl.dataset_info(dataset)
@@ -230,7 +232,7 @@ def field_lineage(session: Session, dataset: str, *, as_of=None) -> dict[str, di
     hub = graph.pos.get(dataset)
     for fid in members + ([dataset] if hub is not None and graph.is_hub(hub) else []):
         i = graph.pos[fid]
-        name = None if fid == dataset else ctl.fields[fid][1]
+        name = None if fid == dataset else ctl.field(fid)[1]
         entry = out.setdefault(name, {"upstream": [], "downstream": []})
         for j in graph.pred[i]:
             entry["upstream"].append(_edge(graph, j, i, graph.ids[j]))

@@ -216,7 +216,7 @@ def render_columns(
             parts.append(f'    <data key="g_{key}">{_x(value)}</data>\n')
         data = _Lines().data
         append = parts.append
-        ctl_fields, dataset_info = graph.ctl.fields, graph.ctl.dataset_info
+        field_of, dataset_info = graph.ctl.field, graph.ctl.dataset_info
         rank = [0] * len(ids)
         quoted: list[str] = [""] * len(ids)
         #: dataset id → (what a field's label starts with, its lines after the field's name)
@@ -229,7 +229,7 @@ def render_columns(
             if i in hub_fields:
                 append(_field_attrs_node(graph.node_dict(i), node_attrs))
                 continue
-            dataset, field, _, _ = ctl_fields[node]
+            dataset, field = field_of(node)
             found = datasets.get(dataset)
             if found is None:
                 ns, name, system, resource = dataset_info(dataset)
