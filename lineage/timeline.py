@@ -8,6 +8,8 @@ import collections
 import datetime as dt
 import json
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import networkx as nx
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from catalog.models import DataResource, System
 from lineage.ids import check_level, iso, parse_time
-from lineage.models import LineageAlias, LineageEdge, LineageNode
+from lineage.models import LineageAlias
 from registry import audit
 from registry.cache import VersionedCache, gc_paused
 
@@ -33,6 +35,34 @@ def timeline(session: Session) -> Timeline:
 def _built(session: Session, head: str) -> Timeline:
     with gc_paused():  # many small objects at once: see ``gc_paused``
         return Timeline(session, head)
+
+
+_NODES = "SELECT node_id, type, namespace, name, first_seen, parent FROM lineage_node"
+_EDGES = "SELECT source, target, kind, valid_from, valid_to FROM lineage_edge"
+
+
+def _raw(session: Session, sql: str) -> list[tuple]:
+    """Rows of a whole-table read on the driver's cursor (tens of thousands: SQLAlchemy's per-row work
+    would be half the time); datetimes as the driver gives them (``moments``)."""
+    cur = session.connection().connection.dbapi_connection.cursor()
+    try:
+        cur.execute(sql)
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def moments() -> Callable[[Any], dt.datetime]:
+    """A reader of the driver's (non-null) datetimes (SQLite: SQLAlchemy's text, PostgreSQL: datetimes)
+    that parses each distinct one once: a table's rows repeat a few thousand moments."""
+    parsed: dict = {}
+    get = parsed.get
+
+    def parse(value) -> dt.datetime:
+        found = parsed[value] = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+        return found
+
+    return lambda value: get(value) or parse(value)
 
 
 def graph_at(session: Session, as_of=None, level: str = "dataset") -> Graph:
@@ -72,37 +102,33 @@ class Timeline:
         self.systems, self.by_namespace, self.resources = _catalog(session)
         self.nodes: dict[str, dict] = {}
         self.edges: list[tuple] = []
+        self._moment = moments()
         times = self._load_nodes(session)
         #: another identifier of a dataset (``symlinks``) → the one node that stands for both
         self.aliases = self._load_aliases(session)
         times |= self._load_edges(session)
         self.boundaries = sorted(times)
+        del self._moment
         self._graphs: VersionedCache[Graph] = VersionedCache(size=self.MAX_GRAPHS)
 
     def _load_nodes(self, session: Session) -> set[dt.datetime]:
         times = set()
-        for node, kind, ns, name, first_seen, parent in session.execute(
-            select(
-                LineageNode.node_id,
-                LineageNode.type,
-                LineageNode.namespace,
-                LineageNode.name,
-                LineageNode.first_seen,
-                LineageNode.parent,
-            )
-        ):
-            resource = self.resources.get((ns, name)) if kind == "dataset" else None
-            self.nodes[node] = {
+        nodes, resources, by_namespace = self.nodes, self.resources, self.by_namespace
+        when = self._moment
+        for node, kind, ns, name, first_seen, parent in _raw(session, _NODES):
+            first_seen = when(first_seen)
+            resource = resources.get((ns, name)) if kind == "dataset" else None
+            nodes[node] = attrs = {
                 "id": node,
                 "type": kind,
                 "name": name,
                 "namespace": ns,
-                "system": self.by_namespace.get(ns),
+                "system": by_namespace.get(ns),
                 "resource": resource["code"] if resource else None,
                 "first_seen": first_seen,
             }
             if kind == "job":
-                self.nodes[node]["parent"] = parent
+                attrs["parent"] = parent
             times.add(first_seen)
         return times
 
@@ -128,23 +154,19 @@ class Timeline:
     def _load_edges(self, session: Session) -> set[dt.datetime]:
         times = set()
         aliases = self.aliases
-        for s, t, k, vf, vt in session.execute(
-            select(
-                LineageEdge.source,
-                LineageEdge.target,
-                LineageEdge.kind,
-                LineageEdge.valid_from,
-                LineageEdge.valid_to,
-            )
-        ):
+        when = self._moment
+        append = self.edges.append
+        for s, t, k, vf, vt in _raw(session, _EDGES):
             if aliases:
                 s, t = aliases.get(s, s), aliases.get(t, t)
                 if s == t:
                     continue
-            self.edges.append((s, t, k, vf, vt))
+            vf = when(vf)
             times.add(vf)
             if vt is not None:
+                vt = when(vt)
                 times.add(vt)
+            append((s, t, k, vf, vt))
         return times
 
     def bucket(self, as_of: dt.datetime) -> int:

@@ -223,7 +223,14 @@ class ColumnGraph:
             remap = [pos.get(f, -1) for f in ctl.field_ids]
         self.succ = succ = [[] for _ in ids]
         edges = self.edges
+        keep = edges.setdefault
         hubs: dict[str, int] = {}
+
+        def hub_of(dataset: str) -> int:
+            hub = hubs[dataset] = self._add(dataset)
+            self._hub(hub, dataset)
+            return hub
+
         for writer, rows in ctl.groups.items():
             if writer is not None and writer not in writes:
                 continue  # the job no longer writes the dataset at as_of: nor its columns
@@ -231,22 +238,18 @@ class ColumnGraph:
                 a, b, trans, vf, vt = row
                 if vf > as_of or (vt is not None and as_of >= vt):
                     continue
+                if remap is not None:
+                    a = remap[a]
+                    if b.__class__ is not str:
+                        b = remap[b]
+                    row = (a, b, trans, vf, vt)
                 if b.__class__ is str:  # a dataset-wide entry's dataset (its id is the target)
                     hub = hubs.get(b)
-                    if hub is None:
-                        hub = hubs[b] = self._add(b)
-                        self._hub(hub, b)
-                    b = hub
-                    if remap is not None:
-                        a = remap[a]
-                    row = (a, b, trans, vf, vt)
-                elif remap is not None:
-                    a, b = remap[a], remap[b]
+                    b = hub_of(b) if hub is None else hub
                     row = (a, b, trans, vf, vt)
                 key = a << 32 | b
-                found = edges.get(key)
-                if found is None:
-                    edges[key] = row
+                found = keep(key, row)
+                if found is row:
                     succ[a].append(b)
                 else:
                     edges[key] = _merge(found, trans, vf, vt)
