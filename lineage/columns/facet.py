@@ -203,6 +203,78 @@ def _hoist_copied(per_field: dict[str, dict[tuple, list[dict]]]) -> dict[tuple, 
     return hoisted
 
 
+def _direct_edges(fields: dict, target_dataset: str) -> list[ColumnEdge] | None:
+    """``facet_edges``' field edges, unsorted, for the shape nearly every producer sends: each input
+    field well formed, with one DIRECT transformation, named once per output field. None at the first
+    thing outside it (a legacy spec, an INDIRECT transformation to hoist, a repeated input, a
+    malformed entry…): the general reading then reads the whole facet."""
+    normalised = _NORMALISED
+    #: a transformation's id → (it, its stored list): held here, its id is not reused during the call
+    stored: dict[int, tuple[dict, str]] = {}
+    prefix = FIELD_PREFIX + target_dataset[8:] + ":"  # 8: len("dataset:")
+    make = _new_edge
+    edges: list[ColumnEdge] = []
+    append = edges.append
+    for out_field, spec in fields.items():
+        if spec.__class__ is not dict or out_field.__class__ is not str or not out_field:
+            return None
+        items = spec.get("inputFields")
+        if items.__class__ is not list or "transformationType" in spec or "transformationDescription" in spec:
+            return None
+        if len(items) > 1 and len({_parts(item) for item in items}) < len(items):
+            return None  # an input named twice: its transformations are merged
+        target = prefix + out_field
+        for item in items:
+            if item.__class__ is not dict:
+                return None
+            get = item.get
+            ns, name, field = get("namespace"), get("name"), get("field")
+            if not (
+                ns.__class__ is str
+                and name.__class__ is str
+                and field.__class__ is str
+                and ns
+                and name
+                and field
+            ):
+                return None
+            raw = get("transformations")
+            if raw.__class__ is not list or len(raw) != 1 or raw[0].__class__ is not dict:
+                return None
+            t = raw[0]
+            try:
+                n = normalised[(t.get("type"), t.get("subtype"), t.get("description"), t.get("masking"))]
+            except (KeyError, TypeError):
+                n = transformation(t)
+            if n["type"] != "DIRECT":
+                return None
+            held = stored.get(id(n))
+            if held is None:
+                held = stored[id(n)] = (n, canonical([n]))
+            source_dataset = f"dataset:{ns}:{name}"
+            append(
+                make(
+                    ColumnEdge,
+                    (
+                        source_dataset,
+                        field,
+                        target_dataset,
+                        out_field,
+                        held[1],
+                        f"{FIELD_PREFIX}{ns}:{name}:{field}",
+                        target,
+                    ),
+                )
+            )
+    return edges
+
+
+def _parts(item) -> tuple | int:
+    if item.__class__ is dict:
+        return (item.get("namespace"), item.get("name"), item.get("field"))
+    return id(item)
+
+
 def facet_edges(facet, target_dataset: str) -> list[ColumnEdge]:
     """The column edges a ``columnLineage`` facet on ``target_dataset`` states, sorted: one per
     (input field, output field) with all its transformations, and one per dataset-wide input
@@ -210,6 +282,14 @@ def facet_edges(facet, target_dataset: str) -> list[ColumnEdge]:
     (an input field without namespace, name or field) are skipped."""
     if not isinstance(facet, dict) or not isinstance(facet.get("fields"), dict | type(None)):
         return []
+    if facet.get("fields"):
+        edges = _direct_edges(facet["fields"], target_dataset)
+        if edges is not None:  # the common shape, read in one pass
+            for parts, trans in _inputs(facet.get("dataset"), None)[0].items():
+                source_dataset = dataset_id(parts[0], parts[1])
+                edges.append(ColumnEdge.of(source_dataset, parts[2], target_dataset, None, canonical(trans)))
+            edges.sort(key=_EDGE_ORDER)
+            return edges
     per_field: dict[str, dict[tuple, list[dict]]] = {}
     indirect = False  # any INDIRECT transformation in a field: else there is nothing to hoist
     for out_field, spec in (facet.get("fields") or {}).items():
