@@ -209,6 +209,30 @@ def test_legacy_1_0_facet_and_1_1_transformations(client, contributor):
     assert edges[field("people_masked", "name")]["subtype"] == "IDENTITY"
 
 
+def test_a_facet_mixing_shapes_reads_each_field_as_alone(client, contributor):
+    """One field in the usual shape, one naming an input twice (its transformations merged), one with a
+    malformed entry (skipped) beside an input without transformations (read as DIRECT)."""
+    columns = {
+        "a": [inp("src", "x", "DIRECT/IDENTITY")],
+        "b": [inp("src", "y", "DIRECT/TRANSFORMATION"), inp("src", "y", "DIRECT/AGGREGATION")],
+        "c": [{"namespace": "ns", "name": "src"}, inp("src", "z")],
+    }
+    send(client, contributor, event("mix", ["src"], "mixed", columns, when="2025-05-01T00:00:00Z"))
+    edges = {(e["source"], e["target"]): e for e in graph(client)["edges"] if e["kind"] == "column"}
+    assert set(edges) == {
+        (field("src", "x"), field("mixed", "a")),
+        (field("src", "y"), field("mixed", "b")),
+        (field("src", "z"), field("mixed", "c")),
+    }
+    subtypes = {k[1]: [t["subtype"] for t in e["transformations"]] for k, e in edges.items()}
+    assert subtypes == {
+        field("mixed", "a"): ["IDENTITY"],
+        field("mixed", "b"): ["AGGREGATION", "TRANSFORMATION"],
+        field("mixed", "c"): [None],
+    }
+    assert {e["transformation"]["type"] for e in edges.values()} == {"DIRECT"}
+
+
 def test_facet_built_by_openlineage_python_is_read(client, contributor):
     facet = ColumnLineageDatasetFacet(
         fields={
