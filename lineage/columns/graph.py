@@ -189,7 +189,8 @@ class ColumnGraph:
         self.as_of = as_of
         self.ids: list[str] = []
         self.pos: dict[str, int] = {}
-        self.succ: list[list[int]] = []
+        #: each node's successors: a list, or the empty tuple for none (most fields of the last datasets)
+        self.succ: list[list[int] | tuple] = []
         self._pred: list[list[int]] | None = None  # built on the first upstream question
         #: hubs: a dataset node standing for its fields (dataset-wide entries); hub → its field positions
         self.hub_fields: dict[int, list[int]] = {}
@@ -206,7 +207,7 @@ class ColumnGraph:
     def _add(self, node: str) -> int:
         i = self.pos[node] = len(self.ids)
         self.ids.append(node)
-        self.succ.append([])
+        self.succ.append(())
         return i
 
     def _build(self, as_of: dt.datetime) -> None:
@@ -215,13 +216,13 @@ class ColumnGraph:
         if ctl.latest_field is None or ctl.latest_field <= as_of:
             remap = None  # every field seen by then: positions are the timeline's
             self.ids = ids = list(ctl.field_ids)
-            self.pos = pos = dict(zip(ids, range(len(ids)), strict=True))  # ``field_ids``: position order
+            self.pos = pos = ctl.fields.copy()  # the timeline's positions (a copy: hubs are added)
         else:
             first = ctl.field_first
             self.ids = ids = [f for i, f in enumerate(ctl.field_ids) if first[i] <= as_of]
             self.pos = pos = {f: i for i, f in enumerate(ids)}
             remap = [pos.get(f, -1) for f in ctl.field_ids]
-        self.succ = succ = [[] for _ in ids]
+        self.succ = succ = [()] * len(ids)
         edges = self.edges
         keep = edges.setdefault
         hubs: dict[str, int] = {}
@@ -250,7 +251,11 @@ class ColumnGraph:
                 key = a << 32 | b
                 found = keep(key, row)
                 if found is row:
-                    succ[a].append(b)
+                    outs = succ[a]
+                    if outs:
+                        outs.append(b)
+                    else:
+                        succ[a] = [b]
                 else:
                     edges[key] = _merge(found, trans, vf, vt)
 
