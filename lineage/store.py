@@ -327,8 +327,9 @@ def upsert_nodes(raw: Raw, nodes: dict[str, dict], at, *, finite: bool = False) 
     new = [n for n in ids if n not in known and n not in made]
     inserted = _insert_nodes(raw, nodes, new, at, finite) | made
     for n in new:
-        if n in inserted:
-            raw.node_rows[n] = (n, at, nodes[n].get("facets"))
+        if n in inserted:  # facets that may hold NaN kept as their text (``_update_node``)
+            facets = nodes[n].get("facets")
+            raw.node_rows[n] = (n, at, facets if finite or raw.pg or facets is None else json.dumps(facets))
         else:  # created a moment ago by a writer of another job (PostgreSQL)
             known[n] = raw.node_rows[n] = raw.run(
                 "SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id = :n", {"n": n}
@@ -388,9 +389,10 @@ def _update_node(raw: Raw, node: str, row: tuple, facets: dict | None, at, finit
         if merged != current:
             # SQLite's text of the stored facets may hold a NaN an earlier event sent
             finite = finite and (not isinstance(facets_now, str) or finite_json(facets_now))
+            stored = raw.json(merged, finite=finite)
             raw.run(
-                "UPDATE lineage_node SET facets = :facets WHERE node_id = :n",
-                {"facets": raw.json(merged, finite=finite), "n": node},
+                "UPDATE lineage_node SET facets = :facets WHERE node_id = :n", {"facets": stored, "n": node}
             )
-            facets_now = merged
+            # kept as the text when it may hold NaN, so the next event of the batch sees it (SQLite)
+            facets_now = stored if not finite and isinstance(stored, str) else merged
     return (node, first_seen, facets_now)
