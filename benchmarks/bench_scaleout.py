@@ -70,10 +70,12 @@ def _rate(bases: list[str], headers: dict, bodies_of=None) -> float:
         return total / (time.perf_counter() - t)
 
 
-def _wrk_rate(bases: list[str], headers: dict, workdir: Path, bodies_of=None, seconds=SECONDS) -> float:
+def _wrk_rate(
+    bases: list[str], headers: dict, workdir: Path, bodies_of=None, seconds=SECONDS, connections=None
+) -> float:
     """Requests per second answered by ``bases`` under wrk's load: one wrk per server, run at once."""
     secret = headers["Authorization"].split(" ", 1)[1]
-    each = max(1, WRK_CONNECTIONS // len(bases))
+    each = connections or max(1, WRK_CONNECTIONS // len(bases))
     procs = []
     for k, base in enumerate(bases):
         args = ["validate", secret]
@@ -132,6 +134,7 @@ def run(workdir: Path) -> list[Figure]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = base.set(database=name).render_as_string(hide_password=False)
     figures = [load_figure()]
+    by_load: dict[int, float] = {}
     try:
         migrations.upgrade(url)
         admin, steward = token(url, "admin"), token(url, "steward")
@@ -144,7 +147,12 @@ def run(workdir: Path) -> list[Figure]:
             one = [servers[0].url]
             if WRK:
                 _wrk_rate(one, contributor, workdir, seconds=WARM_UP)  # caches, pools, prepared statements
-                v1 = _wrk_rate(one, contributor, workdir)
+                # one process's best, not its rate at the two processes' load: 8 connections on one
+                # server's 8 threads contend for its GIL and answer fewer than 2 do
+                by_load = {
+                    c: _wrk_rate(one, contributor, workdir, connections=c) for c in (2, WRK_CONNECTIONS)
+                }
+                v1 = max(by_load.values())
                 i1 = _wrk_rate(one, contributor, workdir, lambda k, n: _events_for(k, 0, n))
             else:
                 v1 = _rate(one, contributor)
@@ -172,7 +180,11 @@ def run(workdir: Path) -> list[Figure]:
         else f"{CLIENT_PROCESSES} Python keep-alive clients; install wrk for a load that leaves the cores to the servers"
     )
     return figures + [
-        Figure(f"one-code validations, 1 process ({load})", v1, "req/s"),
+        Figure(f"one-code validations, 1 process, its best ({load})", v1, "req/s"),
+        *(
+            Figure(f"   1 process, {c} connections", rate, "req/s")
+            for c, rate in (by_load.items() if WRK else ())
+        ),
         Figure("one-code validations, 2 processes on one PostgreSQL", v2, "req/s"),
         Figure("   validation: 2 processes / 1", v2 / v1, "x", ">= 1.5", v2 / v1 >= 1.5),
         Figure("lineage intake (RunEvents, 12 datasets), 1 process", i1, "ev/s"),
