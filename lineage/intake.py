@@ -216,6 +216,7 @@ def _statements(
         entity_key=str(event_id),
         before=None,
         after=after,
+        plain=True,  # strings and lists of strings only (``event_after``)
     )
     summary = {"id": event_id, "sha256": row["sha256"], **after, "warnings": row["warnings"] or []}
     if columns:  # column edges are derived from the body, whose sha256 the audit entry holds
@@ -364,14 +365,10 @@ def _aliases(parsed: ParsedEvent) -> list[tuple[str, str, str | None]]:
 def _record_aliases(raw: Raw, parsed: ParsedEvent, event_id: int) -> list[tuple[str, str]]:
     """Store the aliases not known yet; returns those this event added as sorted (alias, dataset)."""
     rows = _aliases(parsed)
-    added = []
-    for part in chunks(rows):
-        groups, values = raw.values(
-            _ALIAS_COLUMNS, [(alias, node, kind, event_id) for alias, node, kind in part]
-        )
-        sql = (
-            f"INSERT INTO lineage_alias ({', '.join(_ALIAS_COLUMNS)}) VALUES {groups} "
-            "ON CONFLICT (alias, node_id) DO NOTHING RETURNING alias, node_id"
-        )
-        added += [(r[0], r[1]) for r in raw.run(sql, values).fetchall()]
-    return sorted(added)
+    returned = raw.insert_rows(
+        "lineage_alias",
+        _ALIAS_COLUMNS,
+        [(alias, node, kind, event_id) for alias, node, kind in rows],
+        "ON CONFLICT (alias, node_id) DO NOTHING RETURNING alias, node_id",
+    )
+    return sorted((r[0], r[1]) for r in returned)

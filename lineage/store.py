@@ -31,6 +31,7 @@ INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityErr
 CHUNK = 500
 _NODE_COLUMNS = ("node_id", "type", "namespace", "name", "facets", "first_seen")
 _NODE_TYPES = ("text", "text", "text", "text", "jsonb", "timestamp")
+_NODE_INSERTED = "ON CONFLICT (node_id) DO NOTHING RETURNING node_id"
 _LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:k)")
 
 
@@ -121,6 +122,8 @@ class Raw:
     def time(self, moment: dt.datetime | None):
         if moment is None or self.pg:
             return moment
+        if moment.tzinfo is None:  # the same text, a third of the time
+            return moment.isoformat(" ", "microseconds")
         return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
     def json(self, value, *, finite: bool = False):
@@ -159,8 +162,7 @@ class Raw:
         """Insert ``rows`` (``jsonb`` columns as Python values), then ``suffix`` (``ON CONFLICT …
         RETURNING …``); returns what it returns. PostgreSQL: one statement text whatever their count
         (one array per column, unnested; ``types`` are the arrays' element types), so it is parsed and
-        prepared once instead of per row count with a parameter per value; SQLite: multi-row VALUES in
-        chunks."""
+        prepared once instead of per row count with a parameter per value; SQLite: ``insert_rows``."""
         if not rows:
             return []
         json_at = {i for i, t in enumerate(types) if t == "jsonb"}
@@ -170,25 +172,44 @@ class Raw:
                 tuple((None if v is None else dump(v)) if i in json_at else v for i, v in enumerate(r))
                 for r in rows
             ]
+        if not self.pg:
+            return self.insert_rows(table, columns, rows, suffix)
         names = ", ".join(columns)
+        arrays = {f"a{i}": [r[i] for r in rows] for i in range(len(columns))}
+        unnest = ", ".join(f"CAST(:a{i} AS {'text' if t == 'jsonb' else t}[])" for i, t in enumerate(types))
+        picked = ", ".join(f"CAST(c{i} AS jsonb)" if i in json_at else f"c{i}" for i in range(len(columns)))
+        cols = ", ".join(f"c{i}" for i in range(len(columns)))
+        sql = f"INSERT INTO {table} ({names}) SELECT {picked} FROM unnest({unnest}) AS u({cols}) {suffix}"
+        cur = self.run(sql, arrays)
+        return cur.fetchall() if suffix and "RETURNING" in suffix else []
+
+    def insert_rows(
+        self, table: str, columns: tuple[str, ...], rows: list[tuple], suffix: str = ""
+    ) -> list[tuple]:
+        """Insert ``rows`` of driver-ready values, then ``suffix``; returns what a ``RETURNING`` in it
+        returns. SQLite: positional parameters (binding by name costs twice as much): one prepared
+        single-row statement run for every row when nothing is returned, else multi-row ``VALUES`` in
+        chunks; PostgreSQL: multi-row ``VALUES`` in chunks."""
+        if not rows:
+            return []
+        names = ", ".join(columns)
+        returning = bool(suffix) and "RETURNING" in suffix
         if self.pg:
-            arrays = {f"a{i}": [r[i] for r in rows] for i in range(len(columns))}
-            unnest = ", ".join(
-                f"CAST(:a{i} AS {'text' if t == 'jsonb' else t}[])" for i, t in enumerate(types)
-            )
-            picked = ", ".join(
-                f"CAST(c{i} AS jsonb)" if i in json_at else f"c{i}" for i in range(len(columns))
-            )
-            cols = ", ".join(f"c{i}" for i in range(len(columns)))
-            sql = f"INSERT INTO {table} ({names}) SELECT {picked} FROM unnest({unnest}) AS u({cols}) {suffix}"
-            cur = self.run(sql, arrays)
-            return cur.fetchall() if suffix and "RETURNING" in suffix else []
-        out: list[tuple] = []
+            out: list[tuple] = []
+            for part in chunks(rows):
+                groups, values = self.values(columns, part)
+                cur = self.run(f"INSERT INTO {table} ({names}) VALUES {groups} {suffix}", values)
+                if returning:
+                    out.extend(cur.fetchall())
+            return out
+        group = "(" + ", ".join("?" * len(columns)) + ")"
+        if not returning:
+            self.cur.executemany(f"INSERT INTO {table} ({names}) VALUES {group} {suffix}", rows)
+            return []
+        out = []
         for part in chunks(rows):
-            groups, values = self.values(columns, part)
-            cur = self.run(f"INSERT INTO {table} ({names}) VALUES {groups} {suffix}", values)
-            if suffix and "RETURNING" in suffix:
-                out.extend(cur.fetchall())
+            sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([group] * len(part))} {suffix}"
+            out.extend(self.cur.execute(sql, [v for row in part for v in row]).fetchall())
         return out
 
     def reserve_event_ids(self, n: int) -> None:
@@ -228,13 +249,7 @@ class Raw:
             nodes, at = creators[n]
             node = nodes[n]
             rows.append((n, node["type"], node["namespace"], node["name"], node.get("facets"), at))
-        returned = self.insert(
-            "lineage_node",
-            _NODE_COLUMNS,
-            _NODE_TYPES,
-            rows,
-            "ON CONFLICT (node_id) DO NOTHING RETURNING node_id",
-        )
+        returned = self.insert("lineage_node", _NODE_COLUMNS, _NODE_TYPES, rows, _NODE_INSERTED)
         made = {r[0] for r in returned}
         for n in ids:
             nodes, at = creators[n]
@@ -351,11 +366,9 @@ def _known_nodes(raw: Raw, ids: list[str]) -> dict[str, tuple]:
     if raw.pg:  # one array parameter: one statement text, prepared once, whatever the count
         return {r[0]: r for r in raw.run(_KNOWN_PG, {"ids": ids}).fetchall()}
     known = {}
-    for part in chunks(ids):
-        keys = {f"n{i}": n for i, n in enumerate(part)}
-        in_list = ", ".join(":" + k for k in keys)
-        sql = f"SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id IN ({in_list})"
-        known.update((r[0], r) for r in raw.run(sql, keys).fetchall())
+    for part in chunks(ids):  # positional parameters: binding by name costs twice as much
+        sql = f"SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id IN ({', '.join('?' * len(part))})"
+        known.update((r[0], r) for r in raw.cur.execute(sql, part).fetchall())
     return known
 
 
@@ -366,14 +379,9 @@ def _node_row(raw: Raw, nodes: dict[str, dict], n: str, at, finite: bool) -> tup
 
 def _insert_nodes(raw: Raw, nodes: dict[str, dict], new: list[str], at, finite: bool) -> set[str]:
     inserted: set[str] = set()
-    for part in chunks(new):
-        rows = [_node_row(raw, nodes, n, at, finite) for n in part]
-        groups, values = raw.values(_NODE_COLUMNS, rows)
-        sql = (
-            f"INSERT INTO lineage_node ({', '.join(_NODE_COLUMNS)}) VALUES {groups} "
-            "ON CONFLICT (node_id) DO NOTHING RETURNING node_id"
-        )
-        inserted.update(r[0] for r in raw.run(sql, values).fetchall())
+    rows = [_node_row(raw, nodes, n, at, finite) for n in new]
+    returned = raw.insert_rows("lineage_node", _NODE_COLUMNS, rows, _NODE_INSERTED)
+    inserted.update(r[0] for r in returned)
     return inserted
 
 

@@ -92,48 +92,89 @@ def next_entry(
     entity_key: str,
     before: dict | None,
     after: dict | None,
+    plain: bool = False,
 ) -> AuditEntry:
     """Build (not store) the entry that follows ``head_row`` (``(seq, hash)`` of the newest entry, or None).
 
-    The one place an entry and its hash are made: ``record`` and ``record_raw`` use it. An
-    ``registry.actors.Actor`` gives the entry its ``organization`` and ``request``.
+    The one place an entry and its hash are made: ``record`` and ``record_raw`` use it (the latter as a
+    ``RawEntry``, without the ORM's instrumentation). An ``registry.actors.Actor`` gives the entry its
+    ``organization`` and ``request``. ``plain``: ``before`` and ``after`` hold JSON types only (dicts
+    with string keys, lists, tuples, strings, numbers, booleans, None), so their canonical text is
+    written as they are, without ``jsonable``'s pass over every value (the same text: ``jsonable``
+    changes nothing else in them).
     """
+    return AuditEntry(**_entry_values(head_row, actor, action, entity_type, entity_key, before, after, plain))
+
+
+def _entry_values(head_row, actor, action, entity_type, entity_key, before, after, plain) -> dict:
     seq, prev = (head_row[0] + 1, head_row[1]) if head_row else (1, GENESIS)
-    entry = AuditEntry(
-        seq=seq,
-        at=now(),
-        actor=str(actor),
-        organization=organization_of(actor),
-        request=request_of(actor),
-        action=action,
-        entity_type=entity_type,
-        entity_key=str(entity_key),
-        before=None if before is None else canonical(jsonable(before)),
-        after=None if after is None else canonical(jsonable(after)),
-        prev_hash=prev,
-    )
-    entry.hash = sha256_hex(prev + "\n" + canonical_body(entry))
-    return entry
+    text = canonical if plain else _canonical_jsonable
+    values = {
+        "seq": seq,
+        "at": now(),
+        "actor": str(actor),
+        "organization": organization_of(actor),
+        "request": request_of(actor),
+        "action": action,
+        "entity_type": entity_type,
+        "entity_key": str(entity_key),
+        "before": None if before is None else text(before),
+        "after": None if after is None else text(after),
+        "prev_hash": prev,
+    }
+    values["hash"] = sha256_hex(prev + "\n" + _body_text(values))
+    return values
+
+
+def _canonical_jsonable(value) -> str:
+    return canonical(jsonable(value))
+
+
+@dataclass(slots=True)
+class RawEntry:
+    """An entry as ``record_raw`` writes it: ``AuditEntry``'s columns, without the ORM's instrumentation
+    (a few microseconds per entry, on the path of every ingested event)."""
+
+    seq: int
+    at: str
+    actor: str
+    organization: str | None
+    request: int | None
+    action: str
+    entity_type: str
+    entity_key: str
+    before: str | None
+    after: str | None
+    prev_hash: str
+    hash: str
 
 
 _dump = json.JSONEncoder(ensure_ascii=False).encode  # one scalar as canonical JSON writes it
 
 
-def canonical_body(entry: AuditEntry) -> str:
+def canonical_body(entry: AuditEntry | RawEntry) -> str:
     """``canonical(entry.body())`` without parsing ``before``/``after`` back from the canonical text
     they are stored as: the keys in sorted order, those two spliced in as they are (the same text
     ``canonical`` would write, since they are canonical JSON already). On the write path of every change."""
+    return _body_text({k: getattr(entry, k) for k in _BODY_FIELDS})
+
+
+_BODY_FIELDS = ("seq", "at", "actor", "organization", "request", "action", "entity_type", "entity_key")
+_BODY_FIELDS += ("before", "after")
+
+
+def _body_text(v: dict) -> str:
     parts = [
-        f'{{"action":{_dump(entry.action)},"actor":{_dump(entry.actor)}',
-        f',"after":{"null" if entry.after is None else entry.after},"at":{_dump(entry.at)}',
-        f',"before":{"null" if entry.before is None else entry.before}',
-        f',"entity_key":{_dump(entry.entity_key)},"entity_type":{_dump(entry.entity_type)}',
+        f'{{"action":{_dump(v["action"])},"actor":{_dump(v["actor"])}',
+        f',"after":{"null" if v["after"] is None else v["after"]},"at":{_dump(v["at"])}',
+        f',"before":{"null" if v["before"] is None else v["before"]}',
+        f',"entity_key":{_dump(v["entity_key"])},"entity_type":{_dump(v["entity_type"])}',
     ]
-    if entry.organization is not None:
-        parts.append(f',"organization":{_dump(entry.organization)}')
-    if entry.request is not None:
-        parts.append(f',"request":{_dump(entry.request)}')
-    parts.append(f',"seq":{_dump(entry.seq)}}}')
+    if v["organization"] is not None:
+        parts.append(f',"organization":{_dump(v["organization"])}')
+    if v["request"] is not None:
+        parts.append(f',"request":{_dump(v["request"])}')
+    parts.append(f',"seq":{_dump(v["seq"])}}}')
     return "".join(parts)
 
 
@@ -198,12 +239,12 @@ _RAW_SQL = {
 
 def record_raw(
     cursor, changes: list[dict], *, postgresql: bool, database: str | None = None
-) -> list[AuditEntry]:
+) -> list[RawEntry]:
     """``record`` for a hot path that writes its changes on the driver's own cursor (sqlite3 or psycopg)
     of the session's open transaction: the same lock, the same entry builder, one multi-row insert.
 
-    ``changes`` are ``record``'s keywords (actor, action, entity_type, entity_key, before, after), one
-    dict per entry, in order. The caller's changes must already be written on that cursor (on SQLite
+    ``changes`` are ``record``'s keywords (actor, action, entity_type, entity_key, before, after, and
+    ``next_entry``'s ``plain`` if it holds), one dict per entry, in order. The caller's changes must already be written on that cursor (on SQLite
     this holds the write lock); the entries commit or roll back with them, and so do their leaves in
     the Merkle tree. Called once, just before the commit, the chain's lock is held only for these
     few statements however many changes the transaction made (a batch of events). ``postgresql``
@@ -216,12 +257,22 @@ def record_raw(
         cursor.execute(sql["lock"], {"k": PG_LOCK_KEY})
     cursor.execute(sql["head"])
     head = cursor.fetchone()
-    entries = []
+    rows = []
     for change in changes:
-        entry = next_entry(head, **change)
-        entries.append(entry)
-        head = (entry.seq, entry.hash)
-    cursor.executemany(sql["insert"], [row_values(e) for e in entries])
+        values = _entry_values(
+            head,
+            change["actor"],
+            change["action"],
+            change["entity_type"],
+            change["entity_key"],
+            change["before"],
+            change["after"],
+            change.get("plain", False),
+        )
+        rows.append(values)
+        head = (values["seq"], values["hash"])
+    cursor.executemany(sql["insert"], rows)
+    entries = [RawEntry(**values) for values in rows]
     merkle_store.append(cursor, entries, database=database)
     return entries
 
