@@ -78,7 +78,7 @@ def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[d
         lambda raw: (_statements(raw, parsed, row, nodes, actor, job_locked=True), True),
         alone=lambda: _ingest_alone(session, parsed, row, nodes, actor),
         key=_job_key(parsed, row),
-        data=(nodes, row["event_time"]),
+        data=(nodes, row["event_time"], finite),
     )
 
 
@@ -92,23 +92,23 @@ def _job_key(parsed: ParsedEvent, row: dict) -> str:
     return job_id(*parsed.job) if parsed.job else row["sha256"]
 
 
-def _begin_batch(raw: Raw, keys: list[str], events: list[tuple[dict, object]]) -> None:
-    """PostgreSQL: a batch takes its jobs' locks first, in one order (the lock keys'), before any write;
-    then draws its events' ids, looks up every node its events name and inserts those that are new,
-    once for all of them, so that no event's statements wait for an answer (in pipeline mode the server
-    works through them while the next are prepared). SQLite has no round trips to save: nothing.
-    ``events``: each item's ``(nodes, event time)``."""
-    if not raw.pg:
-        return
-    if keys:
+def _begin_batch(raw: Raw, keys: list[str], events: list[tuple[dict, object, bool]]) -> None:
+    """A batch's work done once for all its events before any of their statements: PostgreSQL takes its
+    jobs' locks first, in one order (the lock keys'); then (both databases) it draws its events' ids,
+    looks up every node its events name and inserts those that are new. So no event's statements wait
+    for an answer (PostgreSQL's pipeline mode works through them while the next are prepared), and on
+    SQLite the batch makes two statements instead of two per event, each a turn for other threads at
+    the GIL. ``events``: each item's ``(nodes, event time, finite)`` (``finite``: its facets hold no
+    NaN, see ``store.stored_json``)."""
+    if raw.pg and keys:
         raw.run(
             "SELECT pg_advisory_xact_lock(:space, h) FROM "
             "(SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS s",
             {"space": _JOB_LOCK_SPACE, "keys": keys},
         )
     raw.reserve_event_ids(len(events))
-    raw.prefetch_nodes([n for nodes, _ in events for n in nodes])
-    raw.create_nodes([(nodes, raw.time(at)) for nodes, at in events])
+    raw.prefetch_nodes([n for nodes, _, _ in events for n in nodes])
+    raw.create_nodes([(nodes, raw.time(at), finite) for nodes, at, finite in events])
 
 
 def _event_row(parsed: ParsedEvent, digest: str, raw: str, actor: str) -> dict:

@@ -107,9 +107,9 @@ class Raw:
         self.cur = conn.connection.dbapi_connection.cursor()
         self.database = str(conn.engine.url)
         self._audit: list[dict] = []  # the entries this transaction will write, in order
-        #: PostgreSQL, in a batch: event ids drawn from the sequence up front (``reserve_event_ids``), and
-        #: the nodes looked up up front (``prefetch_nodes``) as this transaction has left them: each
-        #: event's statements then need no answer from the server until the commit (pipeline mode)
+        #: in a batch: event ids drawn up front (``reserve_event_ids``), and the nodes looked up up front
+        #: (``prefetch_nodes``) as this transaction has left them: each event's statements then need no
+        #: answer from the database (PostgreSQL: until the commit, in pipeline mode)
         self._event_ids: list[int] = []
         self.node_rows: dict[str, tuple] = {}
         self.prefetched: set[str] = set()
@@ -213,7 +213,14 @@ class Raw:
         return out
 
     def reserve_event_ids(self, n: int) -> None:
-        """PostgreSQL: draw ``n`` ids of ``lineage_event`` from its sequence in one round trip."""
+        """Draw ``n`` ids of ``lineage_event``: PostgreSQL from its sequence in one round trip; SQLite the
+        next ``n`` after the largest (the ids SQLite would give: the table has no AUTOINCREMENT, and
+        this transaction holds the write lock from its BEGIN IMMEDIATE, else its insert fails and the
+        batch is redone event by event)."""
+        if not self.pg:
+            top = self.cur.execute("SELECT COALESCE(MAX(id), 0) FROM lineage_event").fetchone()[0]
+            self._event_ids.extend(range(top + n, top, -1))  # popped from the end, in order
+            return
         cur = self.run(
             "SELECT nextval(pg_get_serial_sequence('lineage_event', 'id')) FROM generate_series(1, :n)",
             {"n": n},
@@ -232,29 +239,32 @@ class Raw:
             self.node_rows.update(_known_nodes(self, ids))
             self.prefetched.update(ids)
 
-    def create_nodes(self, events: list[tuple[dict, object]]) -> None:
-        """A batch's nodes that do not exist yet, inserted at once for all its events (``(nodes, at)``
-        each, in order): each as the first event naming it would have inserted it. ``upsert_nodes``
-        then answers that event as having created it, and the later ones as updates."""
-        creators: dict[str, tuple[dict, object]] = {}
-        for nodes, at in events:
+    def create_nodes(self, events: list[tuple[dict, object, bool]]) -> None:
+        """A batch's nodes that do not exist yet, inserted at once for all its events (``(nodes, at,
+        finite)`` each, in order): each as the first event naming it would have inserted it.
+        ``upsert_nodes`` then answers that event as having created it, and the later ones as updates."""
+        creators: dict[str, tuple[dict, object, bool]] = {}
+        for nodes, at, finite in events:
             for n in nodes:
                 if n not in self.node_rows and n not in creators:
-                    creators[n] = (nodes, at)
+                    creators[n] = (nodes, at, finite)
         if not creators:
             return
         ids = sorted(creators)
         rows = []
         for n in ids:
-            nodes, at = creators[n]
+            nodes, at, _ = creators[n]
             node = nodes[n]
             rows.append((n, node["type"], node["namespace"], node["name"], node.get("facets"), at))
         returned = self.insert("lineage_node", _NODE_COLUMNS, _NODE_TYPES, rows, _NODE_INSERTED)
         made = {r[0] for r in returned}
         for n in ids:
-            nodes, at = creators[n]
-            if n in made:
-                self.node_rows[n] = (n, at, nodes[n].get("facets"))
+            nodes, at, finite = creators[n]
+            if n in made:  # SQLite: facets that may hold NaN kept as their text (``_update_node``)
+                facets = nodes[n].get("facets")
+                if not (self.pg or finite or facets is None):
+                    facets = json.dumps(facets)
+                self.node_rows[n] = (n, at, facets)
                 self.created[n] = nodes
             else:  # another process's a moment ago: looked up when its event comes
                 self.prefetched.discard(n)
