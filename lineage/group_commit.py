@@ -108,6 +108,9 @@ class GroupCommit:
                             keys = sorted({i.key for i in batch if i.key is not None})
                             self._begin(raw, keys, [i.data for i in batch])
                         results = [item.apply(raw) for item in batch]
+                    # what the items deferred, each table at once (a COPY, which no pipeline may hold)
+                    raw.flush(copy=True)
+                    with raw.pipeline():
                         raw.write_audit()
                 finally:
                     # before the commit: the commit hands the connection back to the pool, which may

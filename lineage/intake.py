@@ -44,17 +44,13 @@ _EVENT_COLUMNS = (
 )
 _ALIAS_COLUMNS = ("alias", "node_id", "type", "event_id")
 _EDGE_COLUMNS = ("source", "target", "kind", "job", "valid_from", "run_id", "event_id")
-_EDGE_TYPES = ("text", "text", "text", "text", "timestamp", "text", "integer")
 _INSERT_EVENT = (
     f"INSERT INTO lineage_event ({', '.join(_EVENT_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in _EVENT_COLUMNS)}) RETURNING id"
 )
 
 
-_INSERT_EVENT_WITH_ID = (
-    f"INSERT INTO lineage_event (id, {', '.join(_EVENT_COLUMNS)}) "
-    f"VALUES (:id, {', '.join(':' + c for c in _EVENT_COLUMNS)})"
-)
+_EVENT_ID_COLUMNS = ("id", *_EVENT_COLUMNS)
 
 
 def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[dict, bool]:
@@ -190,8 +186,8 @@ def _statements(
     event_id = raw.event_id()
     if event_id is None:
         event_id = raw.run(_INSERT_EVENT, params).fetchone()[0]
-    else:  # drawn with the batch: nothing to wait for
-        raw.run(_INSERT_EVENT_WITH_ID, params | {"id": event_id})
+    else:  # drawn with the batch: nothing to wait for, written with the batch's (``Raw.defer``)
+        raw.defer("lineage_event", _EVENT_ID_COLUMNS, [(event_id, *(params[c] for c in _EVENT_COLUMNS))])
     new_nodes = upsert_nodes(raw, nodes, at, finite=row["finite"])
     opened, closed = [], []
     applies = parsed.kind != "RunEvent" or parsed.event_type in OPENING_STATES
@@ -232,11 +228,8 @@ def _edge_changes(raw: Raw, parsed: ParsedEvent, jid: str, event_id: int, at, *,
     wanted |= {(jid, ds["id"], "output") for ds in parsed.outputs if ds["id"] not in gone}
     current = {} if job_is_new else _open_edges(raw, jid)  # a new job has no edges yet: no need to look
     opened = sorted(wanted - set(current))
-    raw.insert(
-        "lineage_edge",
-        _EDGE_COLUMNS,
-        _EDGE_TYPES,
-        [(s, t, k, jid, at, parsed.run_id, event_id) for s, t, k in opened],
+    raw.defer(
+        "lineage_edge", _EDGE_COLUMNS, [(s, t, k, jid, at, parsed.run_id, event_id) for s, t, k in opened]
     )
     ending = _ending(raw, parsed, jid, current, wanted, at)
     _end_edges(raw, ending, event_id, at)

@@ -104,8 +104,9 @@ class Raw:
     def __init__(self, session: Session):
         conn = session.connection()
         self.pg = conn.dialect.name == "postgresql"
-        self.cur = conn.connection.dbapi_connection.cursor()
+        self._cur = conn.connection.dbapi_connection.cursor()
         self.database = str(conn.engine.url)
+        #: inserts put off (``defer``): (table, columns) → rows, in the order first deferred
         self._audit: list[dict] = []  # the entries this transaction will write, in order
         #: in a batch: event ids drawn up front (``reserve_event_ids``), and the nodes looked up up front
         #: (``prefetch_nodes``) as this transaction has left them: each event's statements then need no
@@ -115,6 +116,15 @@ class Raw:
         self.prefetched: set[str] = set()
         #: node id → the ``nodes`` dict of the batch's event that created it (``create_nodes``)
         self.created: dict[str, dict] = {}
+        self._pending: dict[tuple[str, tuple[str, ...]], list[tuple]] = {}
+        self._order: dict[tuple[str, tuple[str, ...]], int] = {}
+
+    @property
+    def cur(self):
+        """The driver's cursor, for statements of one's own: the deferred inserts are written first."""
+        if self._pending:
+            self.flush()
+        return self._cur
 
     def sql(self, statement: str) -> str:
         return re.sub(r":(\w+)", r"%(\1)s", statement) if self.pg else statement
@@ -139,8 +149,38 @@ class Raw:
         return json.loads(value) if isinstance(value, str) else value
 
     def run(self, statement: str, params: dict | None = None):
-        self.cur.execute(_SQL_CACHE.setdefault((self.pg, statement), self.sql(statement)), params or {})
-        return self.cur
+        """Run a statement (``:name`` parameters), after the deferred inserts; returns the cursor."""
+        sql = _SQL_CACHE.get((self.pg, statement))
+        if sql is None:
+            sql = _SQL_CACHE[(self.pg, statement)] = self.sql(statement)
+        cur = self.cur  # the deferred inserts first
+        cur.execute(sql, params or {})
+        return cur
+
+    def defer(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        """Insert ``rows`` (driver-ready values) later: just before this transaction's next statement
+        of any other kind (so every read, and every row that refers to them, finds them), or at
+        ``flush``. A batch of events whose statements are all deferred inserts writes each table once
+        (PostgreSQL: ``COPY``, a third of the time of inserting them, mostly psycopg's Python side)."""
+        if rows:
+            key = (table, columns)
+            self._order.setdefault(key, len(self._order))
+            self._pending.setdefault(key, []).extend(rows)
+
+    def flush(self, *, copy: bool = False) -> None:
+        """Write the deferred inserts, each table's in one go, the tables in the order this transaction
+        first deferred to them (an event's row before its edges', which refer to it). ``copy``: PostgreSQL writes them with ``COPY`` (never in pipeline
+        mode); else a prepared single-row insert run for every row (psycopg pipelines them)."""
+        pending, self._pending = self._pending, {}
+        for (table, columns), rows in sorted(pending.items(), key=lambda item: self._order[item[0]]):
+            names = ", ".join(columns)
+            if self.pg and copy:
+                with self._cur.copy(f"COPY {table} ({names}) FROM STDIN") as out:
+                    for row in rows:
+                        out.write_row(row)
+            else:
+                marks = ", ".join(("%s" if self.pg else "?") for _ in columns)
+                self._cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
     def values(self, columns: tuple[str, ...], rows: list[tuple]) -> tuple[str, dict]:
         """``(:c0_0, :c1_0), (:c0_1, …)`` and its parameters, for a multi-row insert."""
@@ -284,10 +324,11 @@ class Raw:
         for their answers (psycopg's pipeline mode; a result read, or the end, waits for what it needs):
         a batch's inserts cost no round trip each. Errors surface at the next read or at the end, still
         inside the transaction. SQLite: nothing."""
-        return self.cur.connection.pipeline() if self.pg else contextlib.nullcontext()
+        return self._cur.connection.pipeline() if self.pg else contextlib.nullcontext()
 
     def close(self) -> None:
-        self.cur.close()
+        self._pending.clear()  # an error before the flush: nothing more is written
+        self._cur.close()
 
 
 _SQL_CACHE: dict[tuple[bool, str], str] = {}
