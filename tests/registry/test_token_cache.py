@@ -22,8 +22,10 @@ def database(database_url):
 
 
 def _queries(engine) -> list[str]:
+    """Each time the database is asked from here on (``identify`` takes a pooled driver connection
+    for its one statement, which SQLAlchemy's statement events do not see): one item per checkout."""
     seen: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda _c, _cur, stmt, *_: seen.append(stmt))
+    event.listen(engine, "checkout", lambda *_: seen.append("api_token"))
     return seen
 
 
@@ -63,6 +65,18 @@ def test_sqlite_asks_the_database_every_time(database):
     assert identify(database.engine, secret)[0] == "r1"
     assert len([q for q in queries if "api_token" in q]) == 2
     assert token_cache.for_engine(database.engine) is None
+
+
+@SQLITE
+def test_sqlite_refuses_a_token_revoked_by_another_process_at_once(database):
+    """Another process (here plain SQL on a connection of its own) revokes: the next check refuses."""
+    secret = _new_token(database, "r1")
+    assert identify(database.engine, secret)[0] == "r1"
+    other = create_engine(database.url)
+    with other.begin() as conn:
+        conn.execute(text("UPDATE api_token SET revoked = 1 WHERE name = 'r1'"))
+    other.dispose()
+    assert identify(database.engine, secret) is None
 
 
 @POSTGRESQL
