@@ -61,12 +61,16 @@ class ColumnTimeline:
     def __init__(self, session: Session, tl: Timeline):
         self.tl = tl
         self.head = tl.head
-        #: field id → its position in ``field_ids``, ``field_dataset`` and ``field_first``
-        self.fields: dict[str, int] = {}
+        #: field id → its position in ``field_ids``, ``field_dataset`` and ``field_first``: built on
+        #: first use (``fields``); until then ``position`` finds a field by dataset, then by name
+        self._fields: dict[str, int] | None = None
+        #: dataset id → {field name → position}
+        self._by_dataset: dict[str, dict[str, int]] = {}
         self.field_ids: list[str] = []  # in the order first read
         self.field_dataset: list[str] = []  # each field's dataset id
         self.field_first: list[dt.datetime] = []  # when each field was first seen
-        self.fields_of: dict[str, list[str]] = {}  # dataset id → its field ids
+        #: dataset id → its field ids (``get``)
+        self.fields_of: _FieldsOf | dict[str, list[str]] = _FieldsOf(self)
         #: (job, target dataset) or None → rows, each a stored row's edges (those between fields,
         #: by position, then its dataset-wide entries): (source positions, target positions,
         #: transformation indexes, the transformations they index, valid_from, valid_to, dataset-wide
@@ -76,6 +80,27 @@ class ColumnTimeline:
         self.latest_field = max(self.field_first, default=None)
         self.boundaries = sorted(times | set(tl.boundaries))
         self._graphs: VersionedCache[ColumnGraph] = VersionedCache(size=self.MAX_GRAPHS)
+
+    @property
+    def fields(self) -> dict[str, int]:
+        """Field id → position, every field (a 400,000-entry dict costs a tenth of the first question:
+        made when a caller needs it all, e.g. an export)."""
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = dict(zip(self.field_ids, range(len(self.field_ids)), strict=True))
+        return fields
+
+    def position(self, node: str) -> int | None:
+        """A field id's position, or None for one not seen."""
+        fields = self._fields
+        if fields is not None:
+            return fields.get(node)
+        # no field name holds a colon (else ``_fields`` is built): the name follows the last one
+        cut = node.rfind(":")
+        if cut < 13 or not node.startswith(FIELD_PREFIX):  # 13: len("datasetField:")
+            return None
+        names = self._by_dataset.get("dataset:" + node[13:cut])
+        return None if names is None else names.get(node[cut + 1 :])
 
     def field(self, node: str) -> tuple[str, str]:
         """(dataset id, field name) of a field id seen."""
@@ -98,8 +123,7 @@ class ColumnTimeline:
 
         field_ids, field_dataset, first = self.field_ids, self.field_dataset, self.field_first
         add_id, add_dataset, add_first = field_ids.append, field_dataset.append, first.append
-        #: dataset id → {field name → position}
-        by_dataset: dict[str, dict[str, int]] = {}
+        by_dataset = self._by_dataset
         groups = self.groups
         distinct: dict[str, str] = {}  # a few distinct transformation lists, one string each
         writers: dict[tuple, tuple] = {}
@@ -178,16 +202,11 @@ class ColumnTimeline:
                     rows.append((sources, positions, indexes, transformations, vf, vt, wide))
         finally:
             cur.close()
-        self.fields = dict(zip(field_ids, range(len(field_ids)), strict=True))
-        if len(self.fields) < len(field_ids):  # one id read as two fields (a colon in a name)
-            self._merge_fields()
-        fields_of = self.fields_of
-        for f, dataset in zip(self.field_ids, self.field_dataset, strict=True):
-            members = fields_of.get(dataset)
-            if members is None:
-                fields_of[dataset] = [f]
-            else:
-                members.append(f)
+        if any(":" in "".join(names) for names in by_dataset.values()):
+            # a field name holds a colon: an id may then have been read as two fields
+            # (``datasetField:ns:a:b:c``: field ``b:c`` of ``ns:a``, field ``c`` of ``ns:a:b``)
+            if len(self.fields) < len(field_ids):
+                self._merge_fields()
         return set(parsed.values())
 
     def _merge_fields(self) -> None:
@@ -212,7 +231,14 @@ class ColumnTimeline:
         self.field_ids = list(canonical)
         self.field_dataset = datasets
         self.field_first = merged_first
-        self.fields = canonical
+        self._fields = canonical
+        for names in self._by_dataset.values():
+            for name, old in names.items():
+                names[name] = new_of[old]
+        fields_of: dict[str, list[str]] = {}
+        for f, dataset in zip(self.field_ids, datasets, strict=True):
+            fields_of.setdefault(dataset, []).append(f)
+        self.fields_of = fields_of
         for rows in self.groups.values():
             for i, (sources, positions, indexes, trans, vf, vt, wide) in enumerate(rows):
                 rows[i] = (
@@ -241,6 +267,52 @@ class ColumnTimeline:
         return ns, name, self.tl.by_namespace.get(ns), resource["code"] if resource else None
 
 
+class _FieldsOf:
+    """Dataset id → its field ids in the order first read, made when asked (``dict.get``'s way)."""
+
+    __slots__ = ("ctl",)
+
+    def __init__(self, ctl: ColumnTimeline):
+        self.ctl = ctl
+
+    def get(self, dataset: str, default=None):
+        names = self.ctl._by_dataset.get(dataset)
+        if not names:
+            return default
+        ids = self.ctl.field_ids
+        return [ids[p] for p in names.values()]
+
+
+class _Positions:
+    """A graph's positions (``dict``'s ways the graph's readers use) when they are the timeline's:
+    its fields found by ``ColumnTimeline.position``, its hubs (datasets standing for their fields)
+    held here."""
+
+    __slots__ = ("find", "extra")
+
+    def __init__(self, find, extra: dict[str, int] | None = None):
+        self.find = find
+        self.extra = {} if extra is None else extra
+
+    def get(self, node: str, default=None):
+        found = self.extra.get(node)
+        if found is None:
+            found = self.find(node)
+        return default if found is None else found
+
+    def __getitem__(self, node: str) -> int:
+        found = self.get(node)
+        if found is None:
+            raise KeyError(node)
+        return found
+
+    def __contains__(self, node) -> bool:
+        return node.__class__ is str and self.get(node) is not None
+
+    def __setitem__(self, node: str, position: int) -> None:
+        self.extra[node] = position
+
+
 class ColumnGraph:
     """The field graph at one date, as integer adjacency lists (400,000 edges are too many for
     networkx's dicts of dicts to build in the time a first query has)."""
@@ -251,7 +323,10 @@ class ColumnGraph:
         self.ctl = ctl
         self.as_of = as_of
         self.ids: list[str] = []
-        self.pos: dict[str, int] = {}
+        #: node id → position (a field's or a hub's)
+        self.pos: dict[str, int] | _Positions = {}
+        #: each field position's dataset id (hubs' positions come after)
+        self.field_dataset: list[str] = []
         #: each node's successors: a list, or the empty tuple for none (most fields of the last datasets)
         self.succ: list[list[int] | tuple] = []
         self._pred: list[list[int]] | None = None  # built on the first upstream question
@@ -279,12 +354,14 @@ class ColumnGraph:
         if ctl.latest_field is None or ctl.latest_field <= as_of:
             remap = None  # every field seen by then: positions are the timeline's
             self.ids = ids = list(ctl.field_ids)
-            self.pos = pos = ctl.fields.copy()  # the timeline's positions (a copy: hubs are added)
+            self.pos = pos = _Positions(ctl.position)  # the timeline's positions, and hubs
+            self.field_dataset = ctl.field_dataset
         else:
             first = ctl.field_first
             self.ids = ids = [f for i, f in enumerate(ctl.field_ids) if first[i] <= as_of]
             self.pos = pos = {f: i for i, f in enumerate(ids)}
             remap = [pos.get(f, -1) for f in ctl.field_ids]
+            self.field_dataset = [d for i, d in enumerate(ctl.field_dataset) if first[i] <= as_of]
         self.succ = succ = [()] * len(ids)
         edges = self.edges
         keep = edges.setdefault
@@ -446,7 +523,8 @@ class ColumnGraph:
                 "system": system,
                 "resource": resource,
             }
-        dataset, field = self.ctl.field(node)
+        dataset = self.field_dataset[i]
+        field = field_name(node, dataset)
         ns, name, system, resource = self.ctl.dataset_info(dataset)
         return {
             "id": node,
@@ -507,7 +585,8 @@ class ColumnGraph:
         frag = self._frags.get(i)
         if frag is None:
             node = self.ids[i]
-            dataset, field = self.ctl.field(node)
+            dataset = self.field_dataset[i]
+            field = field_name(node, dataset)
             tail = self._dataset_frags.get(dataset)
             if tail is None:
                 _, _, system, resource = self.ctl.dataset_info(dataset)
