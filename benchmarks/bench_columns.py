@@ -169,7 +169,9 @@ def _queries(db: Database, figures: list[Figure], count: int, roots: list[str]) 
             t = time.perf_counter()
             column_queries.impact_json(s, roots[2])
             again.append(time.perf_counter() - t)
-    figures.append(Figure(f"fixture: column edges (bulk-inserted), fields {len(ctl.field_ids)}", count, "edges"))
+    figures.append(
+        Figure(f"fixture: column edges (bulk-inserted), fields {len(ctl.field_ids)}", count, "edges")
+    )
     figures.append(
         Figure("field impact, first query (cold: loads and builds the caches)", cold, "s", "< 2 s", cold < 2)
     )
