@@ -9,7 +9,7 @@ import threading
 from sqlalchemy.orm import Session
 
 from lineage.columns.facet import is_field_id, split_field_id
-from lineage.columns.graph import ColumnGraph, column_timeline
+from lineage.columns.graph import ColumnGraph, column_timeline, field_name
 from lineage.ids import check_direction, iso, parse_time, split_node_id
 from registry.cache import gc_paused
 from registry.errors import Invalid, NotFound
@@ -232,7 +232,7 @@ def field_lineage(session: Session, dataset: str, *, as_of=None) -> dict[str, di
     hub = graph.pos.get(dataset)
     for fid in members + ([dataset] if hub is not None and graph.is_hub(hub) else []):
         i = graph.pos[fid]
-        name = None if fid == dataset else ctl.field(fid)[1]
+        name = None if fid == dataset else field_name(fid, dataset)  # one of its fields: no index
         entry = out.setdefault(name, {"upstream": [], "downstream": []})
         for j in graph.pred[i]:
             entry["upstream"].append(_edge(graph, j, i, graph.ids[j]))
