@@ -125,29 +125,31 @@ class LineageEdge(Base):
 
 
 class LineageColumnEdge(Base):
-    """A column edge (source field → target field) from a ``columnLineage`` facet or a flow's column
-    mapping, valid in ``[valid_from, valid_to)`` like a dataset edge.
+    """The column edges (source field → target field) one event's ``columnLineage`` facet on one output
+    opened, or one flow's column mapping, valid in ``[valid_from, valid_to)`` like a dataset edge: ONE
+    row holding every edge that shares the target dataset, the job, the interval and the event (since
+    migration 0014; a row per edge made the first column-level question read 400,000 rows of nine
+    values each). An event that ends some of a row's edges splits it: the row keeps the open ones and a
+    new row (same ``valid_from`` and ``event_id``) holds the ended ones.
 
-    ``target_field`` None: a dataset-wide entry (the facet's 1-2-0 ``dataset`` list): the source field
-    shapes every row of ``target_dataset``, stored once rather than once per output field.
-    ``transformations`` is the canonical JSON list of the edge's transformations (DIRECT first).
+    ``edges`` is ``lineage.columns.store.pack``'s JSON: ``[transformations, groups]``, the distinct
+    transformation lists (each the canonical JSON text ``facet.canonical`` makes) and, for each run
+    of consecutive edges from one source dataset, ``[source dataset id, [source field…], [target
+    field or null…], [transformation index…]]``. A null target field is a dataset-wide entry (the
+    facet's 1-2-0 ``dataset`` list): the source field shapes every row of ``target_dataset``.
     """
 
     __tablename__ = "lineage_column_edge"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    source: Mapped[str] = mapped_column(String(NODE_ID))
-    #: a field id, or the target dataset's id for a dataset-wide entry
-    target: Mapped[str] = mapped_column(String(NODE_ID))
-    source_dataset: Mapped[str] = mapped_column(String(NODE_ID))
-    source_field: Mapped[str] = mapped_column(String(NODE_ID))
     #: intake finds a dataset's open column edges by it (with ``job``)
     target_dataset: Mapped[str] = mapped_column(String(NODE_ID), index=True)
-    target_field: Mapped[str | None] = mapped_column(String(NODE_ID))
-    transformations: Mapped[str] = mapped_column(Text)
     job: Mapped[str | None] = mapped_column(String(NODE_ID))
     valid_from: Mapped[dt.datetime] = mapped_column(DateTime)
     valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_event.id"))
     closed_by: Mapped[int | None] = mapped_column(Integer)
     flow_id: Mapped[int | None] = mapped_column(ForeignKey("lineage_flow.id"))
+    #: how many edges ``edges`` holds
+    edge_count: Mapped[int] = mapped_column(Integer)
+    edges: Mapped[str] = mapped_column(Text)

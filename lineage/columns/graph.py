@@ -13,27 +13,26 @@ import bisect
 import collections
 import datetime as dt
 import json
-import sys
 import threading
 from json.encoder import encode_basestring as _encode
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from lineage.columns.facet import canonical
+from lineage.columns.facet import FIELD_PREFIX, canonical
+from lineage.columns.store import load_packed
 from lineage.ids import iso
 from lineage.timeline import Timeline, timeline
 from registry.cache import VersionedCache, gc_paused
 
 _COLUMN_TIMELINES: VersionedCache[ColumnTimeline] = VersionedCache(size=2)
-#: only what the graph needs: a field's dataset is its id's head (``field_name``), a dataset-wide
-#: entry is told by its missing target field
+#: only what the graph needs (a flow's rows are nobody's job: their dataset edge is the flow's own)
 _LOAD = text(
-    "SELECT source, target, source_dataset, target_dataset, target_field IS NULL, transformations, "
-    "CASE WHEN flow_id IS NULL THEN job END, valid_from, valid_to FROM lineage_column_edge"
+    "SELECT target_dataset, CASE WHEN flow_id IS NULL THEN job END, valid_from, valid_to, edges "
+    "FROM lineage_column_edge"
 )
-#: rows per fetch: the rows of a chunk are read while they are fresh, not 400,000 tuples kept at once
-_FETCH = 4096
+#: rows per fetch (each holds an event's edges on one output)
+_FETCH = 1024
 
 
 def column_timeline(session: Session) -> ColumnTimeline:
@@ -62,19 +61,46 @@ class ColumnTimeline:
     def __init__(self, session: Session, tl: Timeline):
         self.tl = tl
         self.head = tl.head
-        #: field id → its position in ``field_ids``, ``field_dataset`` and ``field_first``
-        self.fields: dict[str, int] = {}
+        #: field id → its position in ``field_ids``, ``field_dataset`` and ``field_first``: built on
+        #: first use (``fields``); until then ``position`` finds a field by dataset, then by name
+        self._fields: dict[str, int] | None = None
+        #: dataset id → {field name → position}
+        self._by_dataset: dict[str, dict[str, int]] = {}
         self.field_ids: list[str] = []  # in the order first read
         self.field_dataset: list[str] = []  # each field's dataset id
         self.field_first: list[dt.datetime] = []  # when each field was first seen
-        self.fields_of: dict[str, list[str]] = {}  # dataset id → its field ids
-        #: (job, target dataset) or None → rows (source position, target position or, for a
-        #: dataset-wide entry, the dataset's id, transformations, valid_from, valid_to)
+        #: dataset id → its field ids (``get``)
+        self.fields_of: _FieldsOf | dict[str, list[str]] = _FieldsOf(self)
+        #: (job, target dataset) or None → rows, each a stored row's edges (those between fields,
+        #: by position, then its dataset-wide entries): (source positions, target positions,
+        #: transformation indexes, the transformations they index, valid_from, valid_to, dataset-wide
+        #: entries as (source position, dataset id, transformations) or None)
         self.groups: dict[tuple | None, list[tuple]] = {}
         times = self._load(session)
         self.latest_field = max(self.field_first, default=None)
         self.boundaries = sorted(times | set(tl.boundaries))
         self._graphs: VersionedCache[ColumnGraph] = VersionedCache(size=self.MAX_GRAPHS)
+
+    @property
+    def fields(self) -> dict[str, int]:
+        """Field id → position, every field (a 400,000-entry dict costs a tenth of the first question:
+        made when a caller needs it all, e.g. an export)."""
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = dict(zip(self.field_ids, range(len(self.field_ids)), strict=True))
+        return fields
+
+    def position(self, node: str) -> int | None:
+        """A field id's position, or None for one not seen."""
+        fields = self._fields
+        if fields is not None:
+            return fields.get(node)
+        # no field name holds a colon (else ``_fields`` is built): the name follows the last one
+        cut = node.rfind(":")
+        if cut < 13 or not node.startswith(FIELD_PREFIX):  # 13: len("datasetField:")
+            return None
+        names = self._by_dataset.get("dataset:" + node[13:cut])
+        return None if names is None else names.get(node[cut + 1 :])
 
     def field(self, node: str) -> tuple[str, str]:
         """(dataset id, field name) of a field id seen."""
@@ -82,8 +108,10 @@ class ColumnTimeline:
         return dataset, field_name(node, dataset)
 
     def _load(self, session: Session) -> set[dt.datetime]:
-        """Every column edge row, on the driver's cursor (400,000 rows: SQLAlchemy's per-row work
-        would be most of the time); repeated strings interned, each distinct moment parsed once."""
+        """Every stored row, on the driver's cursor (SQLAlchemy's per-row work would be much of the
+        time), its packed edges read by orjson; each distinct moment parsed once, each field's id made
+        once. Fields are found by dataset, then by name (short strings, small dicts): the full ids are
+        made for new fields only and indexed at the end in one go."""
         parsed: dict = {}
         moment = parsed.get
 
@@ -93,83 +121,135 @@ class ColumnTimeline:
             )
             return found
 
-        fields, field_ids, field_dataset, first = (
-            self.fields,
-            self.field_ids,
-            self.field_dataset,
-            self.field_first,
-        )
-        position = fields.get
-        fields_of = self.fields_of
-        #: rows grouped by who wrote them ((job, target dataset), or None for flows and job-less
-        #: events): the graph checks once per group that the job still writes the dataset
-        groups = self.groups
-        intern = sys.intern
-        last_writer = rows = None
-        distinct: dict[str, str] = {}  # a few distinct transformation lists, one string each
-        trans_of = distinct.get
-
-        def trans_new(value: str) -> str:
-            distinct[value] = value
-            return value
-
+        field_ids, field_dataset, first = self.field_ids, self.field_dataset, self.field_first
         add_id, add_dataset, add_first = field_ids.append, field_dataset.append, first.append
-        members_of = fields_of.get
+        by_dataset = self._by_dataset
+        groups = self.groups
+        distinct: dict[str, str] = {}  # a few distinct transformation lists, one string each
+        writers: dict[tuple, tuple] = {}
+        latest = None  # the latest valid_from read: a row not earlier moves no field's first sighting
+        loads = load_packed
+        prefix = FIELD_PREFIX
 
         cur = session.connection().connection.dbapi_connection.cursor()
         try:
             cur.execute(_LOAD.text)
             while data := cur.fetchmany(_FETCH):
-                for s, t, sds, tds, wide, trans, job, vf, vt in data:  # job: None for a flow's row
+                for tds, job, vf, vt, packed in data:  # job: None for a flow's row
                     vf = moment(vf) or when(vf)
                     if vt is not None:
                         vt = moment(vt) or when(vt)
+                    if latest is None or vf > latest:
+                        latest, early = vf, False
+                    else:
+                        early = vf < latest
                     if job is None:
                         writer = None
-                    elif last_writer is not None and job == last_writer[0] and tds == last_writer[1]:
-                        writer = last_writer  # rows come mostly in the order written: an event's together
                     else:
-                        writer = (intern(job), intern(tds))
-                    if writer is not last_writer or rows is None:
-                        rows = groups.get(writer)
-                        if rows is None:
-                            rows = groups[writer] = []
-                        last_writer = writer
-                    a = position(s)
-                    if a is None:  # a new field (as below: inline, a call per field is a tenth of the loop)
-                        a = fields[s] = len(field_ids)
-                        sds = intern(sds)
-                        add_id(s)
-                        add_dataset(sds)
-                        add_first(vf)
-                        members = members_of(sds)
-                        if members is None:
-                            fields_of[sds] = [s]
-                        else:
-                            members.append(s)
-                    elif vf < first[a]:
-                        first[a] = vf
-                    if wide:
-                        b = intern(t)  # a dataset-wide entry: its target is the dataset's id
-                    else:
-                        b = position(t)
-                        if b is None:
-                            b = fields[t] = len(field_ids)
-                            tds = writer[1] if writer is not None else intern(tds)
-                            add_id(t)
-                            add_dataset(tds)
-                            add_first(vf)
-                            members = members_of(tds)
-                            if members is None:
-                                fields_of[tds] = [t]
-                            else:
-                                members.append(t)
-                        elif vf < first[b]:
-                            first[b] = vf
-                    rows.append((a, b, trans_of(trans) or trans_new(trans), vf, vt))
+                        key = (job, tds)
+                        writer = writers.get(key)
+                        if writer is None:
+                            writer = writers[key] = key
+                    rows = groups.get(writer)
+                    if rows is None:
+                        rows = groups[writer] = []
+                    transformations, runs = loads(packed)
+                    transformations = [distinct.setdefault(t, t) for t in transformations]
+                    targets = by_dataset.get(tds)
+                    if targets is None:
+                        targets = by_dataset[tds] = {}
+                    target_of = targets.get
+                    target_head = None
+                    sources: list[int] = []
+                    positions: list[int] = []
+                    indexes: list[int] = []
+                    wide = None
+                    for sds, names, target_names, trans in runs:
+                        known = by_dataset.get(sds)
+                        if known is None:
+                            known = by_dataset[sds] = {}
+                        source_of = known.get
+                        head = None
+                        for name, target, t in zip(names, target_names, trans, strict=True):
+                            a = source_of(name)
+                            if a is None:  # a new field (inline: a call per field is much of the loop)
+                                a = known[name] = len(field_ids)
+                                if head is None:
+                                    head = prefix + sds[8:] + ":"  # 8: len("dataset:")
+                                add_id(head + name)
+                                add_dataset(sds)
+                                add_first(vf)
+                            elif early and vf < first[a]:
+                                first[a] = vf
+                            if target is None:  # a dataset-wide entry: its target is the dataset's id
+                                if wide is None:
+                                    wide = []
+                                wide.append((a, tds, transformations[t]))
+                                continue
+                            b = target_of(target)
+                            if b is None:
+                                b = targets[target] = len(field_ids)
+                                if target_head is None:
+                                    target_head = prefix + tds[8:] + ":"
+                                add_id(target_head + target)
+                                add_dataset(tds)
+                                add_first(vf)
+                            elif early and vf < first[b]:
+                                first[b] = vf
+                            sources.append(a)
+                            positions.append(b)
+                            indexes.append(t)
+                    rows.append((sources, positions, indexes, transformations, vf, vt, wide))
         finally:
             cur.close()
+        if any(":" in "".join(names) for names in by_dataset.values()):
+            # a field name holds a colon: an id may then have been read as two fields
+            # (``datasetField:ns:a:b:c``: field ``b:c`` of ``ns:a``, field ``c`` of ``ns:a:b``)
+            if len(self.fields) < len(field_ids):
+                self._merge_fields()
         return set(parsed.values())
+
+    def _merge_fields(self) -> None:
+        """One position per field id: ``datasetField:ns:a:b:c`` is field ``b:c`` of ``ns:a`` and field
+        ``c`` of ``ns:a:b``; the first read keeps its dataset, the earliest sighting counts."""
+        ids, first = self.field_ids, self.field_first
+        canonical: dict[str, int] = {}
+        new_of = []
+        for f in ids:
+            p = canonical.get(f)
+            if p is None:
+                p = canonical[f] = len(canonical)
+            new_of.append(p)
+        merged_first: list = [None] * len(canonical)
+        for old, new in enumerate(new_of):
+            if merged_first[new] is None or first[old] < merged_first[new]:
+                merged_first[new] = first[old]
+        datasets = [None] * len(canonical)
+        for old, new in enumerate(new_of):
+            if datasets[new] is None:
+                datasets[new] = self.field_dataset[old]
+        self.field_ids = list(canonical)
+        self.field_dataset = datasets
+        self.field_first = merged_first
+        self._fields = canonical
+        for names in self._by_dataset.values():
+            for name, old in names.items():
+                names[name] = new_of[old]
+        fields_of: dict[str, list[str]] = {}
+        for f, dataset in zip(self.field_ids, datasets, strict=True):
+            fields_of.setdefault(dataset, []).append(f)
+        self.fields_of = fields_of
+        for rows in self.groups.values():
+            for i, (sources, positions, indexes, trans, vf, vt, wide) in enumerate(rows):
+                rows[i] = (
+                    [new_of[a] for a in sources],
+                    [new_of[b] for b in positions],
+                    indexes,
+                    trans,
+                    vf,
+                    vt,
+                    None if wide is None else [(new_of[a], d, t) for a, d, t in wide],
+                )
 
     def bucket(self, as_of: dt.datetime) -> int:
         return bisect.bisect_right(self.boundaries, as_of)
@@ -187,6 +267,52 @@ class ColumnTimeline:
         return ns, name, self.tl.by_namespace.get(ns), resource["code"] if resource else None
 
 
+class _FieldsOf:
+    """Dataset id → its field ids in the order first read, made when asked (``dict.get``'s way)."""
+
+    __slots__ = ("ctl",)
+
+    def __init__(self, ctl: ColumnTimeline):
+        self.ctl = ctl
+
+    def get(self, dataset: str, default=None):
+        names = self.ctl._by_dataset.get(dataset)
+        if not names:
+            return default
+        ids = self.ctl.field_ids
+        return [ids[p] for p in names.values()]
+
+
+class _Positions:
+    """A graph's positions (``dict``'s ways the graph's readers use) when they are the timeline's:
+    its fields found by ``ColumnTimeline.position``, its hubs (datasets standing for their fields)
+    held here."""
+
+    __slots__ = ("find", "extra")
+
+    def __init__(self, find, extra: dict[str, int] | None = None):
+        self.find = find
+        self.extra = {} if extra is None else extra
+
+    def get(self, node: str, default=None):
+        found = self.extra.get(node)
+        if found is None:
+            found = self.find(node)
+        return default if found is None else found
+
+    def __getitem__(self, node: str) -> int:
+        found = self.get(node)
+        if found is None:
+            raise KeyError(node)
+        return found
+
+    def __contains__(self, node) -> bool:
+        return node.__class__ is str and self.get(node) is not None
+
+    def __setitem__(self, node: str, position: int) -> None:
+        self.extra[node] = position
+
+
 class ColumnGraph:
     """The field graph at one date, as integer adjacency lists (400,000 edges are too many for
     networkx's dicts of dicts to build in the time a first query has)."""
@@ -197,7 +323,10 @@ class ColumnGraph:
         self.ctl = ctl
         self.as_of = as_of
         self.ids: list[str] = []
-        self.pos: dict[str, int] = {}
+        #: node id → position (a field's or a hub's)
+        self.pos: dict[str, int] | _Positions = {}
+        #: each field position's dataset id (hubs' positions come after)
+        self.field_dataset: list[str] = []
         #: each node's successors: a list, or the empty tuple for none (most fields of the last datasets)
         self.succ: list[list[int] | tuple] = []
         self._pred: list[list[int]] | None = None  # built on the first upstream question
@@ -225,12 +354,14 @@ class ColumnGraph:
         if ctl.latest_field is None or ctl.latest_field <= as_of:
             remap = None  # every field seen by then: positions are the timeline's
             self.ids = ids = list(ctl.field_ids)
-            self.pos = pos = ctl.fields.copy()  # the timeline's positions (a copy: hubs are added)
+            self.pos = pos = _Positions(ctl.position)  # the timeline's positions, and hubs
+            self.field_dataset = ctl.field_dataset
         else:
             first = ctl.field_first
             self.ids = ids = [f for i, f in enumerate(ctl.field_ids) if first[i] <= as_of]
             self.pos = pos = {f: i for i, f in enumerate(ids)}
             remap = [pos.get(f, -1) for f in ctl.field_ids]
+            self.field_dataset = [d for i, d in enumerate(ctl.field_dataset) if first[i] <= as_of]
         self.succ = succ = [()] * len(ids)
         edges = self.edges
         keep = edges.setdefault
@@ -244,29 +375,42 @@ class ColumnGraph:
         for writer, rows in ctl.groups.items():
             if writer is not None and writer not in writes:
                 continue  # the job no longer writes the dataset at as_of: nor its columns
-            for row in rows:
-                a, b, trans, vf, vt = row
+            for sources, targets, indexes, trans, vf, vt, wide in rows:
                 if vf > as_of or (vt is not None and as_of >= vt):
                     continue
-                if remap is not None:
-                    a = remap[a]
-                    if b.__class__ is not str:
-                        b = remap[b]
-                    row = (a, b, trans, vf, vt)
-                if b.__class__ is str:  # a dataset-wide entry's dataset (its id is the target)
-                    hub = hubs.get(b)
-                    b = hub_of(b) if hub is None else hub
-                    row = (a, b, trans, vf, vt)
-                key = a << 32 | b
-                found = keep(key, row)
-                if found is row:
-                    outs = succ[a]
-                    if outs:
-                        outs.append(b)
+                if remap is not None:  # valid by then: its fields were all seen by then
+                    sources = [remap[a] for a in sources]
+                    targets = [remap[b] for b in targets]
+                for a, b, t in zip(sources, targets, indexes, strict=True):
+                    row = (a, b, trans[t], vf, vt)
+                    key = a << 32 | b
+                    found = keep(key, row)
+                    if found is row:
+                        outs = succ[a]
+                        if outs:
+                            outs.append(b)
+                        else:
+                            succ[a] = [b]
                     else:
-                        succ[a] = [b]
-                else:
-                    edges[key] = _merge(found, trans, vf, vt)
+                        edges[key] = _merge(found, trans[t], vf, vt)
+                if wide is None:
+                    continue
+                for a, dataset, t in wide:  # the dataset stands for its fields (a hub)
+                    if remap is not None:
+                        a = remap[a]
+                    hub = hubs.get(dataset)
+                    b = hub_of(dataset) if hub is None else hub
+                    row = (a, b, t, vf, vt)
+                    key = a << 32 | b
+                    found = keep(key, row)
+                    if found is row:
+                        outs = succ[a]
+                        if outs:
+                            outs.append(b)
+                        else:
+                            succ[a] = [b]
+                    else:
+                        edges[key] = _merge(found, t, vf, vt)
 
     @property
     def pred(self) -> list[list[int]]:
@@ -379,7 +523,8 @@ class ColumnGraph:
                 "system": system,
                 "resource": resource,
             }
-        dataset, field = self.ctl.field(node)
+        dataset = self.field_dataset[i]
+        field = field_name(node, dataset)
         ns, name, system, resource = self.ctl.dataset_info(dataset)
         return {
             "id": node,
@@ -440,7 +585,8 @@ class ColumnGraph:
         frag = self._frags.get(i)
         if frag is None:
             node = self.ids[i]
-            dataset, field = self.ctl.field(node)
+            dataset = self.field_dataset[i]
+            field = field_name(node, dataset)
             tail = self._dataset_frags.get(dataset)
             if tail is None:
                 _, _, system, resource = self.ctl.dataset_info(dataset)

@@ -9,7 +9,7 @@ import threading
 from sqlalchemy.orm import Session
 
 from lineage.columns.facet import is_field_id, split_field_id
-from lineage.columns.graph import ColumnGraph, column_timeline
+from lineage.columns.graph import ColumnGraph, column_timeline, field_name
 from lineage.ids import check_direction, iso, parse_time, split_node_id
 from registry.cache import gc_paused
 from registry.errors import Invalid, NotFound
@@ -27,7 +27,7 @@ def _starts(graph: ColumnGraph, node: str) -> list[int]:
     ctl = graph.ctl
     if is_field_id(node):
         split_field_id(node)
-        if node not in ctl.fields:
+        if ctl.position(node) is None:
             raise NotFound(f"no lineage field {node!r} has been seen")
         return [graph.pos[node]] if node in graph.pos else []
     kind, _, _ = split_node_id(node, types=("dataset",))
@@ -167,7 +167,7 @@ def _impact_parts(graph: ColumnGraph, starts: list[int]) -> _Impact:
     systems: dict[str, list[int]] = {}
     ctl = graph.ctl
     ids, hubs = graph.ids, graph.hub_fields
-    position, field_dataset = ctl.fields.__getitem__, ctl.field_dataset
+    field_dataset = graph.field_dataset
     add = reached.append
     for distance, level in enumerate(graph.downstream_levels(starts), start=1):
         for i in level:
@@ -175,7 +175,7 @@ def _impact_parts(graph: ColumnGraph, starts: list[int]) -> _Impact:
                 datasets.setdefault(ids[i], [distance, 0])
                 continue
             add((i, distance))
-            dataset = field_dataset[position(ids[i])]
+            dataset = field_dataset[i]
             entry = datasets.get(dataset)
             if entry is None:
                 datasets[dataset] = [distance, 1]
@@ -232,7 +232,7 @@ def field_lineage(session: Session, dataset: str, *, as_of=None) -> dict[str, di
     hub = graph.pos.get(dataset)
     for fid in members + ([dataset] if hub is not None and graph.is_hub(hub) else []):
         i = graph.pos[fid]
-        name = None if fid == dataset else ctl.field(fid)[1]
+        name = None if fid == dataset else field_name(fid, dataset)  # one of its fields: no index
         entry = out.setdefault(name, {"upstream": [], "downstream": []})
         for j in graph.pred[i]:
             entry["upstream"].append(_edge(graph, j, i, graph.ids[j]))
