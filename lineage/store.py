@@ -30,7 +30,7 @@ INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityErr
 #: rows per multi-row statement: well within SQLite's 32,766 and PostgreSQL's 65,535 parameters
 CHUNK = 500
 _NODE_COLUMNS = ("node_id", "type", "namespace", "name", "facets", "first_seen")
-_NODE_TYPES = ("text", "text", "text", "text", "jsonb", "timestamp")
+_NODE_TEXT_TYPES = ("text", "text", "text", "text", "jsontext", "timestamp")
 _NODE_INSERTED = "ON CONFLICT (node_id) DO NOTHING RETURNING node_id"
 _LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:k)")
 
@@ -199,24 +199,25 @@ class Raw:
         rows: list[tuple],
         suffix: str = "",
     ) -> list[tuple]:
-        """Insert ``rows`` (``jsonb`` columns as Python values), then ``suffix`` (``ON CONFLICT …
+        """Insert ``rows`` (``jsonb`` columns as Python values, ``jsontext`` ones as their JSON text), then ``suffix`` (``ON CONFLICT …
         RETURNING …``); returns what it returns. PostgreSQL: one statement text whatever their count
         (one array per column, unnested; ``types`` are the arrays' element types), so it is parsed and
         prepared once instead of per row count with a parameter per value; SQLite: ``insert_rows``."""
         if not rows:
             return []
-        json_at = {i for i, t in enumerate(types) if t == "jsonb"}
-        if json_at:
+        json_at = {i for i, t in enumerate(types) if t in ("jsonb", "jsontext")}
+        dump_at = {i for i, t in enumerate(types) if t == "jsonb"}
+        if dump_at:
             dump = json.dumps
             rows = [
-                tuple((None if v is None else dump(v)) if i in json_at else v for i, v in enumerate(r))
+                tuple((None if v is None else dump(v)) if i in dump_at else v for i, v in enumerate(r))
                 for r in rows
             ]
         if not self.pg:
             return self.insert_rows(table, columns, rows, suffix)
         names = ", ".join(columns)
         arrays = {f"a{i}": [r[i] for r in rows] for i in range(len(columns))}
-        unnest = ", ".join(f"CAST(:a{i} AS {'text' if t == 'jsonb' else t}[])" for i, t in enumerate(types))
+        unnest = ", ".join(f"CAST(:a{i} AS {'text' if i in json_at else t}[])" for i, t in enumerate(types))
         picked = ", ".join(f"CAST(c{i} AS jsonb)" if i in json_at else f"c{i}" for i in range(len(columns)))
         cols = ", ".join(f"c{i}" for i in range(len(columns)))
         sql = f"INSERT INTO {table} ({names}) SELECT {picked} FROM unnest({unnest}) AS u({cols}) {suffix}"
@@ -293,10 +294,12 @@ class Raw:
         ids = sorted(creators)
         rows = []
         for n in ids:
-            nodes, at, _ = creators[n]
+            nodes, at, finite = creators[n]
             node = nodes[n]
-            rows.append((n, node["type"], node["namespace"], node["name"], node.get("facets"), at))
-        returned = self.insert("lineage_node", _NODE_COLUMNS, _NODE_TYPES, rows, _NODE_INSERTED)
+            facets = node.get("facets")  # as its text: orjson's when finite (``stored_json``)
+            facets = None if facets is None else stored_json(facets, finite=finite)
+            rows.append((n, node["type"], node["namespace"], node["name"], facets, at))
+        returned = self.insert("lineage_node", _NODE_COLUMNS, _NODE_TEXT_TYPES, rows, _NODE_INSERTED)
         made = {r[0] for r in returned}
         for n in ids:
             nodes, at, finite = creators[n]

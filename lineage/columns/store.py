@@ -122,7 +122,7 @@ def apply_event(raw: Raw, parsed: ParsedEvent, jid: str | None, event_id: int, a
             new = [e for e in wanted if e.key() not in open_keys]  # unique and sorted
         else:
             new = wanted
-        insert(raw, new, job=jid, at=at, event_id=event_id)
+        insert(raw, new, job=jid, at=at, event_id=event_id, defer=True)
         opened += len(new)
         if ends:
             for row_id, valid_from, opened_by, edges in current:
@@ -135,9 +135,12 @@ def apply_event(raw: Raw, parsed: ParsedEvent, jid: str | None, event_id: int, a
     return {"opened": opened, "closed": closed}
 
 
-def insert(raw: Raw, edges: list[ColumnEdge], *, job, at, event_id=None, flow_id=None, until=None) -> None:
+def insert(
+    raw: Raw, edges: list[ColumnEdge], *, job, at, event_id=None, flow_id=None, until=None, defer=False
+) -> None:
     """Insert column edges valid from ``at`` (``raw.time``) to ``until``: a row per target dataset,
-    the edges in their order."""
+    the edges in their order. ``defer``: with the batch's other deferred rows (``Raw.defer``; intake,
+    whose batch writes them before its audit entries), else at once."""
     by_target: dict[str, list[ColumnEdge]] = {}
     for e in edges:
         found = by_target.get(e[2])
@@ -146,7 +149,14 @@ def insert(raw: Raw, edges: list[ColumnEdge], *, job, at, event_id=None, flow_id
         else:
             found.append(e)
     for target, part in by_target.items():
-        _insert_row(raw, target, job, at, until, event_id, None, flow_id, part)
+        if defer:
+            raw.defer(
+                "lineage_column_edge",
+                _COLUMNS,
+                [(target, job, at, until, event_id, None, flow_id, len(part), pack(part))],
+            )
+        else:
+            _insert_row(raw, target, job, at, until, event_id, None, flow_id, part)
 
 
 def _insert_row(raw: Raw, target, job, valid_from, valid_to, event_id, closed_by, flow_id, edges) -> None:
