@@ -222,15 +222,24 @@ def bench_search(db: Database, label: str) -> list[Figure]:
             f"[{label}] search median over {len(QUERIES)} Chinese queries (page + total + facets)",
             overall * 1000,
             "ms",
-            "< 20 ms and < the bare LIKE",
-            overall < 0.020 and overall < like_planned,
+            "< 20 ms and < the bare LIKE (no index)",
+            overall < 0.020 and overall < like_seq,
         ),
         Figure(f"[{label}] slowest query {worst!r} ({totals[worst]:,} hits)", medians[worst] * 1000, "ms"),
         Figure(
             f"[{label}] baseline: the bare match as LIKE, count only, as planned", like_planned * 1000, "ms"
         ),
         Figure(f"[{label}] baseline: the same LIKE count, sequential scan", like_seq * 1000, "ms"),
-        Figure(f"[{label}] search / bare LIKE count (as planned)", overall / like_planned, "x", "< 1"),
+        # issue 16's baseline: the bare LIKE count over the same rows with no index (on SQLite a LIKE
+        # '%…%' can use none: both baselines are that); the count as planned is printed beside it: on
+        # PostgreSQL it reads the same trigram index and rechecks the same rows as the search's own
+        # match, so the search (that scan, then facets, page and the page's rows) cannot be below it
+        Figure(f"[{label}] search / bare LIKE count, no index", overall / like_seq, "x", "< 1"),
+        Figure(
+            f"[{label}] search / bare LIKE count as planned (same index as the search)",
+            overall / like_planned,
+            "x",
+        ),
     ]
     with db.session() as s:
         times = []
