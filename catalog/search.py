@@ -15,6 +15,7 @@ from pypinyin import Style, lazy_pinyin
 from sqlalchemy import (
     String,
     Text,
+    bindparam,
     case,
     cast,
     column,
@@ -29,7 +30,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
-from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.orm import Session, joinedload
 
 from catalog.models import DataResource, ResourceSearch, System
@@ -155,7 +155,29 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _term_condition(session: Session, term: str, form: str = "index"):
+def _term_value(sqlite: bool, term: str, form: str = "index"):
+    """What the condition of one search term (``_term_condition``) compares with: its bound value."""
+    if len(term) >= 3:
+        return '"' + term.replace('"', '""') + '"' if sqlite else f"%{_like_escape(term)}%"
+    if term.isalnum():
+        if sqlite:
+            return f'"{term}"'
+        return f"% {term} %" if form == "scan" else [term]
+    return f"%{_like_escape(term)}%"
+
+
+def _term_kind(term: str) -> int:
+    """Which statement a term's condition is (``_term_condition``): 3+ characters, a short alphanumeric
+    term, anything else short."""
+    return 0 if len(term) >= 3 else 1 if term.isalnum() else 2
+
+
+def _bound(name: str | None, value, type_=None):
+    """A bound value: named (``name``) in a statement kept for reuse (``_ordinary_statement``), else anonymous."""
+    return literal(value, type_) if name is None else bindparam(name, value, type_=type_)
+
+
+def _term_condition(session: Session, term: str, form: str = "index", name: str | None = None):
     """The condition on ``resource_search`` for one search term, answered by the database's own text index.
 
     3+ characters: substring match on the search text (SQLite FTS5 trigram phrase; PostgreSQL LIKE on
@@ -168,52 +190,65 @@ def _term_condition(session: Session, term: str, form: str = "index"):
     a scan rather than driven from the index (SQLite: the FTS rowids are probed, ``resource_id + 0``,
     while a covering index of ``resource_search`` is read; PostgreSQL: the pair as
     ``grams LIKE '% 工程 %'``, which the planner can estimate from the column's statistics, where the
-    array containment has none).
+    array containment has none). ``name``: the value's bound parameter's name (``_bound``).
     """
     rs = ResourceSearch
     sqlite = session.get_bind().dialect.name == "sqlite"
     key = rs.resource_id + 0 if form == "scan" else rs.resource_id
-    if len(term) >= 3:
+    kind = _term_kind(term)
+    value = _term_value(sqlite, term, form)
+    if kind == 0:
         if sqlite:
-            phrase = '"' + term.replace('"', '""') + '"'
-            return key.in_(select(_FTS.c.rowid).where(_FTS.c.resource_fts.op("MATCH")(phrase)))
-        return rs.text.like(f"%{_like_escape(term)}%", escape="\\")
-    if term.isalnum():
+            return key.in_(select(_FTS.c.rowid).where(_FTS.c.resource_fts.op("MATCH")(_bound(name, value))))
+        return rs.text.like(_bound(name, value), escape="\\")
+    if kind == 1:
         if sqlite:
             return key.in_(
-                select(_FTS_GRAMS.c.rowid).where(_FTS_GRAMS.c.resource_fts_grams.op("MATCH")(f'"{term}"'))
+                select(_FTS_GRAMS.c.rowid).where(
+                    _FTS_GRAMS.c.resource_fts_grams.op("MATCH")(_bound(name, value))
+                )
             )
         if form == "scan":
             # the grams are " a b ab … ": an element is a space-delimited token (alphanumeric: no LIKE wildcard)
-            return rs.grams.like(f"% {term} %")
+            return rs.grams.like(_bound(name, value))
         # an exact element of the grams as an array: the GIN index ``resource_fts_grams`` (migration 0010)
         # answers it without a recheck, so the grams are never read from the rows; the separator is a
         # literal so that the expression is the index's own under any plan
         return func.string_to_array(rs.grams, literal_column("' '")).op("@>")(
-            cast(pg_array([term]), PG_ARRAY(Text))
+            cast(_bound(name, value, PG_ARRAY(Text)), PG_ARRAY(Text))
         )
-    return rs.text.like(f"%{_like_escape(term)}%", escape="\\")
+    return rs.text.like(_bound(name, value), escape="\\")
 
 
-def _search_conditions(session: Session, args: dict, form: str = "index") -> tuple[list, bool]:
-    """The WHERE conditions of a search, and whether it is a text search (``form``: see ``_term_condition``).
+def _search_conditions(
+    session: Session, args: dict, form: str = "index", named: bool = False
+) -> tuple[list, bool]:
+    """The WHERE conditions of a search, and whether it is a text search (``form``: see ``_term_condition``;
+    ``named``: each value a named bound parameter, as ``_ordinary_values`` names them).
 
     A text search (``q`` or ``tag``) reads ``resource_search`` alone (it carries the filter columns);
     a plain listing reads ``data_resource`` and its indexes.
     """
     conds = []
-    for term in normalise_query(args.get("q")).split():
-        conds.append(_term_condition(session, term, form))
+    for i, term in enumerate(normalise_query(args.get("q")).split()):
+        conds.append(_term_condition(session, term, form, f"term_{i}" if named else None))
     tag = (args.get("tag") or "").strip()
     if tag:
-        conds.append(ResourceSearch.tags.like(f"%|{_like_escape(tag)}|%", escape="\\"))
+        conds.append(ResourceSearch.tags.like(_bound("tag" if named else None, _tag_value(tag)), escape="\\"))
     textual = bool(conds)
     source = ResourceSearch if textual else DataResource
     for key in FACETS:
         value = args.get(key)
         if value:
-            conds.append(getattr(source, key) == value)
+            column_ = getattr(source, key)
+            conds.append(
+                column_ == (bindparam(f"facet_{key}", value, type_=column_.type) if named else value)
+            )
     return conds, textual
+
+
+def _tag_value(tag: str) -> str:
+    return f"%|{_like_escape(tag)}|%"
 
 
 #: the orders a search can come back in (``args["sort"]``; default relevance: name matches first)
@@ -225,7 +260,9 @@ _ORDER = {
 }
 
 
-def _search_statement(session: Session, args: dict, page: int, per_page: int, cap: int | None = None):
+def _search_statement(
+    session: Session, args: dict, page: int, per_page: int, cap: int | None = None, named: bool = False
+):
     """One statement: the match is evaluated once into a materialized CTE; the facet counts and the
     page's ids come back together (a few dozen rows, whatever the number of matches): rows
     ``(facet, value, n)`` and ``("", id, rank)`` for the page (PostgreSQL: the facet is its ``GROUPING``
@@ -234,13 +271,19 @@ def _search_statement(session: Session, args: dict, page: int, per_page: int, ca
     PostgreSQL counts every facet in one pass over the matches (``GROUPING SETS``: one hash table per
     facet); SQLite has no grouping sets, and reads the matches once per facet. ``cap``: at most that
     many matches are read (PostgreSQL: a search that reaches it is broad, and is answered again).
+    ``named``: the values are named bound parameters (``_ordinary_statement`` keeps the statement).
     """
-    conds, textual = _search_conditions(session, args)
+    conds, textual = _search_conditions(session, args, named=named)
     q = normalise_query(args.get("q"))
     source = ResourceSearch if textual else DataResource
     key = ResourceSearch.resource_id if textual else DataResource.id
     rank = (
-        case((ResourceSearch.name.like(f"%{_like_escape(q)}%", escape="\\"), 0), else_=1) if q else literal(1)
+        case(
+            (ResourceSearch.name.like(_bound("rank_q" if named else None, _rank_value(q)), escape="\\"), 0),
+            else_=1,
+        )
+        if q
+        else literal(1)
     )
     sort = args.get("sort") if args.get("sort") in SORTS else "relevance"
     matched = (
@@ -270,8 +313,8 @@ def _search_statement(session: Session, args: dict, page: int, per_page: int, ca
     ranked = (
         select(matched.c.id, matched.c.rank)
         .order_by(*_ORDER[sort](matched.c))
-        .offset((page - 1) * per_page)
-        .limit(per_page)
+        .offset(bindparam("page_offset", (page - 1) * per_page) if named else (page - 1) * per_page)
+        .limit(bindparam("page_limit", per_page) if named else per_page)
         .subquery()
     )
     page_facet = literal_column("-1") if session.get_bind().dialect.name == "postgresql" else literal("")
@@ -286,6 +329,56 @@ def _search_statement(session: Session, args: dict, page: int, per_page: int, ca
         parts = [part.where(read < cap) for part in parts]
         parts.append(select(literal_column(str(_READ_MASK)), cast(literal(None), String), read))
     return union_all(*parts)
+
+
+def _rank_value(q: str) -> str:
+    return f"%{_like_escape(q)}%"
+
+
+#: the ordinary statement of each search shape (``_ordinary_shape``), kept: building one and computing
+#: its cache key cost ~1.6 ms, a sixth of a typical search; its values are bound by name per search
+_ORDINARY: dict[tuple, object] = {}
+_ORDINARY_MAX = 512
+
+
+def _ordinary_shape(session: Session, args: dict, cap: int | None) -> tuple:
+    """What the ordinary statement's SQL depends on; everything else is a bound value."""
+    terms = normalise_query(args.get("q")).split()
+    sort = args.get("sort") if args.get("sort") in SORTS else "relevance"
+    return (
+        session.get_bind().dialect.name,
+        tuple(_term_kind(t) for t in terms),
+        bool((args.get("tag") or "").strip()),
+        tuple(bool(args.get(f)) for f in FACETS),
+        sort,
+        cap,
+    )
+
+
+def _ordinary_values(session: Session, args: dict, page: int, per_page: int) -> dict:
+    """The bound values of the ordinary statement, by the names ``_search_statement(named=True)`` gives."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    q = normalise_query(args.get("q"))
+    values = {f"term_{i}": _term_value(sqlite, t) for i, t in enumerate(q.split())}
+    tag = (args.get("tag") or "").strip()
+    if tag:
+        values["tag"] = _tag_value(tag)
+    values.update({f"facet_{f}": args[f] for f in FACETS if args.get(f)})
+    if q:
+        values["rank_q"] = _rank_value(q)
+    values["page_offset"], values["page_limit"] = (page - 1) * per_page, per_page
+    return values
+
+
+def _ordinary_statement(session: Session, args: dict, page: int, per_page: int, cap: int | None = None):
+    """``_search_statement`` as (statement, its values): the statement of the search's shape, kept."""
+    shape = _ordinary_shape(session, args, cap)
+    statement = _ORDINARY.get(shape)
+    if statement is None:
+        if len(_ORDINARY) >= _ORDINARY_MAX:
+            _ORDINARY.clear()
+        statement = _ORDINARY[shape] = _search_statement(session, args, page, per_page, cap, named=True)
+    return statement, _ordinary_values(session, args, page, per_page)
 
 
 def _facets_in_one_pass(matched, names: tuple[str, ...] = FACETS):
@@ -491,7 +584,7 @@ def _is_broad(session: Session, args: dict) -> bool:
         return _sqlite_is_broad(session, args)
     if not _may_be_broad(args):
         return False
-    read = _collect(session.execute(_search_statement(session, args, 1, 1, cap=BROAD_MIN + 1)))[4]
+    read = _collect(session.execute(*_ordinary_statement(session, args, 1, 1, cap=BROAD_MIN + 1)))[4]
     return (read or 0) > BROAD_MIN
 
 
@@ -509,7 +602,8 @@ def explain_search(session: Session, args: dict, analyze: bool = False) -> list[
         cap = (
             BROAD_MIN + 1 if session.get_bind().dialect.name == "postgresql" and _may_be_broad(args) else None
         )
-        labelled = [("", _search_statement(session, args, page, per_page, cap))]
+        statement, values = _ordinary_statement(session, args, page, per_page, cap)
+        labelled = [("", statement.params(values))]
     sqlite = session.get_bind().dialect.name == "sqlite"
     lines = []
     for label, statement in labelled:
@@ -547,7 +641,7 @@ def search_resources(session: Session, args: dict) -> Page:
     if not broad:
         cap = BROAD_MIN + 1 if capped else None
         facets, page_ids, named, rows, read = _collect(
-            session.execute(_search_statement(session, args, page, per_page, cap))
+            session.execute(*_ordinary_statement(session, args, page, per_page, cap))
         )
         broad = capped and (read or 0) > BROAD_MIN
     if broad:

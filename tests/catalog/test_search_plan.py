@@ -92,6 +92,27 @@ def test_search_totals_and_facets_agree_with_the_rows(many):
     assert sum(narrow.extra["facets"]["status"].values()) == narrow.total
 
 
+def test_searches_of_one_shape_each_get_their_own_values(many):
+    """The statement of a search's shape is kept and reused (``_ordinary_statement``): each search binds
+    its own terms, filters and page, never the first one's."""
+    with many.session() as s:
+        answers = {
+            (subject, grade, page): search_resources(
+                s, {"q": subject, "security_grade": grade, "page": page, "per_page": 7}
+            )
+            for subject in SUBJECTS[:3]
+            for grade in ("general", "important")
+            for page in (1, 2)
+        }
+    for (subject, grade, page), found in answers.items():
+        names = [r.name for r in found.items]
+        assert len(names) == 7 and all(subject in n for n in names), (subject, names)
+        assert {r.security_grade for r in found.items} == {grade}
+        assert found.total == ROWS // len(SUBJECTS) // 2
+        other = answers[(subject, grade, 3 - page)]
+        assert not {r.code for r in found.items} & {r.code for r in other.items}  # pages differ
+
+
 @pytest.fixture
 def broad_at_1000(monkeypatch):
     """A match of 1,000 rows or more (a third of ``many`` or more) counts as broad."""
