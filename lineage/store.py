@@ -439,22 +439,39 @@ def _insert_nodes(raw: Raw, nodes: dict[str, dict], new: list[str], at, finite: 
     return inserted
 
 
+_EARLIER = {
+    False: "UPDATE lineage_node SET first_seen = :when WHERE node_id = :n",
+    True: "UPDATE lineage_node SET first_seen = LEAST(first_seen, :when) WHERE node_id = :n",
+}
+_NODE_FACETS_LOCKED = "SELECT facets FROM lineage_node WHERE node_id = :n FOR UPDATE"
+_SET_FACETS = "UPDATE lineage_node SET facets = :facets WHERE node_id = :n"
+
+
 def _update_node(raw: Raw, node: str, row: tuple, facets: dict | None, at, finite: bool) -> tuple:
     """Move first_seen back, merge the facets; returns the row as it now is."""
     _, first_seen, facets_now = row
     if first_seen > at:
-        raw.run("UPDATE lineage_node SET first_seen = :when WHERE node_id = :n", {"when": at, "n": node})
+        # PostgreSQL: against the row as it is when updated (another batch, of this process or another,
+        # may have moved it since this one read it), not as read
+        raw.run(_EARLIER[raw.pg], {"when": at, "n": node})
         first_seen = at
     if facets:
         current = raw.load_json(facets_now) or {}
         merged = {**current, **facets}
-        if merged != current:
+        if merged != current and raw.pg:
+            # merged with the facets the row has now, read under its lock: another process's batch may
+            # have added its own since this one read it (a merge from the first reading would drop them)
+            fresh = raw.run(_NODE_FACETS_LOCKED, {"n": node}).fetchone()
+            current = (fresh[0] if fresh else None) or {}
+            merged = {**current, **facets}
+            if merged != current:
+                raw.run(_SET_FACETS, {"facets": raw.json(merged, finite=finite), "n": node})
+            facets_now = merged
+        elif merged != current:
             # SQLite's text of the stored facets may hold a NaN an earlier event sent
             finite = finite and (not isinstance(facets_now, str) or finite_json(facets_now))
             stored = raw.json(merged, finite=finite)
-            raw.run(
-                "UPDATE lineage_node SET facets = :facets WHERE node_id = :n", {"facets": stored, "n": node}
-            )
+            raw.run(_SET_FACETS, {"facets": stored, "n": node})
             # kept as the text when it may hold NaN, so the next event of the batch sees it (SQLite)
             facets_now = stored if not finite and isinstance(stored, str) else merged
     return (node, first_seen, facets_now)

@@ -169,3 +169,44 @@ def test_a_dataset_named_by_many_events_of_one_batch_ends_as_if_they_came_one_by
         inputs = s.scalars(select(LineageEdge).where(LineageEdge.source == "dataset:gc:shared")).all()
         assert sorted(e.target for e in inputs) == sorted(f"job:gc:job_{1000 - n}" for n in range(40))
         assert audit.verify(s).ok
+
+
+def test_two_writers_naming_one_dataset_at_once_keep_every_facet(db, database_url):
+    """Two processes' batches (two engines: two pools, two group commits) name one dataset at the same
+    time, each event with a facet of its own: the dataset keeps every facet and the earliest sighting
+    (a merge from a reading made before the other batch committed would drop the other's)."""
+    from lineage.models import LineageNode
+    from registry.db import Database
+
+    other = Database(database_url)
+    try:
+        bodies = []
+        for n in range(48):
+            body = event(2000 - n)
+            body["inputs"] = [
+                {"namespace": "gc", "name": "hot", "facets": {f"yima_p{n}": {"_producer": "t", "n": n}}}
+            ]
+            bodies.append(body)
+        with db.writer() as s:  # the dataset exists: every event's batch updates it
+            intake.ingest(s, event(2059) | {"inputs": [{"namespace": "gc", "name": "hot"}]}, actor="test")
+        start = threading.Barrier(WRITERS)
+
+        def one(k_body):
+            k, body = k_body
+            with (db if k % 2 else other).writer() as s:
+                try:
+                    start.wait(timeout=10)
+                except threading.BrokenBarrierError:
+                    pass
+                return intake.ingest(s, body, actor="test")
+
+        with ThreadPoolExecutor(WRITERS) as pool:
+            answers = list(pool.map(one, enumerate(bodies)))
+        assert all(created for _, created in answers)
+        with db.session() as s:
+            node = s.scalar(select(LineageNode).where(LineageNode.node_id == "dataset:gc:hot"))
+            assert set(node.facets) == {f"yima_p{n}" for n in range(48)}
+            assert str(node.first_seen).startswith("2025-01-01 00:32:33")  # event(1953), the earliest
+            assert audit.verify(s).ok
+    finally:
+        other.dispose()
