@@ -11,7 +11,7 @@ export YIMA_TEST_POSTGRES_URL
 # test workers (pytest-xdist); 0 runs the suite in this one process (easier to debug)
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install install-test serve test lint format bench conformance clean browser-deps fuzz fuzz-ci
+.PHONY: help install install-test serve test lint format bench bench-deps conformance clean browser-deps fuzz fuzz-ci
 
 help:
 	@echo "make serve        install, upgrade the database, load the demo data, serve on http://$(HOST):$(PORT)"
@@ -65,7 +65,13 @@ test: install-test lint
 	$(BIN)/pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS)) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-bench: install-test
+# The scale-out benchmark takes its load from wrk (a C client that leaves the two cores to the servers)
+bench-deps:
+	@if ! command -v wrk >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's wrk for the scale-out benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; fi
+
+bench: install-test bench-deps
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # tests/fuzz/run.py --help lists the options (--db, --role, --seed, --max-time, --max-examples, --keep)
