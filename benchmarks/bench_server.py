@@ -117,7 +117,26 @@ def _ok(stats: dict, n: int) -> bool:
     return stats.get("success", 0) == n and not stats.get("failed")
 
 
-def _yima(url: str, workdir: Path, events: list[RunEvent], *serve_args: str) -> tuple[float, dict]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _workers_cpu(master: int) -> float | None:
+    """The CPU seconds used so far by gunicorn's worker processes (the master's children), or None off Linux."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        return sum(_cpu_seconds(int(pid)) for pid in children)
+    except (OSError, ValueError):
+        return None
+
+
+def _yima(
+    url: str, workdir: Path, events: list[RunEvent], *serve_args: str
+) -> tuple[float, dict, float | None]:
+    """The rate, the client's stats and the worker processes' CPU per event (ms; the steadier figure
+    when the machine's speed varies: the rate depends on how much of the cores the client got)."""
     migrations.upgrade(url)
     database = Database(url)
     with database.writer() as s:
@@ -129,9 +148,17 @@ def _yima(url: str, workdir: Path, events: list[RunEvent], *serve_args: str) -> 
     cmd = [sys.executable, "-c", code, "serve", "--port", str(port), *serve_args]
     proc = _start(cmd, port, env, cwd=workdir)
     try:
-        return _send(port, token, events)
+        before = _workers_cpu(proc.pid)
+        rate, stats = _send(port, token, events)
+        after = _workers_cpu(proc.pid)
+        per_event = None if before is None or after is None else 1000 * (after - before) / len(events)
+        return rate, stats, per_event
     finally:
         _stop(proc)
+
+
+def _cpu_figure(per_event: float | None) -> list[Figure]:
+    return [] if per_event is None else [Figure("   worker processes' CPU per event", per_event, "ms")]
 
 
 def _null(kind: str, events: list[RunEvent]) -> tuple[float, dict]:
@@ -193,35 +220,41 @@ def run(workdir: Path) -> list[Figure]:
             )
         )
         figures.append(Figure(f"   {kind} do-nothing / asyncio responder", rate / floor, "x"))
-    rate, stats = _yima(f"sqlite:///{workdir / 'server.db'}", workdir, events)
+    rate, stats, cpu = _yima(f"sqlite:///{workdir / 'server.db'}", workdir, events)
     figures.append(Figure("yima serve (default), SQLite", rate, "ev/s", meets=_ok(stats, n)))
+    figures += _cpu_figure(cpu)
     figures.append(
         Figure("   SQLite / asyncio responder", rate / floor, "x", ">= 0.75", rate / floor >= 0.75)
     )
     # tuned, not the default: a worker process per core (gunicorn's advice), the GIL no longer the ceiling
-    rate, stats = _yima(f"sqlite:///{workdir / 'server-2.db'}", workdir, events, "--workers", str(WORKERS))
+    rate, stats, cpu = _yima(
+        f"sqlite:///{workdir / 'server-2.db'}", workdir, events, "--workers", str(WORKERS)
+    )
     figures.append(
         Figure(f"yima serve --workers {WORKERS} (tuned), SQLite", rate, "ev/s", meets=_ok(stats, n))
     )
+    figures += _cpu_figure(cpu)
     figures.append(Figure("   tuned SQLite / asyncio responder", rate / floor, "x"))
     name = f"yima_bench_server_{os.getpid()}"
     url, admin = _pg_url(name)
     if url:
         try:
-            rate, stats = _yima(url, workdir, events)
+            rate, stats, cpu = _yima(url, workdir, events)
             figures.append(Figure("yima serve (default), PostgreSQL", rate, "ev/s", meets=_ok(stats, n)))
+            figures += _cpu_figure(cpu)
             figures.append(
                 Figure(
                     "   PostgreSQL / asyncio responder", rate / floor, "x", ">= 0.75", rate / floor >= 0.75
                 )
             )
             tuned, _ = _pg_url(name + "_tuned")  # a fresh database: the same events, none a duplicate
-            rate, stats = _yima(tuned, workdir, events, "--workers", str(WORKERS))
+            rate, stats, cpu = _yima(tuned, workdir, events, "--workers", str(WORKERS))
             figures.append(
                 Figure(
                     f"yima serve --workers {WORKERS} (tuned), PostgreSQL", rate, "ev/s", meets=_ok(stats, n)
                 )
             )
+            figures += _cpu_figure(cpu)
             figures.append(Figure("   tuned PostgreSQL / asyncio responder", rate / floor, "x"))
         finally:
             with admin.connect() as conn:

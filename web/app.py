@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import random
 import time
+import weakref
+from inspect import iscoroutinefunction
 from pathlib import Path
 
 from flask import Flask, g, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_smorest import Api
 from werkzeug.routing import IntegerConverter
 
@@ -83,6 +86,36 @@ class YimaFlask(Flask):
                 time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # let the winner's commit land
         raise AssertionError("unreachable")
 
+    def ensure_sync(self, func):
+        """Flask's, with the answer per function remembered: Flask asks it of every hook and view on
+        every request (15 times per API request here), and ``inspect.iscoroutinefunction`` unwraps
+        each one afresh. Keyed weakly by the plain function (a bound method's ``__func__``)."""
+        target = getattr(func, "__func__", func)
+        try:
+            is_async = _ASYNC[target]
+        except (KeyError, TypeError):  # not seen yet, or not weakly referenceable
+            is_async = iscoroutinefunction(func)
+            try:
+                _ASYNC[target] = is_async
+            except TypeError:
+                pass
+        return self.async_to_sync(func) if is_async else func
+
+
+_ASYNC: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per key instead of on
+    every request (each API request opens a session, even without a cookie)."""
+
+    def get_signing_serializer(self, app):
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = getattr(self, "_cached", None)
+        if cached is None or cached[0] != key:
+            cached = self._cached = (key, super().get_signing_serializer(app))
+        return cached[1]
+
 
 class BoundedIntConverter(IntegerConverter):
     """``<int:…>`` limited to what a BIGINT column holds."""
@@ -143,6 +176,7 @@ def _flask_app(cfg: Config) -> Flask:
     )
     # ids in paths are 64-bit: a larger number matches no route (404) instead of overflowing the driver
     app.url_map.converters["int"] = BoundedIntConverter
+    app.session_interface = _CookieSessions()
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     if not app.debug:

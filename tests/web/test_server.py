@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -111,3 +112,53 @@ def test_percent_encoded_chinese_reaches_yima_json_for_the_api_html_for_pages(se
     assert status == 404 and "编码" in _error(404, headers, body)["message"]
     status, headers, _ = _raw(server, _get(b"/catalog/%E7%BC%96%E7%A0%81"))
     assert status == 404 and headers["content-type"].startswith("text/html")
+
+
+class _Sent:
+    """What gunicorn's workers hand the access log: a response's status, byte count and headers."""
+
+    def __init__(self, status, sent):
+        self.status, self.sent, self.headers = status, sent, [("Content-Type", "application/json")]
+
+
+@pytest.mark.parametrize(
+    "environ, resp",
+    [
+        ({"HTTP_USER_AGENT": 'openlineage-python/1.2 "async"'}, _Sent("201 CREATED", 431)),
+        ({"HTTP_AUTHORIZATION": "Basic YWxpY2U6c2VjcmV0", "HTTP_REFERER": "http://x/a?b"}, _Sent(404, None)),
+        ({"HTTP_AUTHORIZATION": "Bearer abc", "QUERY_STRING": "q=%22"}, _Sent("200 OK", 0)),
+    ],
+)
+def test_the_access_line_is_gunicorns_default_line(environ, resp):
+    """``AccessLog`` writes the default format itself (cheaper): the line must be the one gunicorn writes."""
+    from datetime import timedelta
+
+    from gunicorn import glogging
+    from gunicorn.config import Config as GunicornConfig
+
+    from web.server import AccessLog
+
+    cfg = GunicornConfig()
+    cfg.set("accesslog", "-")
+    environ = {
+        "REMOTE_ADDR": "10.0.0.7",
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": '/api/v1/lineage?x="y"',
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        **environ,
+    }
+    lines = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    keep = Keep()
+    logging.getLogger("gunicorn.access").addHandler(keep)  # both loggers write to this one
+    try:
+        for logger_class in (glogging.Logger, AccessLog):
+            logger_class(cfg).access(resp, [("Host", "x")], environ, timedelta(milliseconds=3))
+    finally:
+        logging.getLogger("gunicorn.access").removeHandler(keep)
+    assert len(lines) == 2 and lines[0] == lines[1], lines
+    assert lines[0].startswith("10.0.0.7 - ") and '"POST /api/v1/lineage?x=\\"y\\" HTTP/1.1"' in lines[0]

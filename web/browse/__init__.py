@@ -49,7 +49,10 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _lang():
-        g.lang = select_locale()
+        # the pages' language (templates, field messages); the API answers in English and renders no
+        # page (``errors.wants_json``), so its requests skip parsing the query, cookies and Accept-Language
+        if not request.path.startswith("/api/"):
+            g.lang = select_locale()
 
     @app.after_request
     def _remember_lang(response):
