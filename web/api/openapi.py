@@ -23,6 +23,10 @@ ERROR_RESPONSES = {
     409: ("CONFLICT", "A duplicate key, a broken reference, or an object in the wrong state"),
     412: ("PRECONDITION_FAILED", "The If-Match header no longer matches the stored object"),
     413: ("CONTENT_TOO_LARGE", "The body (or a batch in it) is larger than the server takes"),
+    414: (
+        "URI_TOO_LONG",
+        "The request line (method, URL and version) is over 8,190 bytes: send long inputs in a POST body",
+    ),
     415: ("UNSUPPORTED_MEDIA_TYPE", "The body's Content-Type is not one this operation takes"),
     422: ("UNPROCESSABLE_ENTITY", "A parameter or a field of the body is invalid"),
     431: ("HEADERS_TOO_LARGE", "A request header is larger than the server takes"),
@@ -92,10 +96,11 @@ def complete(operation: dict, *, method: str, role: str | None, in_path: bool) -
         responses["200"] = {"description": "OK"}
     statuses = {
         401,
+        414,
         422,
         431,
         503,
-    }  # a bad token or huge header on any request; NUL in the query; no database
+    }  # a bad token, a URL too long (gunicorn) or a huge header on any request; NUL in the query; no database
     if role:
         operation["security"] = [{BEARER: []}]
         statuses |= {403}
