@@ -21,6 +21,7 @@ from benchmarks.bench_lineage import generate
 from benchmarks.common import ROOT, Figure, load_figure
 from registry.db import Database
 from registry.tokens import create_token
+from web.server import THREADS
 
 EVENTS = int(os.environ.get("YIMA_BENCH_SERVER_EVENTS", 5_000))
 CONCURRENT = 100
@@ -165,13 +166,21 @@ def _null(kind: str, events: list[RunEvent]) -> tuple[float, dict]:
     port = _free_port()
     cmds = {
         "asyncio": [sys.executable, "-m", "benchmarks.null_servers", str(port)],
-        # as `yima serve` runs gunicorn: one worker, gthread, 8 threads
+        # as `yima serve` runs gunicorn: one worker, gthread, its threads
         "gunicorn": [
-            *(str(BIN / "gunicorn"), "-k", "gthread", "--threads", "8", "-w", "1"),
+            *(str(BIN / "gunicorn"), "-k", "gthread", "--threads", str(THREADS), "-w", "1"),
             *("-b", f"127.0.0.1:{port}", "benchmarks.null_servers:wsgi"),
         ],
         "granian": [
-            *(str(BIN / "granian"), "--interface", "wsgi", "--workers", "1", "--blocking-threads", "8"),
+            *(
+                str(BIN / "granian"),
+                "--interface",
+                "wsgi",
+                "--workers",
+                "1",
+                "--blocking-threads",
+                str(THREADS),
+            ),
             *("--host", "127.0.0.1", "--port", str(port), "benchmarks.null_servers:wsgi"),
         ],
     }
@@ -216,7 +225,10 @@ def run(workdir: Path) -> list[Figure]:
         rate, stats = _null(kind, events)
         figures.append(
             Figure(
-                f"do-nothing WSGI app under {kind} (1 worker, 8 threads)", rate, "ev/s", meets=_ok(stats, n)
+                f"do-nothing WSGI app under {kind} (1 worker, {THREADS} threads)",
+                rate,
+                "ev/s",
+                meets=_ok(stats, n),
             )
         )
         figures.append(Figure(f"   {kind} do-nothing / asyncio responder", rate / floor, "x"))
@@ -256,9 +268,19 @@ def run(workdir: Path) -> list[Figure]:
             )
             figures += _cpu_figure(cpu)
             figures.append(Figure("   tuned PostgreSQL / asyncio responder", rate / floor, "x"))
+            # the former default's 8 threads: the group commit's batches are at most 8 events
+            former, _ = _pg_url(name + "_t8")
+            rate, stats, cpu = _yima(former, workdir, events, "--threads", "8")
+            figures.append(
+                Figure(
+                    "yima serve --threads 8 (former default), PostgreSQL", rate, "ev/s", meets=_ok(stats, n)
+                )
+            )
+            figures += _cpu_figure(cpu)
+            figures.append(Figure("   8 threads PostgreSQL / asyncio responder", rate / floor, "x"))
         finally:
             with admin.connect() as conn:
-                for db in (name, name + "_tuned"):
+                for db in (name, name + "_tuned", name + "_t8"):
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
             admin.dispose()
     figures.append(load_figure())

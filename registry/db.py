@@ -37,8 +37,10 @@ def utcnow() -> dt.datetime:
 #: how long a SQLite statement waits for a lock held by another connection (YIMA_SQLITE_BUSY_TIMEOUT)
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
 #: connections kept per engine, and opened beyond them under a burst (closed again when handed back).
-#: SQLite too: with SQLAlchemy's default (5 + 10) a server's 8 request threads, its token checks and its
-#: delivery loop kept opening and closing overflow connections (each open runs four PRAGMAs)
+#: SQLite too: with SQLAlchemy's default (5 + 10) a server's request threads, its token checks and its
+#: delivery loop kept opening and closing overflow connections (each open runs four PRAGMAs). A thread
+#: waiting in intake's group commit holds none (the batch's leader writes on its own connection): a
+#: server's 32 threads under an intake burst use a handful
 POOL_SIZE, POOL_OVERFLOW = 10, 20
 
 

@@ -20,7 +20,7 @@ from standards import demo as standards_demo
 from traceability import demo as trace_demo
 from web import domains
 from web.cli.groups import cli_actor, get_config, get_db, main
-from web.server import check_port, run
+from web.server import THREADS, check_port, run
 
 #: what ``yima demo`` loads, in order; each is ``function(db, actor[, config=]) -> int`` (objects created)
 DEMO_STEPS = (
@@ -85,7 +85,13 @@ def _current(url: str) -> str | None:
 @click.option(
     "--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
 )
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Worker threads.")
+@click.option(
+    "--threads",
+    default=THREADS,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Request threads per worker process (concurrent intake requests share a transaction).",
+)
 @click.option(
     "--workers",
     default=1,
