@@ -83,6 +83,20 @@ class GroupCommit:
             return alone()
         return item.result
 
+    def write_together(self, session: Session, prepared: list[tuple]) -> list:
+        """Write writes at hand in order, ``max_batch`` to a transaction, without waiting for others
+        (a bulk load): each ``(apply, alone, key, data)`` as ``submit`` takes them; returns their
+        results in order. Beside concurrent batches of this process as beside another process's."""
+        results = []
+        for start in range(0, len(prepared), self.max_batch):
+            batch = [
+                _Item(apply, key, data) for apply, _, key, data in prepared[start : start + self.max_batch]
+            ]
+            self._write(session, batch)
+            for item, (_, alone, _, _) in zip(batch, prepared[start : start + self.max_batch], strict=True):
+                results.append(alone() if item.alone else item.result)
+        return results
+
     def _lead(self, session: Session) -> None:
         with self._guard:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]

@@ -43,7 +43,19 @@ _EVENT_COLUMNS = (
     "warnings",
 )
 _ALIAS_COLUMNS = ("alias", "node_id", "type", "event_id")
-_EDGE_COLUMNS = ("source", "target", "kind", "job", "valid_from", "run_id", "event_id")
+#: ``valid_to``/``closed_by`` too: an edge a batch opened may be ended by a later event of the same batch
+#: while its row still waits to be written (``Raw.update_pending``)
+_EDGE_COLUMNS = (
+    "source",
+    "target",
+    "kind",
+    "job",
+    "valid_from",
+    "run_id",
+    "event_id",
+    "valid_to",
+    "closed_by",
+)
 _INSERT_EVENT = (
     f"INSERT INTO lineage_event ({', '.join(_EVENT_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in _EVENT_COLUMNS)}) RETURNING id"
@@ -61,20 +73,33 @@ def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[d
     is not stored twice and gives created False. Raises Invalid for a malformed event, with nothing
     stored. Edges open at the event's time and end by the edge-ending rule (``_ending``).
     """
+    apply, alone, key, data = _prepared(session, body, actor)
+    return group_commit.committer(session, _begin_batch).submit(session, apply, alone, key=key, data=data)
+
+
+def ingest_many(session: Session, bodies: list, *, actor: str) -> list[tuple[dict, bool]]:
+    """``ingest`` for events at hand (a bulk load): written in order, ``MAX_BATCH`` to a transaction,
+    each answered as ``ingest`` answers. Raises Invalid for the first malformed event, with nothing
+    stored (all are read before any is written)."""
+    prepared = [_prepared(session, body, actor) for body in bodies]
+    return group_commit.committer(session, _begin_batch).write_together(session, prepared)
+
+
+def _prepared(session: Session, body, actor: str):
+    """An event read, validated and hashed (before any lock): what ``GroupCommit`` needs to write it."""
     event, raw = (body, None) if isinstance(body, dict) else load_event_body(body)
-    parsed = validate_event(event)  # validation and hashing before any lock
+    parsed = validate_event(event)
     text = canonical(event)
     finite = finite_json(text)  # orjson may write the stored JSON (``stored_json``)
     if raw is None:  # the text kept is not hashed: the sha256 is the canonical form's
         raw = stored_json(event, finite=finite)
     row = _event_row(parsed, sha256_hex(text), raw, actor) | {"finite": finite}
     nodes = _nodes_of(parsed)
-    return group_commit.committer(session, _begin_batch).submit(
-        session,
+    return (
         lambda raw: (_statements(raw, parsed, row, nodes, actor, job_locked=True), True),
-        alone=lambda: _ingest_alone(session, parsed, row, nodes, actor),
-        key=_job_key(parsed, row),
-        data=(nodes, row["event_time"], finite),
+        lambda: _ingest_alone(session, parsed, row, nodes, actor),
+        _job_key(parsed, row),
+        (nodes, row["event_time"], finite),
     )
 
 
@@ -104,6 +129,9 @@ def _begin_batch(raw: Raw, keys: list[str], events: list[tuple[dict, object, boo
         )
     raw.reserve_event_ids(len(events))
     raw.prefetch_nodes([n for nodes, _, _ in events for n in nodes])
+    # the open edges of the batch's jobs that exist (a job not yet stored has none): an event's edge
+    # changes then need no statement that waits for an answer (a COMPLETE re-lists its START's edges)
+    _prefetch_open_edges(raw, [k for k in keys if k in raw.node_rows])
     raw.create_nodes([(nodes, raw.time(at), finite) for nodes, at, finite in events])
 
 
@@ -226,13 +254,21 @@ def _edge_changes(raw: Raw, parsed: ParsedEvent, jid: str, event_id: int, at, *,
     gone = _dropped(parsed)  # a dropped dataset gets no new edge
     wanted = {(ds["id"], jid, "input") for ds in parsed.inputs if ds["id"] not in gone}
     wanted |= {(jid, ds["id"], "output") for ds in parsed.outputs if ds["id"] not in gone}
-    current = {} if job_is_new else _open_edges(raw, jid)  # a new job has no edges yet: no need to look
+    current = raw.open_edges.get(jid)  # known to the batch, as its earlier events left them
+    if current is None:  # a new job has no edges yet: no need to look
+        current = {} if job_is_new else _open_edges(raw, jid)
     opened = sorted(wanted - set(current))
     raw.defer(
-        "lineage_edge", _EDGE_COLUMNS, [(s, t, k, jid, at, parsed.run_id, event_id) for s, t, k in opened]
+        "lineage_edge",
+        _EDGE_COLUMNS,
+        [(s, t, k, jid, at, parsed.run_id, event_id, None, None) for s, t, k in opened],
     )
     ending = _ending(raw, parsed, jid, current, wanted, at)
-    _end_edges(raw, ending, event_id, at)
+    _end_edges(raw, ending, event_id, at, jid)
+    # as this event leaves them, for the batch's next event of the job
+    state = {key: r for key, r in current.items() if r not in ending}
+    state.update(((s, t, k), (None, s, t, k, at, parsed.run_id)) for s, t, k in opened)
+    raw.open_edges[jid] = state
     return opened, sorted((r[1], r[2], r[3]) for r in ending)
 
 
@@ -288,6 +324,33 @@ def _listed_earlier(raw: Raw, parsed: ParsedEvent, jid: str) -> set[tuple]:
     return listed
 
 
+#: one index probe per job (``store._KNOWN_PG``'s reason)
+_OPEN_EDGES_PG = (
+    "SELECT e.id, e.source, e.target, e.kind, e.valid_from, e.run_id, e.job "
+    "FROM unnest(CAST(:jobs AS text[])) AS k(job) CROSS JOIN LATERAL (SELECT id, source, target, kind, "
+    "valid_from, run_id, job FROM lineage_edge WHERE job = k.job AND flow_id IS NULL AND valid_to IS NULL) AS e"
+)
+
+
+def _prefetch_open_edges(raw: Raw, jobs: list[str]) -> None:
+    """``_open_edges`` of every job at once, into ``raw.open_edges`` (the batch holds the jobs' locks)."""
+    found: dict[str, dict[tuple, tuple]] = {job: {} for job in jobs}
+    if raw.pg and jobs:
+        rows = raw.run(_OPEN_EDGES_PG, {"jobs": jobs}).fetchall()
+    else:
+        rows = []
+        for part in chunks(jobs):
+            cur = raw.cur.execute(
+                "SELECT id, source, target, kind, valid_from, run_id, job FROM lineage_edge "
+                f"WHERE job IN ({', '.join('?' * len(part))}) AND flow_id IS NULL AND valid_to IS NULL",
+                part,
+            )
+            rows += cur.fetchall()
+    for r in rows:
+        found[r[6]][(r[1], r[2], r[3])] = r[:6]
+    raw.open_edges.update(found)
+
+
 def _open_edges(raw: Raw, jid: str) -> dict[tuple, tuple]:
     """The job's open event edges: (source, target, kind) → (id, source, target, kind, valid_from, run_id)."""
     cur = raw.run(
@@ -298,7 +361,26 @@ def _open_edges(raw: Raw, jid: str) -> dict[tuple, tuple]:
     return {(r[1], r[2], r[3]): r for r in cur.fetchall()}
 
 
-def _end_edges(raw: Raw, ending: list[tuple], event_id: int, at) -> None:
+_END_OPENED = (
+    "UPDATE lineage_edge SET valid_to = :when, closed_by = :event WHERE job = :job AND source = :source "
+    "AND target = :target AND kind = :kind AND valid_to IS NULL AND flow_id IS NULL"
+)
+
+
+def _end_edges(raw: Raw, ending: list[tuple], event_id: int, at, jid: str | None = None) -> None:
+    """End these edges (``_open_edges``' rows) at ``at``; those without an id (opened by the batch, of
+    job ``jid``) in their row still to be written, or by their key once it is."""
+    for r in ending:
+        if r[0] is not None:
+            continue
+        where = {"source": r[1], "target": r[2], "kind": r[3], "job": jid, "valid_to": None}
+        ended = {"valid_to": at, "closed_by": event_id}
+        if not raw.update_pending("lineage_edge", _EDGE_COLUMNS, where, ended):
+            raw.run(
+                _END_OPENED,
+                {"when": at, "event": event_id, **{k: where[k] for k in where if k != "valid_to"}},
+            )
+    ending = [r for r in ending if r[0] is not None]
     for part in chunks(ending):
         ids = {f"i{n}": r[0] for n, r in enumerate(part)}
         raw.run(
@@ -334,6 +416,7 @@ def _drop(raw: Raw, gone: set[str], event_id: int, at) -> set[tuple]:
         )
         ending += cur.fetchall()
     _end_edges(raw, ending, event_id, at)
+    raw.open_edges.clear()  # what the batch knew of its jobs' edges may hold edges just ended: look again
     return {(r[1], r[2], r[3]) for r in ending}
 
 

@@ -116,6 +116,10 @@ class Raw:
         self.prefetched: set[str] = set()
         #: node id → the ``nodes`` dict of the batch's event that created it (``create_nodes``)
         self.created: dict[str, dict] = {}
+        #: in a batch: job → its open event edges as this transaction has left them, (source, target,
+        #: kind) → (id, source, target, kind, valid_from, run_id), the id None for an edge this batch
+        #: opened (``lineage.intake``); looked up for all the batch's jobs at once (``prefetch_open_edges``)
+        self.open_edges: dict[str, dict[tuple, tuple]] = {}
         self._pending: dict[tuple[str, tuple[str, ...]], list[tuple]] = {}
         self._order: dict[tuple[str, tuple[str, ...]], int] = {}
 
@@ -181,6 +185,22 @@ class Raw:
             else:
                 marks = ", ".join(("%s" if self.pg else "?") for _ in columns)
                 self._cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
+    def update_pending(self, table: str, columns: tuple[str, ...], where: dict, values: dict) -> bool:
+        """Change the first deferred row of ``table`` whose columns hold ``where`` to hold ``values`` too;
+        whether there was one (not yet written: no statement needed)."""
+        rows = self._pending.get((table, columns))
+        if not rows:
+            return False
+        at = [(columns.index(c), v) for c, v in where.items()]
+        for n, row in enumerate(rows):
+            if all(row[i] == v for i, v in at):
+                changed = list(row)
+                for c, v in values.items():
+                    changed[columns.index(c)] = v
+                rows[n] = tuple(changed)
+                return True
+        return False
 
     def values(self, columns: tuple[str, ...], rows: list[tuple]) -> tuple[str, dict]:
         """``(:c0_0, :c1_0), (:c0_1, …)`` and its parameters, for a multi-row insert."""

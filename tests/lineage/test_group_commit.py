@@ -210,3 +210,121 @@ def test_two_writers_naming_one_dataset_at_once_keep_every_facet(db, database_ur
             assert audit.verify(s).ok
     finally:
         other.dispose()
+
+
+def _story(ns: str) -> list[dict]:
+    """Events of one job whose edge changes depend on what earlier events of the same batch did: a
+    COMPLETE re-listing its START's edges, a second run ending an input the first opened, a JobEvent
+    ending an edge opened earlier in the batch (its row not yet written), a parent facet (a statement
+    that writes the batch's rows so far), a JobEvent ending an edge whose row that wrote, a DROP,
+    then another run and a JobEvent."""
+
+    def run(state, second, run_id, inputs, outputs, parent=False):
+        body = event(0, job="story")
+        body.update(eventType=state, eventTime=f"2025-03-01T00:00:{second:02d}Z")
+        body["run"] = {"runId": str(uuid.UUID(int=run_id, version=4))}
+        if parent:
+            body["run"]["facets"] = {
+                "parent": {
+                    "_producer": "t",
+                    "_schemaURL": "https://openlineage.io/spec/facets/1-0-0/ParentRunFacet.json",
+                    "job": {"namespace": ns, "name": "scheduler"},
+                    "run": {"runId": str(uuid.UUID(int=99, version=4))},
+                }
+            }
+        body["job"]["namespace"] = ns
+        body["inputs"] = [{"namespace": ns, "name": n} for n in inputs]
+        body["outputs"] = [{"namespace": ns, "name": n} for n in outputs]
+        return body
+
+    def job_event(second, inputs, outputs):
+        body = run("COMPLETE", second, 1, inputs, outputs)
+        del body["eventType"], body["run"]
+        body["schemaURL"] = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent"
+        return body
+
+    dropped = {
+        "eventTime": "2025-03-01T00:00:07Z",
+        "producer": "https://example.org/test",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
+        "dataset": {
+            "namespace": ns,
+            "name": "o1",
+            "facets": {
+                "lifecycleStateChange": {
+                    "_producer": "t",
+                    "_schemaURL": "https://openlineage.io/spec/facets/1-0-0/LifecycleStateChangeDatasetFacet.json",
+                    "lifecycleStateChange": "DROP",
+                }
+            },
+        },
+    }
+    return [
+        run("START", 0, 1, ["a1", "a2"], ["o1"]),
+        run("COMPLETE", 1, 1, ["a1", "a2"], ["o1"]),
+        job_event(2, ["a2", "a5"], ["o1"]),  # ends a1, its row not yet written; opens a5
+        run("COMPLETE", 3, 2, ["a2"], ["o1"]),  # reads the run's events (writing the rows), ends a5
+        run("START", 4, 3, ["a2", "a3"], ["o1"], parent=True),  # the parent's UPDATE writes the rows
+        job_event(5, ["a4"], ["o1"]),  # ends a2 and a3, whose rows are written by now
+        run("COMPLETE", 6, 4, ["a4"], ["o1", "o2"]),
+        dropped,  # ends every edge into o1
+        run("COMPLETE", 8, 5, ["a4"], ["o2"]),
+        job_event(9, ["a4"], ["o2"]),  # o1's edge ended by the DROP: nothing more to end
+    ]
+
+
+def _edges(db, ns: str, first_event: int) -> list[tuple]:
+    from lineage.models import LineageEdge
+
+    def plain(value):
+        return value.replace(f":{ns}:", ":NS:") if isinstance(value, str) else value
+
+    with db.session() as s:
+        rows = s.scalars(select(LineageEdge).where(LineageEdge.job.like(f"%:{ns}:%"))).all()
+        return sorted(
+            (
+                plain(e.source),
+                plain(e.target),
+                e.kind,
+                str(e.valid_from),
+                str(e.valid_to),
+                e.run_id,
+                e.event_id - first_event,
+                None if e.closed_by is None else e.closed_by - first_event,
+            )
+            for e in rows
+        )
+
+
+def test_a_batch_of_one_jobs_events_leaves_the_edges_one_by_one_would(db):
+    """The same story written one event per transaction and as one batch (its jobs' open edges known to
+    the batch, kept as each event leaves them): the same edges, intervals and answers."""
+    one_by_one = []
+    for body in _story("single"):
+        with db.writer() as s:
+            one_by_one.append(intake.ingest(s, body, actor="test"))
+    with db.writer() as s:
+        together = intake.ingest_many(s, _story("batched"), actor="test")
+    assert all(created for _, created in one_by_one + together)
+
+    def answer(summary):
+        return {k: v for k, v in summary.items() if k not in ("id", "sha256")}
+
+    norm = [
+        [{k: str(v).replace(":single:", ":NS:").replace(":batched:", ":NS:") for k, v in answer(a).items()}]
+        for a, _ in one_by_one
+    ]
+    norm_b = [
+        [{k: str(v).replace(":single:", ":NS:").replace(":batched:", ":NS:") for k, v in answer(a).items()}]
+        for a, _ in together
+    ]
+    assert norm_b == norm
+    # the story did end edges opened in its own batch, both before and after their rows were written
+    assert together[2][0]["closed"] and together[3][0]["closed"] and together[5][0]["closed"]
+    single = _edges(db, "single", one_by_one[0][0]["id"])
+    batched = _edges(db, "batched", together[0][0]["id"])
+    assert batched == single
+    assert any(e[4] != "None" for e in single)
+    assert _committer(db).fallbacks == 0
+    with db.session() as s:
+        assert audit.verify(s).ok
