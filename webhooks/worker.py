@@ -28,9 +28,10 @@ log = logging.getLogger("yima.webhooks")
 HOT_POLL, HOT_SECONDS = 0.05, 2.0
 #: how long a holder that has caught up keeps its webhook, waiting for the next change (seconds)
 LINGER = 1.0
-#: an idle loop looks at most this often (seconds) however many commits wake it: under a stream of
-#: writes (hundreds of events a second) each commit would otherwise cost every loop thread a query,
-#: taken from the requests; a lone change after a quiet spell is still looked at at once
+#: an idle loop looks at most this often (seconds) however many commits wake it, one of its threads at a
+#: time: under a stream of writes (hundreds of events a second) each commit would otherwise cost every
+#: loop thread a query, taken from the requests; a lone change after a quiet spell is still looked at at
+#: once, and a thread that has just delivered looks again at once (for another webhook with work)
 IDLE_GAP = 0.05
 
 
@@ -50,6 +51,9 @@ class DeliveryLoop:
         self._threads: list[threading.Thread] = []
         self.delivered = 0
         self._count_lock = threading.Lock()
+        #: when an idle thread of this loop may look next (``_turn_to_look``)
+        self._next_look = 0.0
+        self._look_lock = threading.Lock()
 
     def owner(self, n: int) -> str:
         """This holder's name in the lease column: which process and thread holds a webhook."""
@@ -81,23 +85,37 @@ class DeliveryLoop:
     def running(self) -> bool:
         return any(t.is_alive() for t in self._threads)
 
+    def _turn_to_look(self) -> float:
+        """0 if this idle thread may look now (the loop's next look is then ``IDLE_GAP`` away), else how
+        long until it may."""
+        with self._look_lock:
+            now = time.monotonic()
+            wait = self._next_look - now
+            if wait <= 0:
+                self._next_look = now + IDLE_GAP
+            return max(wait, 0.0)
+
     def _run(self, owner: str) -> None:
-        active = 0.0
+        active, idle = 0.0, False
         while not self.ctx.stopping.is_set():
             seen = wakeup.SIGNAL.version
+            if idle:  # its last look found nothing: one look per gap for the whole loop
+                wait = self._turn_to_look()
+                if (
+                    wait > 0
+                ):  # woken again right after a look (its own or another thread's): let the burst gather
+                    self.ctx.stopping.wait(wait)
+                    continue
             try:
                 sent = delivery.deliver_one(self.ctx, owner, LINGER)
             except Exception:  # a database outage must not end the loop: log, wait, try again
                 log.exception("delivery loop: an attempt failed; retrying in %s s", self.settings.poll)
                 self.ctx.stopping.wait(max(self.settings.poll, 1.0))
                 continue
-            if sent is None:
-                looked = time.monotonic()
-                hot = looked - active < HOT_SECONDS
+            idle = sent is None
+            if idle:
+                hot = time.monotonic() - active < HOT_SECONDS
                 wakeup.SIGNAL.wait(seen, min(HOT_POLL, self.settings.poll) if hot else self.settings.poll)
-                gap = IDLE_GAP - (time.monotonic() - looked)
-                if gap > 0:  # woken again right after looking: let the burst gather
-                    self.ctx.stopping.wait(gap)
             else:
                 active = time.monotonic()
                 self._count(sent)
