@@ -103,6 +103,7 @@ class Raw:
 
     def __init__(self, session: Session):
         conn = session.connection()
+        self._session = session
         self.pg = conn.dialect.name == "postgresql"
         self._cur = conn.connection.dbapi_connection.cursor()
         self.database = str(conn.engine.url)
@@ -340,7 +341,12 @@ class Raw:
         """Write the queued entries (``registry.audit.record_raw``) just before the commit: the chain's
         lock is taken here, once, and held only for these few statements, whatever the batch's size."""
         changes, self._audit = self._audit, []
-        audit.record_raw(self.cur, changes, postgresql=self.pg, database=self.database)
+        if not changes:
+            return
+        # the commit's announcement with the entries (else the session's before_commit sends it alone)
+        audit.record_raw(self.cur, changes, postgresql=self.pg, database=self.database, notify=True)
+        if self.pg:
+            self._session.info[audit.NOTIFIED] = True
 
     def pipeline(self):
         """PostgreSQL: a context in which statements whose results are not read are sent without waiting

@@ -24,6 +24,11 @@ from registry.paging import DEFAULT_PER_PAGE, Page, paginate
 GENESIS = "0" * 64
 #: the PostgreSQL advisory lock every audited write holds until it commits, so the chain never forks
 PG_LOCK_KEY = 0x59494D41  # "YIMA"
+#: PostgreSQL: the channel a committed change is announced on (``webhooks.wakeup`` listens), and the
+#: session ``info`` key of a transaction whose announcement ``record_raw`` has queued already
+CHANGES_CHANNEL = "yima_changes"
+NOTIFIED = "yima_changes_notified"
+_NOTIFY_RAW = f"SELECT pg_notify('{CHANGES_CHANNEL}', '')"
 
 
 class AuditEntry(Base):
@@ -238,7 +243,7 @@ _RAW_SQL = {
 
 
 def record_raw(
-    cursor, changes: list[dict], *, postgresql: bool, database: str | None = None
+    cursor, changes: list[dict], *, postgresql: bool, database: str | None = None, notify: bool = False
 ) -> list[RawEntry]:
     """``record`` for a hot path that writes its changes on the driver's own cursor (sqlite3 or psycopg)
     of the session's open transaction: the same lock, the same entry builder, one multi-row insert.
@@ -249,6 +254,8 @@ def record_raw(
     the Merkle tree. Called once, just before the commit, the chain's lock is held only for these
     few statements however many changes the transaction made (a batch of events). ``postgresql``
     picks the parameter style; ``database`` (the engine URL) lets the tree reuse its frontier.
+    ``notify`` (PostgreSQL): queue the transaction's announcement on ``CHANGES_CHANNEL`` here, with the
+    entries (in a pipeline, no round trip of its own); the caller marks its session ``NOTIFIED``.
     """
     if not changes:
         return []
@@ -274,6 +281,8 @@ def record_raw(
     cursor.executemany(sql["insert"], rows)
     entries = [RawEntry(**values) for values in rows]
     merkle_store.append(cursor, entries, database=database)
+    if notify and postgresql:
+        cursor.execute(_NOTIFY_RAW)  # transactional: sent on commit, dropped on rollback
     return entries
 
 

@@ -20,11 +20,11 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from registry.audit import AuditEntry
+from registry.audit import CHANGES_CHANNEL, NOTIFIED, AuditEntry
 
 log = logging.getLogger("yima.webhooks")
 
-CHANNEL = "yima_changes"
+CHANNEL = CHANGES_CHANNEL
 _WROTE = "yima_wrote_change"
 _AUDIT_TABLE = AuditEntry.__table__
 _NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")
@@ -67,6 +67,8 @@ def _note_audit_insert(state: ORMExecuteState) -> None:
 @event.listens_for(Session, "before_commit")
 def _notify_other_processes(session: Session) -> None:
     wrote = session.info.pop(_WROTE, False)
+    if session.info.pop(NOTIFIED, False):  # queued with the entries (``audit.record_raw``)
+        return
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
         return
@@ -84,6 +86,7 @@ def _wake_this_process(_session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_WROTE, None)
+    session.info.pop(NOTIFIED, None)
 
 
 # --- the listener (PostgreSQL) ----------------------------------------------------------------
