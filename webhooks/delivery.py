@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from registry import audit
 from registry.db import Database, utcnow
-from webhooks import events, service, wakeup
+from webhooks import events, models, service, wakeup
 from webhooks.crypto import SecretBox, SecretKeyError
 from webhooks.models import Webhook, WebhookDelivery
 from webhooks.patterns import Matcher
@@ -84,12 +84,28 @@ def _due(now: dt.datetime):
 _LOOK = select(_W.c.id).where(_due(bindparam("now"))).limit(1)
 
 
+#: a database with no webhook at all is looked at again after this long (seconds), not at every commit:
+#: under an intake stream the look was still a tenth of a server's time at the GIL. One made by this
+#: process is seen at once (``models.created_here``), one made by another within this long
+NO_WEBHOOK_RECHECK = 1.0
+_LOOK_ANY = select(_W.c.id).limit(1)
+#: database URL → (monotonic time until which it is known to have no webhook, ``models.created_here`` then)
+_NONE_UNTIL: dict[str, tuple[float, int]] = {}
+
+
 def claim(ctx: Context, owner: str) -> int | None:
     """Take the lease of one webhook with work due (the furthest behind first), or None. Writes nothing
     when nothing is due (an idle loop only reads)."""
+    key = ctx.db.url
+    known = _NONE_UNTIL.get(key)
+    if known is not None and known[1] == models.created_here and time.monotonic() < known[0]:
+        return None
     now = utcnow()
     with ctx.db.engine.connect() as conn:  # a Core connection: an idle loop's look is its cheapest query
         if conn.execute(_LOOK, {"now": now}).first() is None:
+            created = models.created_here
+            if conn.execute(_LOOK_ANY).first() is None:
+                _NONE_UNTIL[key] = (time.monotonic() + NO_WEBHOOK_RECHECK, created)
             return None
     with ctx.db.writer() as s:
         query = select(_W.c.id).where(_due(now)).order_by(_W.c.cursor_seq, _W.c.id).limit(8)

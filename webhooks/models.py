@@ -15,6 +15,11 @@ STATUSES = ("pending", "delivered", "failed", "dead")
 URL_LENGTH = 2000
 
 
+#: webhooks this process has created (``service.create``): its delivery loop, which remembers for a moment
+#: that a database has no webhook at all (``delivery.claim``), looks again at once after one is made
+created_here = 0
+
+
 class Webhook(Base):
     """A subscription: where to POST, which event types, the signing secret (encrypted), and how far it got.
 

@@ -16,7 +16,7 @@ from registry import audit
 from registry.db import utcnow
 from registry.errors import Invalid, NotFound
 from registry.paging import DEFAULT_PER_PAGE, Page, paginate
-from webhooks import crypto, patterns, wakeup
+from webhooks import crypto, models, patterns, wakeup
 from webhooks.guard import Guard
 from webhooks.models import STATUSES, Webhook, WebhookDelivery
 
@@ -54,6 +54,7 @@ def create(
         created_by=actor,
     )
     session.add(hook)
+    models.created_here += 1
     session.flush()
     hook.secret_enc = box.seal(raw, hook.id)
     entry = audit.record(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import pytest
@@ -263,3 +264,45 @@ def test_skip_backlog_moves_the_cursor_to_now(client, admin, receiver, loop, hoo
     org("V3")
     loop.run_once()
     assert [x.json["data"]["entity_key"] for x in receiver.wait_for(1)] == ["V3"]
+
+
+def _webhook_looks(engine):
+    from sqlalchemy import event
+
+    seen = []
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return lambda: sum(bool(re.search(r"FROM webhook\b", s)) for s in seen)
+
+
+def test_no_webhook_at_all_is_remembered_for_a_moment_and_one_made_here_is_seen_at_once(
+    loop, hook, org, monkeypatch
+):
+    from webhooks import delivery
+
+    monkeypatch.setattr(delivery, "_NONE_UNTIL", {})
+    looks = _webhook_looks(loop.db.engine)
+    org("NW-01")
+    assert loop.run_once() == 0
+    first = looks()
+    assert first >= 1
+    org("NW-02")
+    assert loop.run_once() == 0 and looks() == first  # known to have none: no query at this commit
+    hook(events=["organization.*"])
+    org("NW-03")
+    assert loop.run_once() == 1  # made by this process: looked at again at once
+
+
+def test_a_webhook_made_by_another_process_is_seen_within_the_recheck(loop, hook, org, receiver, monkeypatch):
+    from webhooks import delivery, models
+
+    monkeypatch.setattr(delivery, "_NONE_UNTIL", {})
+    monkeypatch.setattr(delivery, "NO_WEBHOOK_RECHECK", 0.5)
+    assert loop.run_once() == 0  # none: remembered for 0.5 s
+    before = models.created_here
+    hook(events=["organization.*"])
+    monkeypatch.setattr(models, "created_here", before)  # as if another process had made it
+    org("NW-04")
+    assert loop.run_once() == 0
+    time.sleep(0.6)
+    assert loop.run_once() == 1
+    assert len(receiver.wait_for(1)) == 1
