@@ -123,11 +123,14 @@ class Raw:
         self.open_edges: dict[str, dict[tuple, tuple]] = {}
         self._pending: dict[tuple[str, tuple[str, ...]], list[tuple]] = {}
         self._order: dict[tuple[str, tuple[str, ...]], int] = {}
+        #: node → the earliest time this transaction has seen it, to be written with the deferred rows
+        #: (``earlier``): moving a node's first_seen back is then no statement between an event's others
+        self._earlier: dict[str, object] = {}
 
     @property
     def cur(self):
         """The driver's cursor, for statements of one's own: the deferred inserts are written first."""
-        if self._pending:
+        if self._pending or self._earlier:
             self.flush()
         return self._cur
 
@@ -186,6 +189,18 @@ class Raw:
             else:
                 marks = ", ".join(("%s" if self.pg else "?") for _ in columns)
                 self._cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+        earlier, self._earlier = self._earlier, {}
+        if earlier:  # in one order (the node ids'), as every writer takes the rows' locks
+            nodes = sorted(earlier)
+            if self.pg:  # against the row as it is now: another batch may have moved it since it was read
+                self._cur.execute(_EARLIER_PG, {"ids": nodes, "at": [earlier[n] for n in nodes]})
+            else:  # the write lock held since this transaction's first read: the value read is the row's
+                self._cur.executemany(_EARLIER_SQLITE, [(earlier[n], n) for n in nodes])
+
+    def earlier(self, node: str, at) -> None:
+        """Move ``node``'s first_seen back to ``at`` with the deferred rows (``flush``)."""
+        if node not in self._earlier or at < self._earlier[node]:
+            self._earlier[node] = at
 
     def update_pending(self, table: str, columns: tuple[str, ...], where: dict, values: dict) -> bool:
         """Change the first deferred row of ``table`` whose columns hold ``where`` to hold ``values`` too;
@@ -357,10 +372,16 @@ class Raw:
 
     def close(self) -> None:
         self._pending.clear()  # an error before the flush: nothing more is written
+        self._earlier.clear()
         self._cur.close()
 
 
 _SQL_CACHE: dict[tuple[bool, str], str] = {}
+_EARLIER_PG = (
+    "UPDATE lineage_node AS n SET first_seen = LEAST(n.first_seen, v.at) "
+    "FROM unnest(CAST(%(ids)s AS text[]), CAST(%(at)s AS timestamp[])) AS v(id, at) WHERE n.node_id = v.id"
+)
+_EARLIER_SQLITE = "UPDATE lineage_node SET first_seen = ? WHERE node_id = ?"
 
 
 def stored_json(value, *, finite: bool) -> str:
@@ -465,10 +486,6 @@ def _insert_nodes(raw: Raw, nodes: dict[str, dict], new: list[str], at, finite: 
     return inserted
 
 
-_EARLIER = {
-    False: "UPDATE lineage_node SET first_seen = :when WHERE node_id = :n",
-    True: "UPDATE lineage_node SET first_seen = LEAST(first_seen, :when) WHERE node_id = :n",
-}
 _NODE_FACETS_LOCKED = "SELECT facets FROM lineage_node WHERE node_id = :n FOR UPDATE"
 _SET_FACETS = "UPDATE lineage_node SET facets = :facets WHERE node_id = :n"
 
@@ -477,9 +494,7 @@ def _update_node(raw: Raw, node: str, row: tuple, facets: dict | None, at, finit
     """Move first_seen back, merge the facets; returns the row as it now is."""
     _, first_seen, facets_now = row
     if first_seen > at:
-        # PostgreSQL: against the row as it is when updated (another batch, of this process or another,
-        # may have moved it since this one read it), not as read
-        raw.run(_EARLIER[raw.pg], {"when": at, "n": node})
+        raw.earlier(node, at)  # written with the deferred rows
         first_seen = at
     if facets:
         current = raw.load_json(facets_now) or {}
