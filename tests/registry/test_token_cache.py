@@ -1,16 +1,18 @@
 """Token checks remembered per process on PostgreSQL (``registry.token_cache``): a live token is
 answered without a query, and any change to ``api_token`` — through the service, another process, or
-plain SQL — is refused at once afterwards. SQLite asks every time."""
+plain SQL — is refused at once afterwards. SQLite asks every time, on each thread's own connection."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 
 import pytest
 from sqlalchemy import create_engine, event, text
 
 from registry import token_cache
-from registry.db import Database
+from registry.db import Database, thread_reader
 from registry.tokens import create_token, identify, revoke_token
 
 
@@ -59,12 +61,39 @@ POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=Tr
 
 @SQLITE
 def test_sqlite_asks_the_database_every_time(database):
+    """Each check is a statement on the thread's own connection (``db.thread_reader``), not a pooled one."""
     secret = _new_token(database, "r1")
-    queries = _queries(database.engine)
+    statements: list[str] = []
+    thread_reader(database.engine).set_trace_callback(statements.append)  # opened: its one checkout
+    checkouts = _queries(database.engine)
     assert identify(database.engine, secret)[0] == "r1"
     assert identify(database.engine, secret)[0] == "r1"
-    assert len([q for q in queries if "api_token" in q]) == 2
+    assert len([q for q in statements if "api_token" in q]) == 2
+    assert checkouts == []
     assert token_cache.for_engine(database.engine) is None
+
+
+@SQLITE
+def test_sqlite_readers_are_each_threads_own_and_closed_with_the_engine(database, tmp_path):
+    mine = thread_reader(database.engine)
+    assert thread_reader(database.engine) is mine
+    theirs = []
+    worker = threading.Thread(target=lambda: theirs.append(thread_reader(database.engine)))
+    worker.start()
+    worker.join()
+    assert theirs[0] is not mine
+    database.dispose()
+    with pytest.raises(sqlite3.ProgrammingError):  # closed with the engine
+        mine.execute("SELECT 1")
+    with pytest.raises(sqlite3.ProgrammingError):
+        theirs[0].execute("SELECT 1")
+    # a new engine (perhaps at the disposed one's address) gets a connection to its own file
+    other = Database(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        files = [row[2] for row in thread_reader(other.engine).execute("PRAGMA database_list")]
+        assert files == [str(tmp_path / "other.db")]
+    finally:
+        other.dispose()
 
 
 @SQLITE
