@@ -4,6 +4,7 @@ a failing event never loses or fails the others (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -328,3 +329,70 @@ def test_a_batch_of_one_jobs_events_leaves_the_edges_one_by_one_would(db):
     assert _committer(db).fallbacks == 0
     with db.session() as s:
         assert audit.verify(s).ok
+
+
+def _recording(committer: group_commit.GroupCommit) -> list[int]:
+    """The size of each batch the committer writes, in order."""
+    sizes: list[int] = []
+    write = committer._write
+
+    def recorded(session, batch):
+        sizes.append(len(batch))
+        return write(session, batch)
+
+    committer._write = recorded
+    return sizes
+
+
+def test_a_leader_waits_for_the_producers_of_the_batch_before_to_come_back(db):
+    """After a batch of 8, the first producer back waits (here up to 30 s) until half as many are
+    queued, then writes them in one transaction instead of leading a batch of its own alone."""
+    committer = group_commit.GroupCommit()
+    committer.gather = 30.0
+    committer._last = 8
+    sizes = _recording(committer)
+    results = {}
+
+    def one(n):
+        with db.writer() as s:
+            results[n] = committer.submit(s, lambda raw: n, alone=lambda: None)
+
+    first = threading.Thread(target=one, args=(0,))
+    first.start()
+    deadline = time.monotonic() + 10
+    while not committer._gathering:  # the first one back leads, and waits for more
+        assert time.monotonic() < deadline, "the leader did not wait for the others"
+        time.sleep(0.005)
+    others = [threading.Thread(target=one, args=(n,)) for n in (1, 2, 3)]
+    for t in others:
+        t.start()
+    for t in [first, *others]:
+        t.join(timeout=20)
+    assert results == {0: 0, 1: 1, 2: 2, 3: 3}
+    assert sizes == [4]
+
+
+def test_a_producer_alone_never_waits_for_others(db):
+    """One producer: each of its events is its own batch, written at once (the wait is for the
+    producers of a batch of many; here it would be 30 s per event)."""
+    committer = group_commit.GroupCommit()
+    committer.gather = 30.0
+    sizes = _recording(committer)
+    started = time.monotonic()
+    with db.writer() as s:
+        answers = [committer.submit(s, lambda raw, n=n: n, alone=lambda: None) for n in range(5)]
+    assert answers == list(range(5))
+    assert sizes == [1, 1, 1, 1, 1]
+    assert time.monotonic() - started < 15  # no event waited out the 30 s
+
+
+def test_a_leader_writes_what_it_has_once_the_wait_is_over(db):
+    """The producers of the batch before do not come back: after the wait the leader writes alone."""
+    committer = group_commit.GroupCommit()
+    committer.gather = 0.05
+    committer._last = 32
+    sizes = _recording(committer)
+    with db.writer() as s:
+        assert committer.submit(s, lambda raw: "mine", alone=lambda: None) == "mine"
+    assert sizes == [1]
+    assert committer._last == 1  # the next one does not wait at all
