@@ -32,6 +32,10 @@ MAX_BATCH = 256
 GATHER_SECONDS = 0.004
 
 
+#: what a ``settle`` hook answers for an item to be applied in its own transaction after the batch
+ALONE = object()
+
+
 class _Item:
     __slots__ = ("apply", "key", "data", "woken", "lead", "done", "result", "alone")
 
@@ -58,13 +62,21 @@ class GroupCommit:
     items will look up can be looked up once for all of them.
     """
 
-    def __init__(self, begin: Callable[[Raw, list[str], list], None] | None = None):
+    def __init__(
+        self,
+        begin: Callable[[Raw, list[str], list], None] | None = None,
+        settle: Callable[[Session, list, Exception], dict] | None = None,
+    ):
         self._begin = begin
+        #: after a failed batch (rolled back): ``settle(session, data, exc)`` → {index: its answer, or
+        #: ``ALONE``} for the items that need no write in it; the others are written again together
+        self._settle = settle
         #: events per transaction at most (1: every event its own transaction, the benchmark's baseline)
         self.max_batch = MAX_BATCH
         #: what this process has written so far: events in shared transactions, those transactions, and
         #: batches that failed and went one by one
         self.events = self.transactions = self.fallbacks = 0
+        self.settled = 0  # batches that failed on items needing no write, written again without them
         self._guard = threading.Lock()
         self._queue: list[_Item] = []
         self._leading = False
@@ -152,7 +164,7 @@ class GroupCommit:
         finally:
             self._gathering = False
 
-    def _write(self, session: Session, batch: list[_Item]) -> None:
+    def _write(self, session: Session, batch: list[_Item], settle: bool = True) -> None:
         committed, results = False, []
         try:
             with writers_queue(session):
@@ -175,6 +187,8 @@ class GroupCommit:
                 committed = True
         except BaseException as exc:
             if not committed:
+                if settle and isinstance(exc, Exception) and self._settled(session, batch, exc):
+                    return
                 self._failed(session, batch, exc)
                 if not isinstance(exc, Exception):
                     raise  # SystemExit, KeyboardInterrupt: this thread stops, the others carry on
@@ -187,6 +201,35 @@ class GroupCommit:
                 self._answer(batch, results)
                 raise
         self._answer(batch, results)
+
+    def _settled(self, session: Session, batch: list[_Item], exc: Exception) -> bool:
+        """Nothing of the batch was stored: answer the items ``settle`` says need no write, and write the
+        rest again as one batch (once: if that fails too, each of its items goes alone). False: no
+        such item, or no ``settle``."""
+        if self._settle is None:
+            return False
+        session.rollback()
+        try:
+            settled = self._settle(session, [i.data for i in batch], exc)
+        except Exception as failed:
+            log.warning("lineage group commit: could not look into a failed batch (%r)", failed)
+            session.rollback()
+            return False
+        if not settled:
+            return False
+        self.settled += 1
+        rest = []
+        for n, item in enumerate(batch):
+            found = settled.get(n)
+            if found is None:
+                rest.append(item)
+            elif found is ALONE:
+                item.alone = True
+            else:
+                item.result = found
+        if rest:
+            self._write(session, rest, settle=False)
+        return True
 
     def _answer(self, batch: list[_Item], results: list) -> None:
         self.transactions += 1
@@ -212,7 +255,11 @@ _COMMITTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _COMMITTERS_GUARD = threading.Lock()
 
 
-def committer(session: Session, begin: Callable[[Raw, list[str], list], None] | None = None) -> GroupCommit:
+def committer(
+    session: Session,
+    begin: Callable[[Raw, list[str], list], None] | None = None,
+    settle: Callable[[Session, list, Exception], dict] | None = None,
+) -> GroupCommit:
     """The ``GroupCommit`` of the session's database in this process (made on first use).
 
     Keyed by the engine's connection pool, which the engine's variants share (``Database.writer()``'s
@@ -222,7 +269,8 @@ def committer(session: Session, begin: Callable[[Raw, list[str], list], None] | 
     with _COMMITTERS_GUARD:
         found = _COMMITTERS.get(pool)
         if found is None:
-            found = _COMMITTERS[pool] = GroupCommit(begin)
-        elif begin is not None:  # made first by someone only looking at its counters
-            found._begin = begin
+            found = _COMMITTERS[pool] = GroupCommit(begin, settle)
+        else:  # made first by someone only looking at its counters
+            found._begin = begin or found._begin
+            found._settle = settle or found._settle
         return found

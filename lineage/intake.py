@@ -74,7 +74,8 @@ def ingest(session: Session, body: bytes | str | dict, *, actor: str) -> tuple[d
     stored. Edges open at the event's time and end by the edge-ending rule (``_ending``).
     """
     apply, alone, key, data = _prepared(session, body, actor)
-    return group_commit.committer(session, _begin_batch).submit(session, apply, alone, key=key, data=data)
+    committer = group_commit.committer(session, _begin_batch, _settle_batch)
+    return committer.submit(session, apply, alone, key=key, data=data)
 
 
 def ingest_many(session: Session, bodies: list, *, actor: str) -> list[tuple[dict, bool]]:
@@ -82,7 +83,8 @@ def ingest_many(session: Session, bodies: list, *, actor: str) -> list[tuple[dic
     each answered as ``ingest`` answers. Raises Invalid for the first malformed event, with nothing
     stored (all are read before any is written)."""
     prepared = [_prepared(session, body, actor) for body in bodies]
-    return group_commit.committer(session, _begin_batch).write_together(session, prepared)
+    committer = group_commit.committer(session, _begin_batch, _settle_batch)
+    return committer.write_together(session, prepared)
 
 
 def _prepared(session: Session, body, actor: str):
@@ -99,7 +101,7 @@ def _prepared(session: Session, body, actor: str):
         lambda raw: (_statements(raw, parsed, row, nodes, actor, job_locked=True), True),
         lambda: _ingest_alone(session, parsed, row, nodes, actor),
         _job_key(parsed, row),
-        (nodes, row["event_time"], finite),
+        (nodes, row["event_time"], finite, row["sha256"], parsed.warnings),
     )
 
 
@@ -119,8 +121,8 @@ def _begin_batch(raw: Raw, keys: list[str], events: list[tuple[dict, object, boo
     looks up every node its events name and inserts those that are new. So no event's statements wait
     for an answer (PostgreSQL's pipeline mode works through them while the next are prepared), and on
     SQLite the batch makes two statements instead of two per event, each a turn for other threads at
-    the GIL. ``events``: each item's ``(nodes, event time, finite)`` (``finite``: its facets hold no
-    NaN, see ``store.stored_json``)."""
+    the GIL. ``events``: each item's ``(nodes, event time, finite, sha256, warnings)`` (``finite``: its
+    facets hold no NaN, see ``store.stored_json``)."""
     if raw.pg and keys:
         raw.run(
             "SELECT pg_advisory_xact_lock(:space, h) FROM "
@@ -128,11 +130,34 @@ def _begin_batch(raw: Raw, keys: list[str], events: list[tuple[dict, object, boo
             {"space": _JOB_LOCK_SPACE, "keys": keys},
         )
     raw.reserve_event_ids(len(events))
-    raw.prefetch_nodes([n for nodes, _, _ in events for n in nodes])
+    raw.prefetch_nodes([n for nodes, *_ in events for n in nodes])
     # the open edges of the batch's jobs that exist (a job not yet stored has none): an event's edge
     # changes then need no statement that waits for an answer (a COMPLETE re-lists its START's edges)
     _prefetch_open_edges(raw, [k for k in keys if k in raw.node_rows])
-    raw.create_nodes([(nodes, raw.time(at), finite) for nodes, at, finite in events])
+    raw.create_nodes([(nodes, raw.time(at), finite) for nodes, at, finite, *_ in events])
+
+
+def _settle_batch(session: Session, events: list[tuple], exc: Exception) -> dict:
+    """A batch that failed on a unique violation (rolled back): its events that need no write — stored
+    already (a client's retry, the same event from two producers) answered as ``ingest`` answers a
+    duplicate, a second copy within the batch sent alone (it finds the first once that is stored) — so
+    that the others are written again together, not one by one. ``events``: the items' data, as for
+    ``_begin_batch``. Empty: no such event (the batch goes event by event, as any failed batch)."""
+    if not isinstance(exc, INTEGRITY_ERRORS):
+        return {}
+    digests = [sha for _, _, _, sha, _ in events]
+    rows = session.execute(
+        select(LineageEvent.sha256, LineageEvent.id).where(LineageEvent.sha256.in_(set(digests)))
+    )
+    stored = dict(rows.all())
+    settled, seen = {}, set()
+    for n, (_, _, _, sha, warnings) in enumerate(events):
+        if sha in stored:
+            settled[n] = ({"id": stored[sha], "sha256": sha, "duplicate": True, "warnings": warnings}, False)
+        elif sha in seen:
+            settled[n] = group_commit.ALONE
+        seen.add(sha)
+    return settled
 
 
 def _event_row(parsed: ParsedEvent, digest: str, raw: str, actor: str) -> dict:

@@ -70,14 +70,37 @@ def test_concurrent_events_share_transactions_and_all_are_stored(db):
 
 def test_resent_events_in_a_batch_are_answered_and_the_others_stored(db):
     bodies = [event(n) for n in range(40)]
-    resent = bodies[:10]  # the same events again, at the same time: each batch holding one falls back
+    resent = bodies[:10]  # the same events again, at the same time: in their originals' batch or after
+    committer = _committer(db)
+    fallbacks, settled = committer.fallbacks, committer.settled
     answers = _ingest_all(db, bodies + resent)
     created = [summary["sha256"] for summary, new in answers if new]
     duplicates = [summary for summary, new in answers if not new]
     assert len(created) == 40 and len(set(created)) == 40
     assert len(duplicates) == 10 and all(d["duplicate"] for d in duplicates)
+    ids = {summary["sha256"]: summary["id"] for summary, new in answers if new}
+    assert all(d["id"] == ids[d["sha256"]] for d in duplicates)  # the stored event's id
+    # a batch holding a resent event is written again without it, not event by event
+    assert committer.settled > settled
+    assert committer.fallbacks == fallbacks
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(LineageEvent)) == 40
+        assert audit.verify(s).ok
+
+
+def test_a_retry_of_an_event_stored_long_ago_does_not_split_its_batch(db):
+    """A client resends events stored earlier (its answers were lost) among new ones: the duplicates are
+    answered with the stored ids and the new events still share transactions."""
+    first = _ingest_all(db, [event(n) for n in range(8)])
+    committer = _committer(db)
+    fallbacks, transactions = committer.fallbacks, committer.transactions
+    answers = _ingest_all(db, [event(n) for n in range(8, 48)] + [event(n) for n in range(8)])
+    assert [new for _, new in answers] == [True] * 40 + [False] * 8
+    assert [summary["id"] for summary, _ in answers[40:]] == [summary["id"] for summary, _ in first]
+    assert committer.fallbacks == fallbacks
+    assert committer.transactions - transactions < 40
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(LineageEvent)) == 48
         assert audit.verify(s).ok
 
 
