@@ -122,15 +122,21 @@ class GroupCommit:
         return results
 
     def _lead(self, session: Session) -> None:
-        with self._guard:
-            self._gather()
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            self._last = len(batch)
+        batch: list[_Item] = []
+        written = False
         try:
+            with self._guard:
+                try:
+                    self._gather()
+                finally:  # whatever happens, the queue is taken and (below) handed over: never left leaderless
+                    batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                    self._last = len(batch)
+            written = True  # from here ``_write`` answers every item, or marks it to go alone
             self._write(session, batch)
         finally:
             for item in batch:
                 item.done = True
+                item.alone = item.alone or not written
             with self._guard:
                 if self._queue:  # hand over: the first who waits leads the next batch
                     self._queue[0].lead = True
@@ -208,12 +214,11 @@ class GroupCommit:
         such item, or no ``settle``."""
         if self._settle is None:
             return False
-        session.rollback()
         try:
+            session.rollback()
             settled = self._settle(session, [i.data for i in batch], exc)
         except Exception as failed:
             log.warning("lineage group commit: could not look into a failed batch (%r)", failed)
-            session.rollback()
             return False
         if not settled:
             return False

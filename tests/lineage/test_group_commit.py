@@ -419,3 +419,42 @@ def test_a_leader_writes_what_it_has_once_the_wait_is_over(db):
         assert committer.submit(s, lambda raw: "mine", alone=lambda: None) == "mine"
     assert sizes == [1]
     assert committer._last == 1  # the next one does not wait at all
+
+
+def test_a_leader_failing_before_its_batch_leaves_no_one_waiting(db):
+    """Whatever goes wrong while a leader waits for its batch, its queue is handed over: the events
+    queued with it are written each on its own, and the next ones in batches again (no thread left
+    waiting for a leader that is gone)."""
+    committer = group_commit.GroupCommit()
+    committer._last = 8
+    gather = committer._gather
+
+    def broken():
+        committer._gathering = True
+        while len(committer._queue) < 4:  # the others queue behind the leader, then the leader fails
+            committer._grown.wait(5)
+        committer._gathering = False
+        committer._gather = gather
+        raise RuntimeError("broken while gathering")
+
+    committer._gather = broken
+    results, errors = {}, {}
+
+    def one(n):
+        with db.writer() as s:
+            try:
+                results[n] = committer.submit(s, lambda raw: f"batch {n}", alone=lambda: f"alone {n}")
+            except RuntimeError as exc:
+                errors[n] = str(exc)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)  # the first leads
+    for t in threads:
+        t.join(timeout=20)
+    assert not any(t.is_alive() for t in threads), "a producer was left waiting"
+    assert errors == {0: "broken while gathering"}
+    assert results == {1: "alone 1", 2: "alone 2", 3: "alone 3"}
+    with db.writer() as s:
+        assert committer.submit(s, lambda raw: "next", alone=lambda: "alone") == "next"
