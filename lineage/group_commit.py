@@ -6,9 +6,9 @@ Why: each event alone is one transaction, one wait for the writer lock (SQLite) 
 advisory lock (PostgreSQL) and one commit (an fsync). Under a hundred concurrent producers the lock and
 the commit, not the statements, set the rate. The batch forms by itself — whoever arrives while a batch
 is being written waits for the next one, led by the first of them — so one producer alone waits for no
-one and many share a commit. One wait, bounded (``GATHER_SECONDS``): the producers of a batch are
-answered together and come back together, so the first of them back waits for half as many before
-it writes (``GroupCommit._gather``); after a batch of one there is none.
+one and many share a commit. One wait, bounded (``GATHER_SECONDS``, PostgreSQL only): the producers
+of a batch are answered together and come back together, so the first of them back waits for half as
+many before it writes (``GroupCommit._gather``); after a batch of one there is none.
 """
 
 from __future__ import annotations
@@ -275,6 +275,9 @@ def committer(
         found = _COMMITTERS.get(pool)
         if found is None:
             found = _COMMITTERS[pool] = GroupCommit(begin, settle)
+            # SQLite: a batch's fixed cost is small, and waiting for it to fill measured no gain
+            if session.get_bind().dialect.name != "postgresql":
+                found.gather = 0.0
         else:  # made first by someone only looking at its counters
             found._begin = begin or found._begin
             found._settle = settle or found._settle
