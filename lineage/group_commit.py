@@ -171,7 +171,7 @@ class GroupCommit:
             self._gathering = False
 
     def _write(self, session: Session, batch: list[_Item], settle: bool = True) -> None:
-        committed, results = False, []
+        committed, results, raw = False, [], None
         try:
             with writers_queue(session):
                 raw = Raw(session)
@@ -181,10 +181,9 @@ class GroupCommit:
                             keys = sorted({i.key for i in batch if i.key is not None})
                             self._begin(raw, keys, [i.data for i in batch])
                         results = [item.apply(raw) for item in batch]
-                    # what the items deferred, each table at once (a COPY, which no pipeline may hold)
-                    raw.flush(copy=True)
-                    with raw.pipeline():
+                        raw.flush()  # what the items deferred, each table at once
                         raw.write_audit()
+                        raw.commit()  # PostgreSQL: queued behind them, one wait for all
                 finally:
                     # before the commit: the commit hands the connection back to the pool, which may
                     # close it (an overflow connection), and a cursor closed after that raises
@@ -192,6 +191,7 @@ class GroupCommit:
                 session.commit()
                 committed = True
         except BaseException as exc:
+            committed = committed or (raw is not None and raw.committed)
             if not committed:
                 if settle and isinstance(exc, Exception) and self._settled(session, batch, exc):
                     return

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry import audit
+from registry import audit, bulk
 
 try:
     import fcntl
@@ -126,6 +126,7 @@ class Raw:
         #: node → the earliest time this transaction has seen it, to be written with the deferred rows
         #: (``earlier``): moving a node's first_seen back is then no statement between an event's others
         self._earlier: dict[str, object] = {}
+        self.committed = False  # ``commit``
 
     @property
     def cur(self):
@@ -135,7 +136,12 @@ class Raw:
         return self._cur
 
     def sql(self, statement: str) -> str:
-        return re.sub(r":(\w+)", r"%(\1)s", statement) if self.pg else statement
+        """psycopg's parameter style for a statement written with ``:name``; an array parameter
+        (``CAST(:ids AS text[])``) goes in binary, where the text form quotes and escapes each element."""
+        if not self.pg:
+            return statement
+        statement = re.sub(r"CAST\(:(\w+) AS ([\w ]+)\[\]\)", r"CAST(%(\1)b AS \2[])", statement)
+        return re.sub(r":(\w+)", r"%(\1)s", statement)
 
     def time(self, moment: dt.datetime | None):
         if moment is None or self.pg:
@@ -175,20 +181,13 @@ class Raw:
             self._order.setdefault(key, len(self._order))
             self._pending.setdefault(key, []).extend(rows)
 
-    def flush(self, *, copy: bool = False) -> None:
-        """Write the deferred inserts, each table's in one go, the tables in the order this transaction
-        first deferred to them (an event's row before its edges', which refer to it). ``copy``: PostgreSQL writes them with ``COPY`` (never in pipeline
-        mode); else a prepared single-row insert run for every row (psycopg pipelines them)."""
+    def flush(self) -> None:
+        """Write the deferred inserts, each table's in one go (``registry.bulk.insert_many``: on
+        PostgreSQL one statement, sent without waiting in a pipeline), the tables in the order this
+        transaction first deferred to them (an event's row before its edges', which refer to it)."""
         pending, self._pending = self._pending, {}
         for (table, columns), rows in sorted(pending.items(), key=lambda item: self._order[item[0]]):
-            names = ", ".join(columns)
-            if self.pg and copy:
-                with self._cur.copy(f"COPY {table} ({names}) FROM STDIN") as out:
-                    for row in rows:
-                        out.write_row(row)
-            else:
-                marks = ", ".join(("%s" if self.pg else "?") for _ in columns)
-                self._cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            bulk.insert_many(self._cur, table, columns, rows, postgresql=self.pg, database=self.database)
         earlier, self._earlier = self._earlier, {}
         if earlier:  # in one order (the node ids'), as every writer takes the rows' locks
             nodes = sorted(earlier)
@@ -196,6 +195,14 @@ class Raw:
                 self._cur.execute(_EARLIER_PG, {"ids": nodes, "at": [earlier[n] for n in nodes]})
             else:  # the write lock held since this transaction's first read: the value read is the row's
                 self._cur.executemany(_EARLIER_SQLITE, [(earlier[n], n) for n in nodes])
+
+    def commit(self) -> None:
+        """PostgreSQL, in a pipeline: queue the COMMIT behind the transaction's statements, so that they
+        and it cost one wait (the session's own commit then finds nothing to do); SQLite: nothing (the
+        session commits). ``committed`` says whether it did."""
+        if self.pg:
+            self._cur.connection.commit()
+            self.committed = True
 
     def earlier(self, node: str, at) -> None:
         """Move ``node``'s first_seen back to ``at`` with the deferred rows (``flush``)."""
@@ -379,7 +386,7 @@ class Raw:
 _SQL_CACHE: dict[tuple[bool, str], str] = {}
 _EARLIER_PG = (
     "UPDATE lineage_node AS n SET first_seen = LEAST(n.first_seen, v.at) "
-    "FROM unnest(CAST(%(ids)s AS text[]), CAST(%(at)s AS timestamp[])) AS v(id, at) WHERE n.node_id = v.id"
+    "FROM unnest(CAST(%(ids)b AS text[]), CAST(%(at)b AS timestamp[])) AS v(id, at) WHERE n.node_id = v.id"
 )
 _EARLIER_SQLITE = "UPDATE lineage_node SET first_seen = ? WHERE node_id = ?"
 

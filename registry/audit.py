@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Index, Integer, String, Text, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from registry import merkle_store
+from registry import bulk, merkle_store
 from registry.actors import organization_of, request_of
 from registry.db import Base
 from registry.jsonutil import canonical, jsonable, sha256_hex
@@ -227,16 +227,12 @@ def record(
 
 
 _COLUMNS = tuple(c.name for c in _TABLE.columns)
-#: ``record_raw``'s statements in each driver's parameter style: sqlite3 ``:name``, psycopg ``%(name)s``
+_QUOTED_COLUMNS = tuple(f'"{c}"' for c in _COLUMNS)
+#: ``record_raw``'s statements (the entries themselves: ``bulk.insert_many``)
 _RAW_SQL = {
     postgresql: {
         "lock": "SELECT pg_advisory_xact_lock(%(k)s)",
         "head": "SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1",
-        "insert": (
-            f"INSERT INTO audit_entry ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in _COLUMNS)}) VALUES ("
-            + ", ".join((f"%({c})s" if postgresql else f":{c}") for c in _COLUMNS)
-            + ")"
-        ),
     }
     for postgresql in (False, True)
 }
@@ -278,7 +274,14 @@ def record_raw(
         )
         rows.append(values)
         head = (values["seq"], values["hash"])
-    cursor.executemany(sql["insert"], rows)
+    bulk.insert_many(
+        cursor,
+        "audit_entry",
+        _QUOTED_COLUMNS,
+        [tuple(values[c] for c in _COLUMNS) for values in rows],
+        postgresql=postgresql,
+        database=database or "",
+    )
     entries = [RawEntry(**values) for values in rows]
     merkle_store.append(cursor, entries, database=database)
     if notify and postgresql:

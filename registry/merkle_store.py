@@ -21,12 +21,9 @@ from sqlalchemy import BigInteger, LargeBinary
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from registry import merkle
+from registry import bulk, merkle
 from registry.db import Base
 from registry.errors import YimaError
-
-#: rows per multi-row INSERT (catch-up and rebuild; an audited write inserts one)
-_CHUNK = 500
 
 
 class AuditTree(Base):
@@ -123,16 +120,9 @@ class _Cursor:
         return found
 
     def insert(self, rows: list[tuple[int, bytes]]) -> None:
-        if self.pg and rows:  # one prepared statement for every row (psycopg pipelines them): a multi-row
-            # text is parsed again for each count, a tenth of a batch's time in a profile of intake
-            self.cur.executemany("INSERT INTO audit_tree (leaf, hashes) VALUES (%s, %s)", rows)
-            return
-        for i in range(0, len(rows), _CHUNK):
-            part = rows[i : i + _CHUNK]
-            groups = ", ".join([f"({self.mark}, {self.mark})"] * len(part))
-            self.cur.execute(
-                f"INSERT INTO audit_tree (leaf, hashes) VALUES {groups}", [v for r in part for v in r]
-            )
+        bulk.insert_many(
+            self.cur, "audit_tree", ("leaf", "hashes"), rows, postgresql=self.pg, database=self.database or ""
+        )
 
     def tree_size(self) -> int:
         self.cur.execute("SELECT max(leaf) FROM audit_tree")
