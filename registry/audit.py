@@ -84,8 +84,9 @@ def entry_hash(prev_hash: str, body: dict) -> str:
 
 
 def now() -> str:
-    """The time an entry is stamped with: UTC, ISO 8601, microseconds, "Z"."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The time an entry is stamped with: UTC, ISO 8601, microseconds, "Z" (``strftime``'s
+    ``%Y-%m-%dT%H:%M:%S.%fZ``, from ``isoformat`` in a third of the time: a batch stamps every entry)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def next_entry(
