@@ -41,6 +41,35 @@ def test_nul_in_a_query_parameter_is_a_422_not_database_busy(client):
     assert page.status_code == 422 and page.mimetype == "text/html"
 
 
+def test_nul_in_a_json_body_is_a_422_on_every_database(client, steward, make_token):
+    """An OpenLineage event naming a job ``j\\u0000x`` was stored on SQLite and a 500 on PostgreSQL
+    (its text columns refuse NUL); so was a resource named with one. Both databases now answer 422,
+    naming where the NUL is, and store nothing."""
+    contributor = make_token("contributor")
+    event = {
+        "eventType": "START",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "run": {"runId": "3f5e8b2a-1c2d-4e5f-8a9b-0c1d2e3f4a5b"},
+        "job": {"namespace": "ns", "name": "j\x00x"},
+        "producer": "https://example.org/p",
+        "inputs": [{"namespace": "ns", "name": "a"}],
+    }
+    response = client.post("/api/v1/lineage", json=event, headers=contributor)
+    assert response.status_code == 422, response.get_json()
+    body = response.get_json()
+    assert "NUL" in body["message"] and body["errors"]["json"] == {"job.name": ["contains a NUL character"]}
+    assert client.get("/api/v1/lineage/events").get_json()["total"] == 0
+    # the same event without the NUL is stored; a literal backslash-u0000 (no NUL) is an ordinary name
+    event["job"]["name"] = "jx"
+    assert client.post("/api/v1/lineage", json=event, headers=contributor).status_code == 201
+    event["job"]["name"], event["run"]["runId"] = "j\\u0000x", "4f5e8b2a-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+    assert client.post("/api/v1/lineage", json=event, headers=contributor).status_code == 201
+    helpers.seed(client, steward)
+    named = helpers.resource("R-1") | {"description": "a\x00b"}
+    response = client.post("/api/v1/resources", json=named, headers=steward)
+    assert response.status_code == 422 and "description" in response.get_json()["errors"]["json"]
+
+
 def test_field_bounds_must_be_numbers_or_dates(client, steward):
     """``"constraints": {"minimum": {}}`` compared two dicts in the service: a 500."""
     _resource(client, steward)

@@ -88,6 +88,48 @@ def reject_nul_in_query() -> None:
         )
 
 
+def reject_nul_in_json_body() -> None:
+    """422 for a NUL character in a JSON body's key or string (written ``\\u0000``): it means nothing in
+    any of them, and PostgreSQL refuses it in text — without this, the same request stored on SQLite
+    failed on PostgreSQL with a 500. The body's bytes are searched first (a string that merely holds a
+    backslash and ``u0000`` is a false alarm, cleared by reading the body)."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.is_json:
+        return
+    data = request.get_data(cache=True)
+    if b"\\u0000" not in data:
+        return
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return  # not JSON: the endpoint says so
+    path = _nul_path(body, "")
+    if path is not None:
+        raise Invalid(
+            "the body contains a NUL character (\\u0000)",
+            {"json": {path or "(body)": ["contains a NUL character"]}},
+        )
+
+
+def _nul_path(value, path: str) -> str | None:
+    """Where the first NUL character is in a JSON value (a key or a string), as ``a.b[2]``; None if nowhere."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return here.replace("\x00", "\\0")
+            found = _nul_path(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{n}]")
+            if found is not None:
+                return found
+    return None
+
+
 class GzipRequestMiddleware:
     """Inflate ``Content-Encoding: gzip`` request bodies (the OpenLineage client compresses), within the size limit."""
 
@@ -130,4 +172,5 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, limit_headers)
     app.before_request(check_content_type)
     app.before_request(reject_nul_in_query)
+    app.before_request(reject_nul_in_json_body)
     app.wsgi_app = GzipRequestMiddleware(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])

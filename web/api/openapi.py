@@ -100,7 +100,7 @@ def complete(operation: dict, *, method: str, role: str | None, in_path: bool) -
         422,
         431,
         503,
-    }  # a bad token, a URL too long (gunicorn) or a huge header on any request; NUL in the query; no database
+    }  # a bad token, a URL too long (gunicorn) or a huge header on any request; NUL in the query or body; no database
     if role:
         operation["security"] = [{BEARER: []}]
         statuses |= {403}
