@@ -463,10 +463,13 @@ def upsert_nodes(raw: Raw, nodes: dict[str, dict], at, *, finite: bool = False) 
 
 
 #: one index probe per id, whatever the planner knows of the table (a fresh table, or autovacuum off, has no
-#: statistics, and ``node_id = ANY(…)`` is then planned as a scan of every node)
+#: statistics, and ``node_id = ANY(…)`` is then planned as a scan of every node). ``OFFSET 0`` keeps the
+#: subquery a subquery: flattened into a join, it too was planned as a hash join over a scan of every
+#: node on a table never analyzed (``tests/lineage/test_query_plans.py``)
 _KNOWN_PG = (
     "SELECT n.node_id, n.first_seen, n.facets FROM unnest(CAST(:ids AS text[])) AS k(id) "
-    "CROSS JOIN LATERAL (SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id = k.id) AS n"
+    "CROSS JOIN LATERAL (SELECT node_id, first_seen, facets FROM lineage_node WHERE node_id = k.id "
+    "OFFSET 0) AS n"
 )
 
 
