@@ -29,6 +29,7 @@ from psycopg.types.json import Json
 #: rows per SQLite statement at most (a power of two): 256 rows of 12 columns stay far below
 #: SQLite's 32,766 parameters
 SQLITE_CHUNK = 256
+_SQLITE_PARAMETERS = 32_766
 
 _PG_STATEMENTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, str]] = {}
 _GUARD = threading.Lock()
@@ -56,9 +57,11 @@ def insert_many(
         return
     group = "(" + ", ".join("?" * len(columns)) + ")"
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    # within SQLite's 32,766 parameters whatever the column count: the largest power of two that fits
+    most = min(SQLITE_CHUNK, 1 << ((_SQLITE_PARAMETERS // len(columns)).bit_length() - 1))
     start = 0
     while start < len(rows):
-        size = min(SQLITE_CHUNK, 1 << ((len(rows) - start).bit_length() - 1))
+        size = min(most, 1 << ((len(rows) - start).bit_length() - 1))
         part = rows[start : start + size]
         cursor.execute(head + ", ".join([group] * size), [v for row in part for v in row])
         start += size

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sqlite3
 
 import psycopg
 import pytest
@@ -157,3 +158,16 @@ def test_postgresql_in_a_pipeline_with_the_commit(pg_probe):
     finally:
         cur.execute("DROP TABLE bulk_probe_committed")
         raw.commit()
+
+
+def test_sqlite_a_wide_table_stays_within_sqlite_s_parameter_limit(tmp_path):
+    """200 columns × 300 rows is 60,000 values: more than one statement may bind (32,766), so the
+    chunks shrink to what fits, and every row arrives, in order."""
+    conn = sqlite3.connect(tmp_path / "wide.db")
+    columns = tuple(f"c{i}" for i in range(200))
+    conn.execute(f"CREATE TABLE wide (id INTEGER PRIMARY KEY, {', '.join(columns)})")
+    rows = [tuple(r * 1000 + c for c in range(200)) for r in range(300)]
+    cur = conn.cursor()
+    bulk.insert_many(cur, "wide", columns, rows, postgresql=False)
+    assert cur.execute(f"SELECT {', '.join(columns)} FROM wide ORDER BY id").fetchall() == rows
+    conn.close()
