@@ -1,5 +1,5 @@
-"""registry.bulk.insert_many: the rows read back as written, on SQLite (multi-row VALUES in chunks) and
-PostgreSQL (one JSON document, or arrays for what JSON cannot carry), in a pipeline too."""
+"""registry.bulk.insert_many: the rows read back as written, on SQLite and PostgreSQL (one JSON
+document, or arrays for what JSON cannot carry), in a pipeline too."""
 
 from __future__ import annotations
 
@@ -160,9 +160,9 @@ def test_postgresql_in_a_pipeline_with_the_commit(pg_probe):
         raw.commit()
 
 
-def test_sqlite_a_wide_table_stays_within_sqlite_s_parameter_limit(tmp_path):
-    """200 columns × 300 rows is 60,000 values: more than one statement may bind (32,766), so the
-    chunks shrink to what fits, and every row arrives, in order."""
+def test_sqlite_a_wide_table_s_rows_all_arrive(tmp_path):
+    """200 columns × 300 rows is 60,000 values, more than one SQLite statement may bind (32,766):
+    every row arrives, in order."""
     conn = sqlite3.connect(tmp_path / "wide.db")
     columns = tuple(f"c{i}" for i in range(200))
     conn.execute(f"CREATE TABLE wide (id INTEGER PRIMARY KEY, {', '.join(columns)})")
